@@ -1,0 +1,42 @@
+# lemmalloc — top-level build. Each area keeps its rules in its own fragment:
+#   src/build.mk        the library (build/liblemmalloc.so, .a), core purity check
+#   proofs/wp.mk        make verify (Frama-C WP on src/core)
+#   tests/tests.mk      unit, API, stress and preload tests
+#   fuzz/fuzz.mk        make fuzz, fuzz smoke runs, regression replay
+#   tools/oracle/oracle.mk   the differential oracle
+#   bench/bench.mk      make bench, make bench-memory, make demo
+# `make check` runs every registered check part through scripts/check.sh and
+# ends with one summary line "check: N passed, N failed".
+
+CC      ?= cc
+CXX     ?= c++
+BUILD   := build
+CSTD    := -std=c11
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT     ?= -O2
+CFLAGS  ?= $(OPT) -g
+ALL_CFLAGS = $(CSTD) $(WARN) $(CFLAGS) -Iinclude -Isrc
+
+# Check parts: fragments append `name` here and define target `check-name`,
+# which prints "PASS: what" / "FAIL: what" lines and exits non-zero on failure.
+CHECK_PARTS :=
+
+.PHONY: all deps check verify fuzz bench demo clean
+all:
+
+deps:
+	@scripts/deps.sh
+
+-include src/build.mk
+-include proofs/wp.mk
+-include tests/tests.mk
+-include fuzz/fuzz.mk
+-include tools/oracle/oracle.mk
+-include bench/bench.mk
+
+check:
+	@scripts/deps.sh
+	@scripts/check.sh $(CHECK_PARTS)
+
+clean:
+	rm -rf $(BUILD)

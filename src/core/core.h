@@ -1,0 +1,76 @@
+/* lemmalloc verified core: shared constants and glossary.
+ *
+ * The core decides where every block goes. It is pure C on indices and
+ * offsets: it includes only <stddef.h>, <stdint.h>, <stdbool.h> and its own
+ * headers, makes no syscalls, takes no locks, sets no errno and calls no libc
+ * function (the build checks that its objects have no undefined symbols).
+ * Every function carries an ACSL contract proven by Frama-C WP (`make verify`).
+ *
+ * Glossary (used in code, contracts and docs with exactly these meanings)
+ *   OS page     4 KiB, the unit the kernel maps and the unit of the buddy.
+ *   page        an OS page inside a chunk, named by its index 0..LM_CHUNK_PAGES-1.
+ *   chunk       LM_CHUNK_PAGES pages of memory aligned to their size, obtained
+ *               from the OS by the heap and named by a chunk index
+ *               0..LM_MAX_CHUNKS-1. The core never sees its address.
+ *   order       a block of order k spans 2^k pages; 0 <= k <= LM_MAX_ORDER.
+ *   block       a run of 2^k pages starting at a page index that is a
+ *               multiple of 2^k (its head); free or allocated. Blocks tile
+ *               the chunk.
+ *   buddy       the other half of the order-(k+1) block that a block of
+ *               order k belongs to: head + 2^k or head - 2^k.
+ *   size class  a small request size rounded up to one of LM_NUM_CLASSES
+ *               block sizes (multiples of 16, four classes per doubling).
+ *   slab        a buddy block cut into equal slots of one size class, named
+ *               by a slab index 0..LM_MAX_SLABS-1 chosen by the heap.
+ *   slot        one block inside a slab, named by its slot index or by its
+ *               byte offset from the start of the slab (slot * slot size).
+ *   span        the bytes of the buddy block a slab lives in.
+ *
+ * State lives in global arrays indexed by chunk, page and slab: WP reasons
+ * about arrays whose address is never taken as plain values, which is what
+ * makes the proofs tractable (see spec/README.md). Only the core's functions
+ * read or write them.
+ */
+#ifndef LM_CORE_H
+#define LM_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#define LM_PAGE_SHIFT 12
+#define LM_PAGE_SIZE (1u << LM_PAGE_SHIFT)
+
+/* Buddy geometry: a chunk is 2^LM_MAX_ORDER pages (4 MiB). */
+#ifndef LM_MAX_ORDER
+#define LM_MAX_ORDER 10
+#endif
+#define LM_CHUNK_PAGES (1u << LM_MAX_ORDER)
+#define LM_CHUNK_SIZE ((size_t)LM_CHUNK_PAGES << LM_PAGE_SHIFT)
+#ifndef LM_MAX_CHUNKS
+#define LM_MAX_CHUNKS 4096 /* 16 GiB of chunks */
+#endif
+
+/* Slabs. */
+#ifndef LM_MAX_SLABS
+#define LM_MAX_SLABS 65536
+#endif
+#define LM_SLAB_MAX_SLOTS 1024
+#define LM_SLAB_MAX_ORDER 4 /* a slab spans at most 2^4 pages = 64 KiB */
+
+/* Size classes: 16, 32, 48, 64, then four per doubling up to 16 KiB. */
+#define LM_QUANTUM 16
+#define LM_SMALL_MAX 16384
+#define LM_NUM_CLASSES 36
+
+/* Error codes returned (negative) by core functions. */
+#define LM_ERR_NOMEM (-1)        /* no free block / slot big enough */
+#define LM_ERR_RANGE (-2)        /* index or offset outside the chunk/slab */
+#define LM_ERR_INTERIOR (-3)     /* page or offset inside a block, not its start */
+#define LM_ERR_NOT_ALLOCATED (-4) /* start of a block that is free: double free */
+
+#include "sizeclass.h"
+#include "buddy.h"
+#include "slab.h"
+
+#endif
