@@ -1,5 +1,6 @@
 # lemmalloc — top-level build. Each area keeps its rules in its own fragment:
 #   src/build.mk        the library (build/liblemmalloc.so, .a), core purity check
+#   tests/core/*.mk     unit and differential tests of the core modules
 #   proofs/wp.mk        make verify (Frama-C WP on src/core)
 #   tests/tests.mk      unit, API, stress and preload tests
 #   fuzz/fuzz.mk        make fuzz, fuzz smoke runs, regression replay
@@ -27,12 +28,10 @@ all:
 deps:
 	@scripts/deps.sh
 
--include src/build.mk
--include proofs/wp.mk
--include tests/tests.mk
--include fuzz/fuzz.mk
--include tools/oracle/oracle.mk
--include bench/bench.mk
+# Fragments, in a fixed order (check parts run in this order).
+FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk \
+               fuzz/fuzz.mk tools/oracle/oracle.mk tests/oracle/*.mk bench/bench.mk mk/*.mk)
+include $(FRAGMENTS)
 
 check:
 	@scripts/deps.sh
