@@ -23,8 +23,7 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page);
 /* Take the free block whose head is `page` out of the free lists and mark it
  * allocated (used by the heap to purge a free block outside its lock: take
  * it, unlock, madvise, lock, lm_buddy_free it). Returns its order, or
- * LM_ERR_RANGE / LM_ERR_INTERIOR / LM_ERR_NOT_ALLOCATED-style errors:
- * LM_ERR_NOT_ALLOCATED is reused here to mean "not free"; nothing changes on error. */
+ * LM_ERR_RANGE, LM_ERR_INTERIOR or LM_ERR_NOT_FREE; nothing changes on error. */
 int32_t lm_buddy_take(uint32_t c, uint32_t page);
 
 /* Head page of the block (free or allocated) that contains `page`, or

@@ -68,6 +68,7 @@
 #define LM_ERR_RANGE (-2)        /* index or offset outside the chunk/slab */
 #define LM_ERR_INTERIOR (-3)     /* page or offset inside a block, not its start */
 #define LM_ERR_NOT_ALLOCATED (-4) /* start of a block that is free: double free */
+#define LM_ERR_NOT_FREE (-5)      /* lm_buddy_take of a block that is allocated */
 
 #include "sizeclass.h"
 #include "buddy.h"
