@@ -13,6 +13,7 @@
 
 #define LM_OPS_SLOTS 256
 #define LM_OPS_MAX_THREADS 8
+#define LM_OPS_SHARED 32   /* shared slots for HANDOFF/TAKE: aux < LM_OPS_SHARED */
 
 enum lm_op_kind {
   LM_OP_MALLOC,          /* slot = malloc(size) */
@@ -50,11 +51,18 @@ struct lm_op {
 size_t lm_ops_decode(const uint8_t *data, size_t len, struct lm_op *out, size_t max);
 
 /* Encode ops back to bytes that decode to the same ops (for minimized
- * traces and generated corpora). Returns bytes written, 0 if `cap` is short. */
+ * traces and generated corpora). Returns bytes written, 0 if `cap` is short.
+ * Exact for canonical ops, which decode and generate produce: fields a kind
+ * does not use are zero, aux < LM_OPS_SHARED (handoff/take) or
+ * < LM_OPS_MAX_THREADS (thread), and `thread` is the aux of the last THREAD
+ * op (0 before any); where `thread` changes without one, encode inserts one. */
 size_t lm_ops_encode(const struct lm_op *ops, size_t n, uint8_t *out, size_t cap);
 
 /* Human-readable one-line form, e.g. "t1 s17 = realloc(s17, 4096)". */
 int lm_op_format(const struct lm_op *op, char *buf, size_t cap);
+
+/* Name of an op kind ("malloc", "posix_memalign", ...), "?" if out of range. */
+const char *lm_op_kind_name(unsigned kind);
 
 /* Pseudo-random op sequence from a seed (for the oracle's --seed/--ops). */
 size_t lm_ops_generate(uint64_t seed, size_t n, unsigned threads, struct lm_op *out);
