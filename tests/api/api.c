@@ -1,0 +1,472 @@
+/* The malloc API against glibc's and C23's semantics, through the public
+ * glibc names only: the same binary runs on glibc (a check of the test
+ * itself) and on lemmalloc (LD_PRELOAD, or linked with liblemmalloc.a).
+ * Checks that glibc 2.36 itself fails (it predates C23's rules) run only
+ * when malloc is not glibc's, and say SKIP otherwise.
+ * Built with -fno-builtin so the compiler cannot fold or drop the calls. */
+#include "../lib/test.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <stdint.h>
+
+/* The point here is to pass impossible sizes and dead pointers on purpose. */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic ignored "-Wuse-after-free"
+#pragma GCC diagnostic ignored "-Walloc-size-larger-than="
+#endif
+
+#define KiB ((size_t)1 << 10)
+#define MiB ((size_t)1 << 20)
+
+/* Sizes arrive through a volatile so the compiler sees no constant overflow. */
+static volatile size_t vmax = SIZE_MAX;
+#define HUGE_REQ (vmax)
+
+static uint8_t pat(size_t i, unsigned seed) { return (uint8_t)(i * 131u + seed * 7u + 1u); }
+static void fill(void *p, size_t n, unsigned seed) {
+  uint8_t *b = p;
+  for (size_t i = 0; i < n; i++) b[i] = pat(i, seed);
+}
+/* Index of the first byte that differs from the pattern, or n. */
+static size_t first_bad(const void *p, size_t n, unsigned seed) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != pat(i, seed)) return i;
+  return n;
+}
+static size_t first_nonzero(const void *p, size_t n) {
+  const uint8_t *b = p;
+  for (size_t i = 0; i < n; i++)
+    if (b[i]) return i;
+  return n;
+}
+static long rss_kib(void) {
+  long pages = 0, rss = 0;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f) { if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0; fclose(f); }
+  return rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+static size_t inuse(void) { struct mallinfo2 m = mallinfo2(); return m.uordblks + m.hblkhd; }
+static int aligned(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
+
+/* Sizes across every kind of block: tiny, each small class edge, large, huge. */
+static const size_t sizes[] = {
+  1, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 127, 128, 129, 200, 255,
+  256, 257, 500, 1000, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 8191, 8192,
+  8193, 12288, 16383, 16384, 16385, 20000, 32767, 32768, 32769, 65536, 100000, 131071,
+  131072, 131073, 262144, 1 * MiB - 1, 1 * MiB, 1 * MiB + 1, 2 * MiB, 4 * MiB - 1,
+  4 * MiB, 4 * MiB + 1, 8 * MiB, 33 * MiB,
+};
+#define NSIZES (sizeof sizes / sizeof sizes[0])
+
+static void test_malloc(void) {
+  TEST("malloc(0) returns unique non-NULL pointers") {
+    enum { N = 1000 };
+    static void *p[N];
+    for (int i = 0; i < N; i++) {
+      p[i] = malloc(0);
+      CHECKF(p[i] != NULL, "i=%d", i);
+      for (int j = 0; p[i] && j < i; j++) CHECKF(p[i] != p[j], "malloc(0) #%d == #%d", i, j);
+    }
+    for (int i = 0; i < N; i++) free(p[i]);
+  }
+  TEST("usable size covers the request, all of it writable, neighbours intact") {
+    for (size_t k = 0; k < NSIZES; k++) {
+      size_t n = sizes[k];
+      char *a = malloc(n), *b = malloc(n), *c = malloc(n);
+      CHECKF(a && b && c, "n=%zu", n);
+      if (!a || !b || !c) { free(a); free(b); free(c); continue; }
+      size_t ua = malloc_usable_size(a), ub = malloc_usable_size(b), uc = malloc_usable_size(c);
+      CHECKF(ua >= n && ub >= n && uc >= n, "n=%zu usable %zu %zu %zu", n, ua, ub, uc);
+      size_t fund = n >= 16 ? 16 : 8; /* max_align_t, or less when it cannot fit */
+      CHECKF(aligned(a, fund) && aligned(b, fund) && aligned(c, fund), "n=%zu %p %p %p", n, a, b, c);
+      fill(a, ua, 1); fill(c, uc, 3);
+      fill(b, ub, 2); /* the whole usable size of the middle block */
+      CHECKF(first_bad(a, ua, 1) == ua && first_bad(c, uc, 3) == uc, "n=%zu: writing b's usable size hit a neighbour", n);
+      CHECKF(first_bad(b, ub, 2) == ub, "n=%zu", n);
+      free(b); free(a); free(c);
+    }
+  }
+  TEST("impossible sizes: NULL and ENOMEM") {
+    const size_t bad[] = { HUGE_REQ, HUGE_REQ - 4096, HUGE_REQ / 2, HUGE_REQ / 2 + 1, (size_t)PTRDIFF_MAX + 1, (size_t)1 << 50 };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+      errno = 0;
+      void *p = malloc(bad[k]);
+      CHECKF(p == NULL && errno == ENOMEM, "malloc(%#zx) = %p errno %d", bad[k], p, errno);
+      free(p);
+    }
+  }
+  TEST("random mix: no overlap, contents kept") {
+    enum { N = 4000 };
+    static char *p[N]; static size_t n[N];
+    unsigned r = 12345;
+    for (int round = 0; round < 4; round++) {
+      for (int i = 0; i < N; i++) {
+        if (p[i] && (round == 3 || (r = r * 1103515245u + 12345u) >> 31)) {
+          CHECKF(first_bad(p[i], n[i], (unsigned)i) == n[i], "block %d size %zu corrupted", i, n[i]);
+          free(p[i]); p[i] = NULL;
+        }
+        if (round < 3 && !p[i]) {
+          r = r * 1103515245u + 12345u;
+          n[i] = (r >> 8) % 64 == 0 ? (r >> 12) % (600 * KiB) : (r >> 12) % 2000;
+          p[i] = malloc(n[i]);
+          CHECK(p[i] != NULL);
+          if (p[i]) fill(p[i], n[i], (unsigned)i);
+        }
+      }
+    }
+  }
+}
+
+static void test_calloc(void) {
+  TEST("calloc overflow: NULL and ENOMEM") {
+    const size_t pairs[][2] = { { HUGE_REQ, HUGE_REQ }, { HUGE_REQ / 2, 3 }, { 3, HUGE_REQ / 2 },
+                                { (size_t)1 << 32, (size_t)1 << 32 }, { HUGE_REQ, 2 }, { (size_t)1 << 40, (size_t)1 << 30 } };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+      errno = 0;
+      void *p = calloc(pairs[k][0], pairs[k][1]);
+      CHECKF(p == NULL && errno == ENOMEM, "calloc(%#zx, %#zx) = %p errno %d", pairs[k][0], pairs[k][1], p, errno);
+      free(p);
+    }
+  }
+  TEST("calloc(0, n) and calloc(n, 0) return unique pointers") {
+    void *a = calloc(0, 8), *b = calloc(8, 0), *c = calloc(0, 0);
+    CHECK(a && b && c && a != b && b != c && a != c);
+    free(a); free(b); free(c);
+  }
+  TEST("calloc memory is zero even when recycled") {
+    /* Dirty many blocks of a size, free them, calloc as many: each must come
+     * back zeroed whatever cache or slab it was recycled from. */
+    const size_t cs[] = { 1, 8, 24, 100, 1000, 4096, 5000, 16384, 20000, 100000, 1 * MiB, 3 * MiB, 5 * MiB };
+    for (size_t k = 0; k < sizeof cs / sizeof cs[0]; k++) {
+      size_t n = cs[k], count = n >= MiB ? 4 : n >= 16384 ? 32 : 300;
+      void *p[300];
+      for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < count; i++) {
+          p[i] = malloc(n);
+          CHECKF(p[i] != NULL, "n=%zu", n);
+          if (p[i]) memset(p[i], 0xA5, malloc_usable_size(p[i]));
+        }
+        for (size_t i = 0; i < count; i++) free(p[i]);
+        for (size_t i = 0; i < count; i++) {
+          p[i] = round == 1 ? calloc(n, 1) : calloc(1, n);
+          CHECKF(p[i] != NULL, "n=%zu", n);
+          if (p[i]) {
+            size_t z = first_nonzero(p[i], n);
+            CHECKF(z == n, "calloc(%zu) round %d block %zu: byte %zu is %#x", n, round, i, z, ((uint8_t *)p[i])[z < n ? z : 0]);
+          }
+        }
+        for (size_t i = 0; i < count; i++) free(p[i]);
+      }
+    }
+  }
+}
+
+static void test_realloc(void) {
+  TEST("realloc keeps contents across small, large and huge, up and down") {
+    const size_t steps[] = { 10, 100, 1000, 16384, 16385, 20000, 300000, 3 * MiB, 5 * MiB, 70 * MiB,
+                             6 * MiB, 3 * MiB, 50000, 16000, 500, 17, 1, 64 * KiB, 1 };
+    size_t old = 0;
+    char *p = NULL;
+    for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
+      size_t n = steps[k];
+      char *q = realloc(p, n);
+      CHECKF(q != NULL, "realloc(%zu -> %zu)", old, n);
+      if (!q) break;
+      size_t keep = old < n ? old : n, bad = first_bad(q, keep, (unsigned)k);
+      CHECKF(bad == keep, "realloc %zu -> %zu lost byte %zu", old, n, bad);
+      CHECK(malloc_usable_size(q) >= n);
+      fill(q, n, (unsigned)k + 1);
+      p = q; old = n;
+    }
+    free(p);
+  }
+  TEST("realloc failure leaves the block intact, errno ENOMEM") {
+    const size_t ns[] = { 100, 20000, 1 * MiB, 9 * MiB };
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+      char *p = malloc(ns[k]);
+      CHECK(p != NULL);
+      if (!p) continue;
+      fill(p, ns[k], 9);
+      const size_t bad[] = { HUGE_REQ, HUGE_REQ - 100, (size_t)PTRDIFF_MAX + 1, (size_t)1 << 50 };
+      for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
+        errno = 0;
+        char *q = realloc(p, bad[j]);
+        CHECKF(q == NULL && errno == ENOMEM, "realloc(%zu-byte block, %#zx) = %p errno %d", ns[k], bad[j], q, errno);
+        errno = 0;
+        q = reallocarray(p, HUGE_REQ / 2, 3);
+        CHECKF(q == NULL && errno == ENOMEM, "reallocarray overflow = %p errno %d", q, errno);
+      }
+      CHECKF(first_bad(p, ns[k], 9) == ns[k], "block of %zu changed by a failed realloc", ns[k]);
+      char *q = realloc(p, ns[k] * 2); /* and it is still a live block */
+      CHECK(q != NULL && first_bad(q, ns[k], 9) == ns[k]);
+      free(q ? q : p);
+    }
+  }
+  TEST("realloc(NULL, n) is malloc(n)") {
+    char *p = realloc(NULL, 100), *z = realloc(NULL, 0);
+    CHECK(p != NULL && malloc_usable_size(p) >= 100);
+    CHECK(z != NULL && z != p);
+    if (p) fill(p, 100, 4);
+    free(p); free(z);
+  }
+  TEST("realloc(p, 0) frees p and returns NULL (glibc)") {
+    /* 1000 x 256 KiB written and "freed" by realloc(p, 0): a leak would add 250 MiB of RSS. */
+    long before = rss_kib();
+    for (int i = 0; i < 1000; i++) {
+      char *p = malloc(256 * KiB);
+      CHECK(p != NULL);
+      if (!p) break;
+      memset(p, i, 256 * KiB);
+      void *q = realloc(p, 0);
+      CHECKF(q == NULL, "realloc(p, 0) = %p", q);
+      if (q) free(q);
+    }
+    long grown = rss_kib() - before;
+    CHECKF(grown < 64 * 1024, "RSS grew by %ld KiB", grown);
+  }
+  TEST("realloc to the usable size stays in place") {
+    const size_t ns[] = { 1, 100, 3000, 20000, 1 * MiB, 6 * MiB };
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+      char *p = malloc(ns[k]);
+      CHECK(p != NULL);
+      if (!p) continue;
+      size_t u = malloc_usable_size(p);
+      char *q = realloc(p, u);
+      CHECKF(q == p, "realloc(p, usable %zu) of a %zu block moved it", u, ns[k]);
+      free(q ? q : p);
+    }
+  }
+  TEST("reallocarray: overflow NULL+ENOMEM, else realloc") {
+    errno = 0;
+    void *p = reallocarray(NULL, HUGE_REQ / 2, 3);
+    CHECKF(p == NULL && errno == ENOMEM, "%p errno %d", p, errno);
+    errno = 0;
+    p = reallocarray(NULL, (size_t)1 << 33, (size_t)1 << 31);
+    CHECKF(p == NULL && errno == ENOMEM, "%p errno %d", p, errno);
+    char *q = reallocarray(NULL, 10, 10);
+    CHECK(q && malloc_usable_size(q) >= 100);
+    if (q) fill(q, 100, 5);
+    char *r = reallocarray(q, 1000, 10);
+    CHECK(r && malloc_usable_size(r) >= 10000 && first_bad(r, 100, 5) == 100);
+    free(r ? r : q);
+  }
+}
+
+/* Allocate with `fn` for one alignment and several sizes, all live at once;
+ * check alignment, usable size, and that every usable byte is writable
+ * without touching the others. */
+enum afn { PM, AA, MA };
+static void aligned_round(enum afn fn, size_t a) {
+  static const char *names[] = { "posix_memalign", "aligned_alloc", "memalign" };
+  size_t ns[] = { 0, 1, 100, 5000, a + 1, 3 * a / 2 };
+  enum { NN = sizeof ns / sizeof ns[0] };
+  void *p[NN] = { 0 };
+  size_t u[NN] = { 0 };
+  for (int i = 0; i < NN; i++) {
+    if (ns[i] > 8 * MiB) continue;
+    if (fn == PM) {
+      int rc = posix_memalign(&p[i], a, ns[i]);
+      CHECKF(rc == 0, "posix_memalign(%zu, %zu) = %d", a, ns[i], rc);
+      if (rc) p[i] = NULL;
+    } else {
+      p[i] = fn == AA ? aligned_alloc(a, ns[i]) : memalign(a, ns[i]);
+    }
+    CHECKF(p[i] != NULL, "%s(%zu, %zu)", names[fn], a, ns[i]);
+    if (!p[i]) continue;
+    u[i] = malloc_usable_size(p[i]);
+    CHECKF(aligned(p[i], a), "%s(%zu, %zu) = %p", names[fn], a, ns[i], p[i]);
+    CHECKF(u[i] >= ns[i], "%s(%zu, %zu): usable %zu", names[fn], a, ns[i], u[i]);
+    fill(p[i], u[i], (unsigned)i);
+  }
+  for (int i = 0; i < NN; i++) {
+    if (!p[i]) continue;
+    CHECKF(first_bad(p[i], u[i], (unsigned)i) == u[i], "%s(%zu, %zu): block overwritten", names[fn], a, ns[i]);
+    free(p[i]);
+  }
+}
+
+static void test_aligned(void) {
+  TEST("posix_memalign: every power of two from sizeof(void*) to 64 MiB") {
+    for (size_t a = sizeof(void *); a <= 64 * MiB; a *= 2) aligned_round(PM, a);
+  }
+  TEST("aligned_alloc: every power of two from 1 to 64 MiB") {
+    for (size_t a = 1; a <= 64 * MiB; a *= 2) aligned_round(AA, a);
+  }
+  TEST("memalign: every power of two from 1 to 64 MiB") {
+    for (size_t a = 1; a <= 64 * MiB; a *= 2) aligned_round(MA, a);
+  }
+  TEST("posix_memalign: bad alignment gives EINVAL, output untouched") {
+    const size_t bad[] = { 0, 1, 3, sizeof(void *) / 2, sizeof(void *) + 1, 24, 48, 4095, 4097, HUGE_REQ, HUGE_REQ / 2 + 2 };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+      void *out = (void *)0x1234;
+      int rc = posix_memalign(&out, bad[k], 64);
+      CHECKF(rc == EINVAL && out == (void *)0x1234, "posix_memalign(%#zx) = %d, out %p", bad[k], rc, out);
+    }
+  }
+  TEST("posix_memalign: impossible size gives ENOMEM, output untouched") {
+    const size_t pairs[][2] = { { 8, HUGE_REQ }, { 4096, HUGE_REQ - 4096 }, { 64 * MiB, HUGE_REQ / 2 },
+                                { (size_t)1 << 62, 1 }, { 16, (size_t)1 << 50 } };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+      void *out = (void *)0x1234;
+      int rc = posix_memalign(&out, pairs[k][0], pairs[k][1]);
+      CHECKF(rc == ENOMEM && out == (void *)0x1234, "posix_memalign(%#zx, %#zx) = %d, out %p", pairs[k][0], pairs[k][1], rc, out);
+    }
+  }
+  TEST("aligned_alloc and memalign: impossible size gives NULL and ENOMEM") {
+    const size_t pairs[][2] = { { 8, HUGE_REQ }, { 4096, HUGE_REQ - 100 }, { 64 * MiB, HUGE_REQ / 2 },
+                                { (size_t)1 << 62, 1 }, { 16, (size_t)1 << 50 } };
+    for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
+      errno = 0;
+      void *p = aligned_alloc(pairs[k][0], pairs[k][1]);
+      CHECKF(p == NULL && errno == ENOMEM, "aligned_alloc(%#zx, %#zx) = %p errno %d", pairs[k][0], pairs[k][1], p, errno);
+      errno = 0;
+      p = memalign(pairs[k][0], pairs[k][1]);
+      CHECKF(p == NULL && errno == ENOMEM, "memalign(%#zx, %#zx) = %p errno %d", pairs[k][0], pairs[k][1], p, errno);
+    }
+  }
+  if (lt_strict) {
+    TEST("aligned_alloc: invalid alignment gives NULL (C23)") {
+      const size_t bad[] = { 0, 3, 24, 48, 100, 4097, HUGE_REQ, HUGE_REQ / 2 + 2 };
+      for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        void *p = aligned_alloc(bad[k], 64);
+        CHECKF(p == NULL, "aligned_alloc(%#zx, 64) = %p", bad[k], p);
+        free(p);
+      }
+    }
+  } else {
+    lt_skip("aligned_alloc: invalid alignment gives NULL (C23)", "glibc 2.36 accepts any alignment");
+  }
+  TEST("memalign: alignment 0 is malloc, other non-powers of two round up (glibc)") {
+    void *p = memalign(0, 100);
+    CHECK(p != NULL && malloc_usable_size(p) >= 100);
+    free(p);
+    const size_t odd[][2] = { { 3, 4 }, { 24, 32 }, { 48, 64 }, { 100, 128 }, { 5000, 8192 }, { 3 * MiB, 4 * MiB } };
+    for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
+      p = memalign(odd[k][0], 100);
+      CHECKF(p != NULL && aligned(p, odd[k][1]), "memalign(%zu, 100) = %p", odd[k][0], p);
+      if (p) fill(p, 100, 6);
+      free(p);
+    }
+  }
+  TEST("valloc: page aligned") {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t ns[] = { 0, 1, 4095, 4096, 4097, 100000, 5 * MiB };
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+      char *p = valloc(ns[k]);
+      CHECKF(p && aligned(p, page) && malloc_usable_size(p) >= ns[k], "valloc(%zu) = %p", ns[k], p);
+      if (p) fill(p, malloc_usable_size(p), 7);
+      free(p);
+    }
+    errno = 0;
+    void *p = valloc(HUGE_REQ - 100);
+    CHECKF(p == NULL && errno == ENOMEM, "valloc(SIZE_MAX-100) = %p errno %d", p, errno);
+  }
+  TEST("pvalloc: page aligned, size rounded up to whole pages") {
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t ns[] = { 1, 100, 4095, 4096, 4097, 100000, 5 * MiB + 1 };
+    for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+      char *p = pvalloc(ns[k]);
+      size_t want = (ns[k] + page - 1) / page * page, u = p ? malloc_usable_size(p) : 0;
+      CHECKF(p && aligned(p, page) && u >= want, "pvalloc(%zu) = %p usable %zu", ns[k], p, u);
+      if (p) fill(p, u, 8);
+      free(p);
+    }
+    void *z = pvalloc(0);
+    CHECK(z != NULL && aligned(z, page));
+    free(z);
+    /* Rounding SIZE_MAX - 100 up to a page overflows: it must fail, not wrap. */
+    const size_t bad[] = { HUGE_REQ, HUGE_REQ - 100, HUGE_REQ - page + 1, HUGE_REQ / 2 + 1 };
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+      errno = 0;
+      void *p = pvalloc(bad[k]);
+      CHECKF(p == NULL && errno == ENOMEM, "pvalloc(%#zx) = %p errno %d", bad[k], p, errno);
+    }
+  }
+}
+
+static void test_free_and_info(void) {
+  TEST("free(NULL) and malloc_usable_size(NULL)") {
+    errno = 77;
+    free(NULL);
+    CHECK(errno == 77);
+    CHECK(malloc_usable_size(NULL) == 0);
+  }
+  TEST("free preserves errno for small, large and huge blocks") {
+    const size_t ns[] = { 16, 1000, 20000, 1 * MiB, 9 * MiB, 70 * MiB };
+    for (int round = 0; round < 3; round++)
+      for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+        void *p = malloc(ns[k]);
+        CHECK(p != NULL);
+        if (p) memset(p, 1, ns[k]);
+        errno = 12345;
+        free(p);
+        CHECKF(errno == 12345, "free of %zu bytes set errno to %d", ns[k], errno);
+      }
+  }
+  TEST("mallinfo2 reports a plausible, changing figure") {
+    size_t before = inuse();
+    enum { N = 32 };
+    void *p[N];
+    for (int i = 0; i < N; i++) {
+      p[i] = malloc(256 * KiB);
+      if (p[i]) memset(p[i], 1, 256 * KiB);
+    }
+    size_t during = inuse();
+    for (int i = 0; i < N; i++) free(p[i]);
+    size_t after = inuse();
+    struct mallinfo2 m = mallinfo2();
+    CHECKF(during >= before + 8 * MiB && during <= before + 64 * MiB,
+           "in use before %zu during %zu (8 MiB allocated)", before, during);
+    CHECKF(after + 4 * MiB <= during, "in use during %zu after freeing %zu", during, after);
+    CHECKF(m.uordblks <= m.arena + m.hblkhd, "uordblks %zu arena %zu hblkhd %zu", m.uordblks, m.arena, m.hblkhd);
+  }
+  TEST("malloc_trim returns 0 or 1 and the heap still works") {
+    void *p[64];
+    for (int i = 0; i < 64; i++) { p[i] = malloc(64 * KiB); if (p[i]) memset(p[i], 2, 64 * KiB); }
+    for (int i = 0; i < 63; i++) free(p[i]);
+    int r0 = malloc_trim(0), r1 = malloc_trim(1 * MiB), r2 = malloc_trim(0);
+    CHECKF((r0 == 0 || r0 == 1) && (r1 == 0 || r1 == 1) && (r2 == 0 || r2 == 1), "%d %d %d", r0, r1, r2);
+    CHECK(p[63] && ((char *)p[63])[64 * KiB - 1] == 2);
+    free(p[63]);
+    for (int i = 0; i < 64; i++) { p[i] = malloc(64 * KiB); CHECK(p[i]); if (p[i]) fill(p[i], 64 * KiB, (unsigned)i); }
+    for (int i = 0; i < 64; i++) { CHECK(p[i] && first_bad(p[i], 64 * KiB, (unsigned)i) == 64 * KiB); free(p[i]); }
+  }
+  TEST("mallopt returns 0 or 1") {
+    const int params[][2] = { { M_ARENA_MAX, 2 }, { M_MMAP_THRESHOLD, 1 << 20 }, { M_TRIM_THRESHOLD, 1 << 20 },
+                              { M_TOP_PAD, 0 }, { 12345, 1 } };
+    for (size_t k = 0; k < sizeof params / sizeof params[0]; k++) {
+      int r = mallopt(params[k][0], params[k][1]);
+      CHECKF(r == 0 || r == 1, "mallopt(%d, %d) = %d", params[k][0], params[k][1], r);
+    }
+    void *p = malloc(100);
+    CHECK(p != NULL);
+    free(p);
+  }
+  TEST("malloc_stats prints to stderr") {
+    char path[] = "/tmp/lemmalloc-stats-XXXXXX";
+    int fd = mkstemp(path), saved = dup(2);
+    CHECK(fd >= 0 && saved >= 0);
+    fflush(stderr);
+    dup2(fd, 2);
+    malloc_stats();
+    fflush(stderr);
+    dup2(saved, 2); close(saved);
+    char buf[4096] = { 0 };
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    close(fd); unlink(path);
+    CHECKF(n > 0, "malloc_stats printed nothing");
+    if (lt_strict) CHECKF(strstr(buf, "lemmalloc") != NULL, "output: %.80s", buf);
+  }
+}
+
+int main(void) {
+  lt_init("api");
+  test_malloc();
+  test_calloc();
+  test_realloc();
+  test_aligned();
+  test_free_and_info();
+  return lt_done();
+}

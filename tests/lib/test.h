@@ -1,0 +1,94 @@
+/* Tiny test helper shared by the API, bad-input and thread tests.
+ *
+ *   lt_init("api");                    suite name; also checks LT_EXPECT
+ *   TEST("realloc keeps contents") {   one named test ...
+ *     CHECK(p != NULL);                ... of any number of checks
+ *     CHECKF(n == 3, "n=%zu", n);      ... with a formatted detail
+ *   }
+ *   return lt_done();                  exit status: 0 iff nothing failed
+ *
+ * Each test prints one line "PASS: suite/ALLOC: name" or "FAIL: ..." (the
+ * lines scripts/check.sh counts), ALLOC being whoever serves malloc here
+ * (glibc, or the file name of the object that replaced it). Failed checks
+ * print their file:line first. A crash inside a test still prints its FAIL
+ * line before the process dies. */
+#ifndef LT_TEST_H
+#define LT_TEST_H
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <dlfcn.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char lt_name[160] = "(before lt_init)"; /* "suite/alloc: test", the test running now */
+static char lt_suite[64];
+static int lt_fails, lt_failed_tests, lt_passed_tests;
+static int lt_strict;      /* malloc is not glibc's: check the spec where glibc 2.36 differs */
+
+/* Who defines `sym` in this process: "glibc" or the defining object's file. */
+static const char *lt_provider(const char *sym) {
+  Dl_info info;
+  void *f = dlsym(RTLD_DEFAULT, sym);
+  if (!f || !dladdr(f, &info) || !info.dli_fname) return "?";
+  if (strstr(info.dli_fname, "/libc.so")) return "glibc";
+  const char *slash = strrchr(info.dli_fname, '/');
+  return slash ? slash + 1 : info.dli_fname;
+}
+
+static void lt_crash(int sig) { /* async-signal-safe: write only */
+  static const char pre[] = "FAIL: ", post[] = " (crashed)\n";
+  if (write(1, pre, sizeof pre - 1) + write(1, lt_name, strlen(lt_name)) + write(1, post, sizeof post - 1)) {}
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+static void lt_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  if (++lt_fails > 8) return; /* one broken invariant can fail thousands of checks */
+  printf("  %s:%d: ", file, line);
+  va_start(ap, fmt); vprintf(fmt, ap); va_end(ap);
+  putchar('\n');
+}
+#define CHECKF(c, ...) do { if (!(c)) lt_fail(__FILE__, __LINE__, "check failed: " #c "; " __VA_ARGS__); } while (0)
+#define CHECK(c) CHECKF(c, "")
+
+static void lt_begin(const char *test) {
+  snprintf(lt_name, sizeof lt_name, "%s: %s", lt_suite, test);
+  lt_fails = 0;
+}
+static void lt_end(void) {
+  if (lt_fails) lt_failed_tests++; else lt_passed_tests++;
+  printf("%s: %s\n", lt_fails ? "FAIL" : "PASS", lt_name);
+  fflush(stdout);
+}
+#define TEST(test) for (int lt_once_ = (lt_begin(test), 1); lt_once_; lt_once_ = 0, lt_end())
+
+/* LT_EXPECT=lemmalloc (set by the runner) asserts that malloc is not glibc's. */
+static void lt_init(const char *suite) {
+  const char *who = lt_provider("malloc"), *expect = getenv("LT_EXPECT");
+  setvbuf(stdout, NULL, _IOLBF, 0);
+  lt_strict = strcmp(who, "glibc") != 0;
+  snprintf(lt_suite, sizeof lt_suite, "%s/%s", suite, lt_strict ? "lemmalloc" : "glibc");
+  signal(SIGSEGV, lt_crash); signal(SIGBUS, lt_crash); signal(SIGABRT, lt_crash);
+  signal(SIGFPE, lt_crash); signal(SIGILL, lt_crash);
+  snprintf(lt_name, sizeof lt_name, "%s: (outside a test)", lt_suite);
+  if (expect) TEST("malloc is served by the expected allocator")
+    CHECKF(strcmp(expect, "glibc") == 0 ? !lt_strict : lt_strict && strcmp(who, "?") != 0,
+           "LT_EXPECT=%s but malloc comes from %s", expect, who);
+}
+
+/* A check that cannot run here: says so, counts as neither pass nor fail. */
+static void lt_skip(const char *test, const char *why) {
+  printf("SKIP: %s: %s (%s)\n", lt_suite, test, why);
+}
+
+static int lt_done(void) {
+  printf("%s: %d passed, %d failed\n", lt_suite, lt_passed_tests, lt_failed_tests);
+  return lt_failed_tests ? 1 : 0;
+}
+#endif
