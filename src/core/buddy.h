@@ -5,6 +5,35 @@
 #define LM_BUDDY_H
 #include "core.h"
 
+#define LM_BUDDY_ORDERS (LM_MAX_ORDER + 1)
+
+/* Page states: a page is the head of a free or an allocated block, or lies
+ * inside a block (interior). */
+#define LM_BUDDY_INTERIOR 0
+#define LM_BUDDY_FREE 1
+#define LM_BUDDY_USED 2
+
+#ifndef LM_BUDDY_HIDDEN
+#define LM_BUDDY_HIDDEN __attribute__((visibility("hidden")))
+#endif
+
+/* The state of every chunk, in global arrays so that WP sees plain values
+ * (see spec/buddy.md). Declared here only because the contracts below read
+ * them: nothing outside buddy.c may touch them.
+ *   st[c][p]        LM_BUDDY_INTERIOR / _FREE / _USED
+ *   ord[c][p]       order of the block headed by p (heads only)
+ *   pos[c][p]       slot of head p on stack (st-1, ord)
+ *   stk[c][s][k][j] the j-th head of the stack of state s+1 and order k
+ *   cnt[c][s][k]    how many heads that stack holds
+ *   nfree[c]        pages in free blocks */
+extern LM_BUDDY_HIDDEN uint8_t lm_buddy_st[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
+extern LM_BUDDY_HIDDEN uint8_t lm_buddy_ord[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
+extern LM_BUDDY_HIDDEN uint16_t lm_buddy_pos[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
+extern LM_BUDDY_HIDDEN uint16_t lm_buddy_stk[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
+extern LM_BUDDY_HIDDEN uint16_t lm_buddy_cnt[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS];
+extern LM_BUDDY_HIDDEN uint32_t lm_buddy_nfree[LM_MAX_CHUNKS];
+extern LM_BUDDY_HIDDEN const uint16_t lm_buddy_pow2[16];
+
 /* Make chunk c one free block of order LM_MAX_ORDER. */
 void lm_buddy_init(uint32_t c);
 

@@ -1,0 +1,264 @@
+/* Buddy allocator over the pages of one chunk. Contracts: buddy.h,
+ * spec/buddy.acsl; design and proof notes: spec/buddy.md.
+ *
+ * Every block head sits on exactly one stack: stk[c][0][k] holds the free
+ * blocks of order k, stk[c][1][k] the allocated ones, and pos[c][p] is the
+ * slot of head p on its stack. That bijection makes "every free block is on
+ * its list exactly once" a pair of universally quantified facts, removal of
+ * a buddy O(1), and the page count a finite sum over the 2 x 11 stack sizes.
+ *
+ * Every public operation is a short sequence of four moves (take_free,
+ * split, merge, release), each of which maps a valid chunk to a valid chunk,
+ * so the invariant holds at every loop head and between calls. */
+#include "core.h"
+
+#if LM_MAX_ORDER > 15
+#error "buddy: stacks and positions are uint16_t, so LM_MAX_ORDER <= 15"
+#endif
+
+LM_BUDDY_HIDDEN uint8_t lm_buddy_st[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
+LM_BUDDY_HIDDEN uint8_t lm_buddy_ord[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
+LM_BUDDY_HIDDEN uint16_t lm_buddy_pos[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
+LM_BUDDY_HIDDEN uint16_t lm_buddy_stk[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
+LM_BUDDY_HIDDEN uint16_t lm_buddy_cnt[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS];
+LM_BUDDY_HIDDEN uint32_t lm_buddy_nfree[LM_MAX_CHUNKS];
+
+/* Powers of two from a table: `1u << k` with a symbolic k is opaque to the
+ * provers, a table lookup is a plain value (spec: Pow2). */
+LM_BUDDY_HIDDEN const uint16_t lm_buddy_pow2[16] = {
+  1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768
+};
+
+/* The buddy of the order-k block at p (p aligned to 2^k, k < max). By
+ * arithmetic, not XOR: the provers reason about + and % far better. */
+static inline uint32_t buddy_of(uint32_t p, uint32_t k)
+{
+  uint32_t w = lm_buddy_pow2[k];
+  return p % (2 * w) == 0 ? p + w : p - w;
+}
+
+/* Drop head p from its stack: the last entry fills its slot. */
+static inline void unlink_head(uint32_t c, uint32_t p)
+{
+  uint32_t s = (uint32_t)lm_buddy_st[c][p] - 1, k = lm_buddy_ord[c][p];
+  uint32_t i = lm_buddy_pos[c][p], n = (uint32_t)lm_buddy_cnt[c][s][k] - 1;
+  uint32_t last = lm_buddy_stk[c][s][k][n];
+  lm_buddy_stk[c][s][k][i] = (uint16_t)last;
+  lm_buddy_pos[c][last] = (uint16_t)i;
+  lm_buddy_cnt[c][s][k] = (uint16_t)n;
+  lm_buddy_st[c][p] = LM_BUDDY_INTERIOR;
+}
+
+/* Make p a head of order k in state s+1 on top of stack (s, k). */
+static inline void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
+{
+  uint32_t n = lm_buddy_cnt[c][s][k];
+  lm_buddy_stk[c][s][k][n] = (uint16_t)p;
+  lm_buddy_pos[c][p] = (uint16_t)n;
+  lm_buddy_cnt[c][s][k] = (uint16_t)(n + 1);
+  lm_buddy_st[c][p] = (uint8_t)(s + 1);
+  lm_buddy_ord[c][p] = (uint8_t)k;
+}
+
+/* The four moves. Each takes a valid chunk to a valid chunk. */
+
+/* Free head p becomes allocated, same order. */
+static void take_free(uint32_t c, uint32_t p)
+{
+  uint32_t k = lm_buddy_ord[c][p];
+  unlink_head(c, p);
+  link_head(c, 1, k, p);
+  lm_buddy_nfree[c] -= lm_buddy_pow2[k];
+}
+
+/* Allocated head p of order k >= 1 keeps the lower half (order k-1) and
+ * gives the upper half back as a free block: its buddy is p, allocated, so
+ * the free blocks stay maximally merged. */
+static void split(uint32_t c, uint32_t p)
+{
+  uint32_t k = (uint32_t)lm_buddy_ord[c][p] - 1;
+  unlink_head(c, p);
+  link_head(c, 1, k, p);
+  link_head(c, 0, k, p + lm_buddy_pow2[k]);
+  lm_buddy_nfree[c] += lm_buddy_pow2[k];
+}
+
+/* Allocated head p of order k < max whose buddy is a free block of order k:
+ * the two become one allocated block of order k+1, returned. */
+static uint32_t merge(uint32_t c, uint32_t p)
+{
+  uint32_t k = lm_buddy_ord[c][p];
+  uint32_t b = buddy_of(p, k);
+  uint32_t m = b < p ? b : p;
+  unlink_head(c, b);
+  unlink_head(c, p);
+  link_head(c, 1, k + 1, m);
+  lm_buddy_nfree[c] -= lm_buddy_pow2[k];
+  return m;
+}
+
+/* Allocated head p whose buddy is not a free block of its order (or that
+ * spans the chunk) becomes free. */
+static void release(uint32_t c, uint32_t p)
+{
+  uint32_t k = lm_buddy_ord[c][p];
+  unlink_head(c, p);
+  link_head(c, 0, k, p);
+  lm_buddy_nfree[c] += lm_buddy_pow2[k];
+}
+
+/* Is the buddy of allocated head p (order k < max) a free block of order k? */
+static inline bool buddy_free(uint32_t c, uint32_t p, uint32_t k)
+{
+  uint32_t b = buddy_of(p, k);
+  return lm_buddy_st[c][b] == LM_BUDDY_FREE && lm_buddy_ord[c][b] == k;
+}
+
+void lm_buddy_init(uint32_t c)
+{
+  for (uint32_t p = 0; p < LM_CHUNK_PAGES; p++)
+    lm_buddy_st[c][p] = LM_BUDDY_INTERIOR;
+  for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
+    lm_buddy_cnt[c][0][k] = 0;
+    lm_buddy_cnt[c][1][k] = 0;
+  }
+  link_head(c, 0, LM_MAX_ORDER, 0);
+  lm_buddy_nfree[c] = LM_CHUNK_PAGES;
+}
+
+/* Allocation policy: the smallest order with a free block, and on that
+ * order's stack the most recently freed block (LIFO: its pages are the most
+ * likely to be resident and cached). Splitting keeps the lower half, so a
+ * fresh chunk fills from page 0 upwards and its top stays whole. Finding the
+ * lowest-addressed free block instead would cost a scan or an ordered
+ * structure; the heap gathers free memory at chunk granularity. */
+int32_t lm_buddy_alloc(uint32_t c, uint32_t order)
+{
+  uint32_t k = order;
+  while (k <= LM_MAX_ORDER && lm_buddy_cnt[c][0][k] == 0)
+    k++;
+  if (k > LM_MAX_ORDER)
+    return LM_ERR_NOMEM;
+  uint32_t p = lm_buddy_stk[c][0][k][lm_buddy_cnt[c][0][k] - 1];
+  take_free(c, p);
+  while (k > order) {
+    split(c, p);
+    k--;
+  }
+  return (int32_t)p;
+}
+
+int32_t lm_buddy_free(uint32_t c, uint32_t page)
+{
+  if (page >= LM_CHUNK_PAGES)
+    return LM_ERR_RANGE;
+  if (lm_buddy_st[c][page] == LM_BUDDY_INTERIOR)
+    return LM_ERR_INTERIOR;
+  if (lm_buddy_st[c][page] != LM_BUDDY_USED)
+    return LM_ERR_NOT_ALLOCATED;
+  uint32_t order = lm_buddy_ord[c][page], k = order, p = page;
+  while (k < LM_MAX_ORDER && buddy_free(c, p, k)) {
+    p = merge(c, p);
+    k++;
+  }
+  release(c, p);
+  return (int32_t)order;
+}
+
+int32_t lm_buddy_take(uint32_t c, uint32_t page)
+{
+  if (page >= LM_CHUNK_PAGES)
+    return LM_ERR_RANGE;
+  if (lm_buddy_st[c][page] == LM_BUDDY_INTERIOR)
+    return LM_ERR_INTERIOR;
+  if (lm_buddy_st[c][page] != LM_BUDDY_FREE)
+    return LM_ERR_NOT_FREE;
+  take_free(c, page);
+  return (int32_t)lm_buddy_ord[c][page];
+}
+
+/* The containing block's head is `page` rounded down to 2^k for k = its
+ * order; try k = 0, 1, ... and stop at the first head whose block reaches
+ * `page` (blocks do not overlap, so it is the one). */
+int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
+{
+  if (page >= LM_CHUNK_PAGES)
+    return LM_ERR_RANGE;
+  for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
+    uint32_t h = page - page % lm_buddy_pow2[k];
+    if (lm_buddy_st[c][h] != LM_BUDDY_INTERIOR &&
+        page - h < lm_buddy_pow2[lm_buddy_ord[c][h]])
+      return (int32_t)h;
+  }
+  return LM_ERR_RANGE; /* unreachable on a valid chunk */
+}
+
+bool lm_buddy_is_head(uint32_t c, uint32_t page)
+{
+  return page < LM_CHUNK_PAGES && lm_buddy_st[c][page] != LM_BUDDY_INTERIOR;
+}
+
+uint32_t lm_buddy_order(uint32_t c, uint32_t page)
+{
+  return lm_buddy_is_head(c, page) ? lm_buddy_ord[c][page] : 0;
+}
+
+bool lm_buddy_is_allocated(uint32_t c, uint32_t page)
+{
+  return page < LM_CHUNK_PAGES && lm_buddy_st[c][page] == LM_BUDDY_USED;
+}
+
+uint32_t lm_buddy_free_pages(uint32_t c)
+{
+  return lm_buddy_nfree[c];
+}
+
+/* Mirror of BuddyValid(c), for tests and fuzzers. */
+bool lm_buddy_check(uint32_t c)
+{
+  /* Stacks: every entry is a head in the stack's state and order that
+   * points back at its slot. */
+  uint32_t total = 0, free_pages = 0;
+  for (uint32_t s = 0; s < 2; s++)
+    for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
+      uint32_t n = lm_buddy_cnt[c][s][k];
+      if (n > LM_CHUNK_PAGES)
+        return false;
+      for (uint32_t j = 0; j < n; j++) {
+        uint32_t q = lm_buddy_stk[c][s][k][j];
+        if (q >= LM_CHUNK_PAGES || lm_buddy_st[c][q] != s + 1 ||
+            lm_buddy_ord[c][q] != k || lm_buddy_pos[c][q] != j)
+          return false;
+      }
+      total += n * lm_buddy_pow2[k];
+      if (s == 0)
+        free_pages += n * lm_buddy_pow2[k];
+    }
+  if (total != LM_CHUNK_PAGES || free_pages != lm_buddy_nfree[c])
+    return false;
+  /* Tiling: walking from page 0 head to head covers the chunk exactly;
+   * every head is aligned, on its stack, and every other page interior. */
+  uint32_t p = 0;
+  while (p < LM_CHUNK_PAGES) {
+    uint32_t s = lm_buddy_st[c][p], k = lm_buddy_ord[c][p];
+    if (s == LM_BUDDY_INTERIOR || s > LM_BUDDY_USED || k > LM_MAX_ORDER)
+      return false;
+    uint32_t w = lm_buddy_pow2[k];
+    if (p % w != 0 || p + w > LM_CHUNK_PAGES)
+      return false;
+    if (lm_buddy_pos[c][p] >= lm_buddy_cnt[c][s - 1][k] ||
+        lm_buddy_stk[c][s - 1][k][lm_buddy_pos[c][p]] != p)
+      return false;
+    for (uint32_t q = p + 1; q < p + w; q++)
+      if (lm_buddy_st[c][q] != LM_BUDDY_INTERIOR)
+        return false;
+    /* Maximally merged: a free block's buddy is not free of its order. */
+    if (s == LM_BUDDY_FREE && k < LM_MAX_ORDER) {
+      uint32_t b = buddy_of(p, k);
+      if (lm_buddy_st[c][b] == LM_BUDDY_FREE && lm_buddy_ord[c][b] == k)
+        return false;
+    }
+    p += w;
+  }
+  return true;
+}
