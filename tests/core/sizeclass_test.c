@@ -1,0 +1,94 @@
+/* Exhaustive test of the size classes over 0..LM_SMALL_MAX and of the slab
+ * geometry of every class, against the properties in spec/sizeclass.acsl.
+ * Prints one PASS:/FAIL: line per property; exits non-zero on any failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include "core/core.h"
+
+static int failures;
+static const char *tag = ""; /* LM_TEST_TAG: names the build in every line */
+
+static void report(const char *what, unsigned bad, const char *example)
+{
+  if (bad) {
+    failures++;
+    printf("FAIL: sizeclass%s: %s (%u cases, e.g. %s)\n", tag, what, bad, example);
+  } else {
+    printf("PASS: sizeclass%s: %s\n", tag, what);
+  }
+}
+
+#define CHECK(what, cond, ...)                                              \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
+      if (!bad_##what++)                                                    \
+        snprintf(ex_##what, sizeof ex_##what, __VA_ARGS__);                 \
+    }                                                                       \
+  } while (0)
+
+int main(void)
+{
+  if (getenv("LM_TEST_TAG"))
+    tag = getenv("LM_TEST_TAG");
+  unsigned bad_sizes = 0, bad_class = 0, bad_smallest = 0, bad_mono = 0,
+           bad_waste = 0, bad_slab = 0;
+  char ex_sizes[96] = "", ex_class[96] = "", ex_smallest[96] = "",
+       ex_mono[96] = "", ex_waste[96] = "", ex_slab[96] = "";
+
+  /* Class sizes: 16, 32, 48, 64, then four per doubling, multiples of 16,
+   * strictly increasing, ending at LM_SMALL_MAX. */
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t sz = lm_class_size(c);
+    uint32_t want;
+    if (c < 8) {
+      want = 16 * (c + 1);
+    } else {
+      uint32_t base = 128u << ((c - 8) / 4); /* start of the doubling */
+      want = base + (c % 4 + 1) * (base / 4);
+    }
+    CHECK(sizes, sz == want && sz % LM_QUANTUM == 0 &&
+                     (c == 0 || lm_class_size(c - 1) < sz),
+          "class %u size %u, want %u", c, sz, want);
+  }
+  CHECK(sizes, lm_class_size(LM_NUM_CLASSES - 1) == LM_SMALL_MAX,
+        "last class %u", lm_class_size(LM_NUM_CLASSES - 1));
+  report("class sizes 16,32,48,64 then 4 per doubling, x16, increasing", bad_sizes, ex_sizes);
+
+  uint32_t prev = 0;
+  for (uint32_t n = 0; n <= LM_SMALL_MAX; n++) {
+    uint32_t c = lm_size_class(n);
+    CHECK(class, c < LM_NUM_CLASSES && lm_class_size(c) >= n,
+          "n=%u class %u", n, c);
+    if (c >= LM_NUM_CLASSES)
+      continue;
+    CHECK(smallest, c == 0 || lm_class_size(c - 1) < n, "n=%u class %u", n, c);
+    CHECK(mono, c >= prev, "n=%u class %u < %u", n, c, prev);
+    uint32_t waste = lm_class_size(c) - n;
+    CHECK(waste, n == 0 || (n <= 64 ? waste < LM_QUANTUM : 4 * waste < n),
+          "n=%u size %u", n, lm_class_size(c));
+    prev = c;
+  }
+  report("lm_size_class total on 0..LM_SMALL_MAX, class size >= n", bad_class, ex_class);
+  report("lm_size_class is the smallest class that fits", bad_smallest, ex_smallest);
+  report("lm_size_class monotone", bad_mono, ex_mono);
+  report("waste < 16 for 1..64 bytes, < n/4 above", bad_waste, ex_waste);
+
+  /* Slab geometry: order <= max, slots in 1..max and as many as fit, tail
+   * waste <= span/8, and the order is the smallest with that bound. */
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t sz = lm_class_size(c), k = lm_class_slab_order(c),
+             slots = lm_class_slab_slots(c);
+    uint32_t span = LM_PAGE_SIZE << k;
+    uint32_t fit = span / sz > LM_SLAB_MAX_SLOTS ? LM_SLAB_MAX_SLOTS : span / sz;
+    CHECK(slab, k <= LM_SLAB_MAX_ORDER && slots >= 1 && slots <= LM_SLAB_MAX_SLOTS &&
+                    slots == fit && slots * sz <= span && 8 * (span - slots * sz) <= span,
+          "class %u order %u slots %u", c, k, slots);
+    for (uint32_t j = 0; j < k; j++) {
+      uint32_t sp = LM_PAGE_SIZE << j;
+      uint32_t f = sp / sz > LM_SLAB_MAX_SLOTS ? LM_SLAB_MAX_SLOTS : sp / sz;
+      CHECK(slab, f == 0 || 8 * (sp - f * sz) > sp, "class %u: order %u would do", c, j);
+    }
+  }
+  report("slab order/slots: fit, tail <= span/8, smallest such order", bad_slab, ex_slab);
+  return failures != 0;
+}

@@ -1,0 +1,362 @@
+/* Unit tests of the slabs, then a randomized differential test against a
+ * plain reference model (a bool per slot, plus the policy: the most
+ * recently freed slot comes back first, else the lowest never used),
+ * with lm_slab_check() after every step.
+ *
+ * usage: [LM_TEST_TAG=label] slab_test [OPS [SEED]]   (default 3000000 ops, seed 1)
+ * Prints PASS:/FAIL: lines; exits non-zero on any failure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "core/core.h"
+
+static int failures;
+static char why[256];
+static const char *tag = ""; /* LM_TEST_TAG: names the build in every line */
+
+#define EXPECT(cond, ...)                                                   \
+  do {                                                                      \
+    if (!(cond)) {                                                          \
+      snprintf(why, sizeof why, __VA_ARGS__);                               \
+      return false;                                                         \
+    }                                                                       \
+  } while (0)
+
+static void run(const char *name, bool (*fn)(void))
+{
+  why[0] = 0;
+  if (fn()) {
+    printf("PASS: slab%s: %s\n", tag, name);
+  } else {
+    failures++;
+    printf("FAIL: slab%s: %s: %s\n", tag, name, why);
+  }
+}
+
+/* Raw state of slab s, to show that a rejected call changed nothing. */
+struct snapshot {
+  struct lm_slab_hdr hdr;
+  uint16_t perm[LM_SLAB_MAX_SLOTS], pos[LM_SLAB_MAX_SLOTS];
+};
+
+static void snap(uint32_t s, struct snapshot *out)
+{
+  out->hdr = lm_slab_hdr[s];
+  memcpy(out->perm, lm_slab_perm[s], sizeof out->perm);
+  memcpy(out->pos, lm_slab_pos[s], sizeof out->pos);
+}
+
+static bool same(uint32_t s, const struct snapshot *a)
+{
+  struct snapshot b;
+  snap(s, &b);
+  return memcmp(&a->hdr, &b.hdr, sizeof b.hdr) == 0 &&
+         memcmp(a->perm, b.perm, sizeof b.perm) == 0 &&
+         memcmp(a->pos, b.pos, sizeof b.pos) == 0;
+}
+
+static bool test_fresh_lowest_first(void)
+{
+  uint32_t s = 7;
+  lm_slab_init(s, 48, 5);
+  EXPECT(lm_slab_check(s) && lm_slab_is_empty(s) && !lm_slab_is_full(s) &&
+             lm_slab_used(s) == 0 && lm_slab_nslots(s) == 5 && lm_slab_slot_size(s) == 48,
+         "fresh slab state");
+  for (uint32_t i = 0; i < 5; i++) {
+    int32_t off = lm_slab_alloc(s);
+    EXPECT(off == (int32_t)(48 * i), "alloc %u returned %d", i, off);
+    EXPECT(lm_slab_check(s) && lm_slab_used(s) == i + 1 && lm_slab_is_allocated(s, (uint32_t)off),
+           "after alloc %u", i);
+  }
+  EXPECT(lm_slab_is_full(s) && !lm_slab_is_empty(s), "full after 5 allocs");
+  struct snapshot before;
+  snap(s, &before);
+  EXPECT(lm_slab_alloc(s) == LM_ERR_NOMEM && same(s, &before), "alloc on a full slab");
+  return true;
+}
+
+static bool test_lifo_reuse(void)
+{
+  uint32_t s = 8;
+  lm_slab_init(s, 16, 10);
+  for (int i = 0; i < 10; i++)
+    lm_slab_alloc(s);
+  EXPECT(lm_slab_free(s, 3 * 16) == 0 && lm_slab_free(s, 7 * 16) == 0 &&
+             lm_slab_free(s, 0) == 0 && lm_slab_check(s) && lm_slab_used(s) == 7,
+         "three frees");
+  EXPECT(lm_slab_alloc(s) == 0 && lm_slab_alloc(s) == 7 * 16 && lm_slab_alloc(s) == 3 * 16,
+         "freed slots must come back last-freed first");
+  EXPECT(lm_slab_is_full(s) && lm_slab_check(s), "full again");
+  /* Reuse before bump: a freed slot is preferred to an untouched one. */
+  lm_slab_init(s, 16, 10);
+  lm_slab_alloc(s);
+  lm_slab_alloc(s);
+  lm_slab_free(s, 0);
+  EXPECT(lm_slab_alloc(s) == 0 && lm_slab_alloc(s) == 32, "reuse then bump");
+  return true;
+}
+
+static bool test_bad_frees_change_nothing(void)
+{
+  uint32_t s = LM_MAX_SLABS - 1;
+  lm_slab_init(s, 4096, 4);
+  lm_slab_alloc(s); /* 0 */
+  lm_slab_alloc(s); /* 4096 */
+  lm_slab_free(s, 0);
+  struct snapshot before;
+  snap(s, &before);
+  static const struct { uint32_t off; int32_t err; } cases[] = {
+    {0, LM_ERR_NOT_ALLOCATED},        /* double free */
+    {8192, LM_ERR_NOT_ALLOCATED},     /* never handed out */
+    {12288, LM_ERR_NOT_ALLOCATED},
+    {16384, LM_ERR_RANGE},            /* one past the last slot */
+    {16385, LM_ERR_RANGE},
+    {0xffffffffu, LM_ERR_RANGE},
+    {1, LM_ERR_INTERIOR},
+    {4096 + 16, LM_ERR_INTERIOR},
+    {16383, LM_ERR_INTERIOR},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    int32_t r = lm_slab_free(s, cases[i].off);
+    EXPECT(r == cases[i].err, "free(%u) returned %d, want %d", cases[i].off, r, cases[i].err);
+    EXPECT(same(s, &before), "free(%u) changed the slab", cases[i].off);
+    EXPECT(!lm_slab_is_allocated(s, cases[i].off), "is_allocated(%u)", cases[i].off);
+  }
+  EXPECT(lm_slab_is_allocated(s, 4096) && lm_slab_free(s, 4096) == 0 && lm_slab_is_empty(s),
+         "the one good free");
+  return true;
+}
+
+static bool test_other_slabs_untouched(void)
+{
+  lm_slab_init(100, 64, 3);
+  lm_slab_init(101, 64, 3);
+  lm_slab_init(102, 64, 3);
+  lm_slab_alloc(100);
+  lm_slab_alloc(102);
+  struct snapshot a, c;
+  snap(100, &a);
+  snap(102, &c);
+  lm_slab_alloc(101);
+  lm_slab_alloc(101);
+  lm_slab_free(101, 64);
+  lm_slab_free(101, 0);
+  lm_slab_init(101, 32, 7);
+  EXPECT(same(100, &a) && same(102, &c), "operations on slab 101 changed a neighbour");
+  return true;
+}
+
+/* Every class geometry: fill, offsets distinct multiples inside the span,
+ * free all in a scrambled order, empty again. */
+static bool test_class_geometries(void)
+{
+  static bool seen[LM_SLAB_MAX_SLOTS];
+  uint32_t s = 200;
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t sz = lm_class_size(c), n = lm_class_slab_slots(c);
+    lm_slab_init(s, sz, n);
+    memset(seen, 0, sizeof seen);
+    for (uint32_t i = 0; i < n; i++) {
+      int32_t off = lm_slab_alloc(s);
+      EXPECT(off >= 0 && (uint32_t)off % sz == 0 && (uint32_t)off / sz < n &&
+                 (uint32_t)off + sz <= (LM_PAGE_SIZE << lm_class_slab_order(c)),
+             "class %u alloc %u gave %d", c, i, off);
+      EXPECT(!seen[off / sz], "class %u: offset %d handed out twice", c, off);
+      seen[off / sz] = true;
+    }
+    EXPECT(lm_slab_alloc(s) == LM_ERR_NOMEM && lm_slab_is_full(s) && lm_slab_check(s),
+           "class %u not full after %u allocs", c, n);
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t slot = (i * 7919u) % n; /* a permutation: 7919 is a prime > n */
+      EXPECT(seen[slot] && lm_slab_free(s, slot * sz) == 0, "class %u free slot %u", c, slot);
+      seen[slot] = false;
+    }
+    EXPECT(lm_slab_is_empty(s) && lm_slab_used(s) == 0 && lm_slab_check(s), "class %u not empty", c);
+  }
+  return true;
+}
+
+/* The mirror must reject broken states, or the differential test below
+ * proves nothing: break each invariant in turn on a scratch slab. */
+static bool test_check_rejects(void)
+{
+  uint32_t s = 300;
+  struct snapshot good;
+  lm_slab_init(s, 32, 8);
+  for (int i = 0; i < 6; i++)
+    lm_slab_alloc(s);
+  lm_slab_free(s, 64);
+  lm_slab_free(s, 32 * 4);
+  EXPECT(lm_slab_check(s), "valid slab rejected");
+  snap(s, &good);
+#define BREAK(stmt, what)                                                   \
+  do {                                                                      \
+    stmt;                                                                   \
+    EXPECT(!lm_slab_check(s), "check accepted " what);                     \
+    lm_slab_hdr[s] = good.hdr;                                              \
+    memcpy(lm_slab_perm[s], good.perm, sizeof good.perm);                   \
+    memcpy(lm_slab_pos[s], good.pos, sizeof good.pos);                      \
+  } while (0)
+  BREAK(lm_slab_hdr[s].size = 24, "a size not a multiple of 16");
+  BREAK(lm_slab_hdr[s].size = 0, "size 0");
+  BREAK(lm_slab_hdr[s].nslots = 0, "no slots");
+  BREAK(lm_slab_hdr[s].nslots = 5, "bump > nslots");
+  BREAK((lm_slab_hdr[s].size = 16384, lm_slab_hdr[s].nslots = 8), "a span over 64 KiB");
+  BREAK(lm_slab_hdr[s].top = 7, "top > bump");
+  BREAK(lm_slab_perm[s][0] = lm_slab_perm[s][1], "a duplicate on the stack");
+  BREAK(lm_slab_pos[s][3] = 5, "pos not the inverse of perm");
+  BREAK(lm_slab_perm[s][5] = 6, "a slot beyond bump in the permutation");
+#undef BREAK
+  EXPECT(lm_slab_check(s), "restore");
+  return true;
+}
+
+/* ---- differential test ---- */
+
+static uint64_t rng_state;
+static uint64_t rnd(void)
+{
+  rng_state ^= rng_state >> 12;
+  rng_state ^= rng_state << 25;
+  rng_state ^= rng_state >> 27;
+  return rng_state * 2685821657736338717ull;
+}
+static uint32_t below(uint32_t n) { return (uint32_t)((rnd() >> 32) % n); }
+
+#define NMODEL 24
+struct model {
+  uint32_t s, size, n;
+  bool alloc[LM_SLAB_MAX_SLOTS];
+  uint16_t freed[LM_SLAB_MAX_SLOTS]; /* freed slots, most recent last */
+  uint32_t nfreed, hw, used;         /* hw: slots below it were handed out */
+  uint32_t target;                   /* fill level the op mix drifts to */
+};
+static struct model models[NMODEL];
+
+static void model_init(struct model *m)
+{
+  static const uint32_t small[] = {1, 2, 3, 7, 16, 33};
+  uint32_t r = below(10);
+  m->size = LM_QUANTUM * (1 + below(64));
+  if (r < 4)
+    m->n = small[below(6)];
+  else if (r < 8)
+    m->n = 1 + below(128);
+  else
+    m->n = 1 + below(LM_SLAB_MAX_SLOTS);
+  while (m->n * m->size > LM_SLAB_MAX_SPAN)
+    m->size -= LM_QUANTUM;
+  memset(m->alloc, 0, sizeof m->alloc);
+  m->nfreed = m->hw = m->used = 0;
+  m->target = below(m->n + 1);
+  lm_slab_init(m->s, m->size, m->n);
+}
+
+static bool model_matches(const struct model *m)
+{
+  if (lm_slab_used(m->s) != m->used || lm_slab_nslots(m->s) != m->n ||
+      lm_slab_slot_size(m->s) != m->size || lm_slab_is_empty(m->s) != (m->used == 0) ||
+      lm_slab_is_full(m->s) != (m->used == m->n))
+    return false;
+  for (uint32_t i = 0; i < m->n; i++)
+    if (lm_slab_is_allocated(m->s, i * m->size) != m->alloc[i])
+      return false;
+  return true;
+}
+
+static bool differential(uint64_t ops, uint64_t seed)
+{
+  rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (int i = 0; i < NMODEL; i++) {
+    /* Spread over the index space, including both ends. */
+    models[i].s = i == 0 ? 0 : i == 1 ? LM_MAX_SLABS - 1 : 2 + below(LM_MAX_SLABS - 3);
+    for (int j = 0; j < i; j++)
+      if (models[j].s == models[i].s)
+        models[i].s = (models[i].s + 1) % LM_MAX_SLABS, j = -1;
+    model_init(&models[i]);
+  }
+  uint64_t errs = 0, allocs = 0, frees = 0;
+  for (uint64_t k = 0; k < ops; k++) {
+    struct model *m = &models[below(NMODEL)];
+    uint32_t r = below(100);
+    if (r == 0 && below(20) == 0) {
+      model_init(m);
+    } else if (r < 50 + (m->used < m->target ? 20 : -20)) {
+      int32_t off = lm_slab_alloc(m->s);
+      if (m->used == m->n) {
+        EXPECT(off == LM_ERR_NOMEM, "op %llu: alloc on full slab %u gave %d",
+               (unsigned long long)k, m->s, off);
+      } else {
+        uint32_t want = m->nfreed ? m->freed[--m->nfreed] : m->hw++;
+        EXPECT(off == (int32_t)(want * m->size), "op %llu: slab %u alloc gave %d, want %u",
+               (unsigned long long)k, m->s, off, want * m->size);
+        m->alloc[want] = true;
+        m->used++;
+        allocs++;
+      }
+    } else if (r < 92) {
+      /* Free: mostly an allocated slot, sometimes anything at all. */
+      uint32_t off, slot = below(m->n);
+      int32_t want;
+      switch (below(8)) {
+      case 0: off = (uint32_t)rnd(); break;
+      case 1: off = m->n * m->size + below(3 * m->size); break;
+      case 2: off = slot * m->size + 1 + below(m->size - 1); break;
+      default: off = slot * m->size; break;
+      }
+      if (off / m->size >= m->n)
+        want = LM_ERR_RANGE;
+      else if (off % m->size)
+        want = LM_ERR_INTERIOR;
+      else if (!m->alloc[off / m->size])
+        want = LM_ERR_NOT_ALLOCATED;
+      else
+        want = 0;
+      struct snapshot before;
+      if (want)
+        snap(m->s, &before);
+      int32_t got = lm_slab_free(m->s, off);
+      EXPECT(got == want, "op %llu: slab %u free(%u) gave %d, want %d",
+             (unsigned long long)k, m->s, off, got, want);
+      if (want) {
+        EXPECT(same(m->s, &before), "op %llu: rejected free changed slab %u",
+               (unsigned long long)k, m->s);
+        errs++;
+      } else {
+        m->alloc[off / m->size] = false;
+        m->freed[m->nfreed++] = (uint16_t)(off / m->size);
+        m->used--;
+        frees++;
+      }
+    } else if (r < 96) {
+      m->target = below(m->n + 1);
+    }
+    EXPECT(lm_slab_check(m->s), "op %llu: slab %u fails lm_slab_check", (unsigned long long)k, m->s);
+    EXPECT(model_matches(m), "op %llu: slab %u differs from the model", (unsigned long long)k, m->s);
+  }
+  printf("slab differential: %llu ops (%llu allocs, %llu frees, %llu rejected frees), seed %llu\n",
+         (unsigned long long)ops, (unsigned long long)allocs, (unsigned long long)frees,
+         (unsigned long long)errs, (unsigned long long)seed);
+  return true;
+}
+
+static uint64_t g_ops = 3000000, g_seed = 1;
+static bool test_differential(void) { return differential(g_ops, g_seed); }
+
+int main(int argc, char **argv)
+{
+  if (argc > 1)
+    g_ops = strtoull(argv[1], NULL, 0);
+  if (argc > 2)
+    g_seed = strtoull(argv[2], NULL, 0);
+  if (getenv("LM_TEST_TAG"))
+    tag = getenv("LM_TEST_TAG");
+  run("fresh slab hands out lowest offsets first, then NOMEM", test_fresh_lowest_first);
+  run("freed slots reused LIFO, before untouched ones", test_lifo_reuse);
+  run("bad frees return the error and change nothing", test_bad_frees_change_nothing);
+  run("operations leave other slabs unchanged", test_other_slabs_untouched);
+  run("every class geometry fills, stays inside, empties", test_class_geometries);
+  run("lm_slab_check rejects each broken invariant", test_check_rejects);
+  run("differential against a bool-per-slot model", test_differential);
+  return failures != 0;
+}
