@@ -1,0 +1,447 @@
+#!/usr/bin/python3
+"""Benchmark runner: every workload under every allocator, interleaved.
+
+  bench/run.py --suite full      make bench          (< 30 min)
+  bench/run.py --suite quick     make bench QUICK=1  (a few minutes)
+  bench/run.py --suite memory    make bench-memory   (issue 4: RSS over time)
+
+Each run is one process started by the small launcher build/bench/measure
+with the allocator's environment (LD_PRELOAD or MALLOC_ARENA_MAX); it
+measures wall time, takes CPU time and peak RSS from wait4's rusage (which
+includes the children the command waited for, so gcc's cc1 counts) and, for
+the memory workloads, samples VmRSS every 50 ms. Runs are interleaved (run 1 of every workload under every
+allocator, then run 2, ...; the allocator order rotates) so that a change in
+the machine's load spreads over all allocators instead of landing on one.
+The tables report medians.
+
+A run counts only if the process exits 0 and prints its "RESULT ok" line
+(every workload checks its own results); anything else is recorded as a
+failure, shown in the tables, and left out of the medians.
+
+Results: bench/results/<suite>-runs.csv (every run), <suite>-summary.csv
+(medians), <suite>.md (tables with ratios to glibc and geometric means) and
+PNG charts made by bench/plot.py. The memory suite also samples VmRSS every
+50 ms into memory-rss.csv.
+"""
+import argparse
+import csv
+import datetime
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "build", "bench")
+RESULTS = os.path.join(ROOT, "bench", "results")
+PROGRAMS = os.path.join(ROOT, "bench", "programs")
+WORKLOADS_DIR = os.path.join(ROOT, "bench", "workloads")
+LEMMALLOC = os.path.join(ROOT, "build", "liblemmalloc.so")
+MEASURE = os.path.join(BIN, "measure")
+PYTHON = "/usr/bin/python3"  # Debian's: the interpreter the preload tests use too
+SAMPLE_S = 0.05
+
+ALLOCATOR_ORDER = ["glibc", "glibc-arena2", "jemalloc", "mimalloc", "tcmalloc", "lemmalloc"]
+
+
+def find_lib(soname):
+    """Path of a shared library from the dynamic linker's cache."""
+    out = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        name, _, path = line.strip().partition(" => ")
+        if name.split(" ")[0] == soname and os.path.exists(path):
+            return path
+    return None
+
+
+def allocators(wanted):
+    """name -> extra environment, for every allocator present."""
+    found = {"glibc": {}, "glibc-arena2": {"MALLOC_ARENA_MAX": "2"}}
+    for name, soname in [("jemalloc", "libjemalloc.so.2"), ("mimalloc", "libmimalloc.so.2"),
+                         ("tcmalloc", "libtcmalloc_minimal.so.4")]:
+        path = find_lib(soname)
+        if path:
+            found[name] = {"LD_PRELOAD": path}
+        else:
+            print("bench: %s not found (%s); skipped" % (name, soname), file=sys.stderr)
+    if os.path.exists(LEMMALLOC):
+        found["lemmalloc"] = {"LD_PRELOAD": LEMMALLOC}
+    else:
+        print("bench: %s not built; lemmalloc skipped" % LEMMALLOC, file=sys.stderr)
+    names = [a for a in ALLOCATOR_ORDER if a in found and (not wanted or a in wanted)]
+    return {a: found[a] for a in names}
+
+
+def result_line(out):
+    """Metrics of the last 'RESULT ok k=v ...' line, or None."""
+    for line in reversed(out.splitlines()):
+        if line.startswith("RESULT ok"):
+            return dict(kv.split("=", 1) for kv in line.split()[2:] if "=" in kv)
+    return None
+
+
+def sqlite_result(out):
+    checks = re.findall(r"^check (\w+)$", out, re.M)
+    return {"checks": str(len(checks))} if len(checks) == 4 and set(checks) == {"ok"} else None
+
+
+class Workload:
+    def __init__(self, name, what, cmd, args, env=None, stdin=None, parse=result_line,
+                 memory=False):
+        self.name, self.what, self.cmd, self.args = name, what, cmd, args
+        self.env, self.stdin, self.parse, self.memory = env or {}, stdin, parse, memory
+
+    def argv(self, suite):
+        return self.cmd + [str(a) for a in self.args[suite]]
+
+
+def c(name):
+    return [os.path.join(BIN, name)]
+
+
+# Arguments per suite: (full, quick, memory). Full-suite sizes take about
+# 1-3 s each under glibc on a 2-core machine; quick ones about a tenth.
+WORKLOADS = [
+    Workload("minimizer", "many small short-lived objects (Quine-McCluskey)", c("minimizer"),
+             {"full": [1500], "quick": [200]}),
+    Workload("larson", "server: threads free blocks of threads gone (larson)", c("larson"),
+             {"full": [4, 100, 60000], "quick": [4, 40, 20000]}),
+    Workload("prodcons", "producer/consumer across threads", c("prodcons"),
+             {"full": [2, 2, 100000], "quick": [2, 2, 15000]}),
+    Workload("falseshare", "false-sharing probes (cache-thrash, cache-scratch)", c("falseshare"),
+             {"full": [2, 20000, 5000], "quick": [2, 3000, 5000]}),
+    Workload("realloc", "growing reallocs (string builders, vectors)", c("realloc"),
+             {"full": [64, 6000000], "quick": [64, 1000000]}),
+    Workload("large", "5-25 MiB blocks malloc/free in a loop", c("large"),
+             {"full": [1500], "quick": [200]}),
+    Workload("fixed", "fixed-size churn, one thread (64 B)", c("fixed"),
+             {"full": [150000000], "quick": [20000000]}),
+    Workload("mtchurn", "multi-threaded churn, private blocks", c("mtchurn"),
+             {"full": [4, 12000000], "quick": [4, 2000000]}),
+    Workload("fastpath", "malloc/free fast path, ns per pair", c("fastpath"),
+             {"full": [5000000, 5], "quick": [1000000, 3]}),
+    Workload("bloat", "multi-threaded bloat: working sets, bursts, remote frees", c("bloat"),
+             {"full": [8, 5000], "quick": [8, 1500], "memory": [8, 8000], "demo": [8, 4000]},
+             memory=True),
+    Workload("bloat-rb", "Sidekiq/Puma pattern in Ruby (20 threads)",
+             ["ruby", os.path.join(WORKLOADS_DIR, "bloat.rb")],
+             {"full": [20000], "quick": [5000], "memory": [30000], "demo": [12000]},
+             memory=True),
+    Workload("python", "python3 PYTHONMALLOC=malloc: trees, dicts, json",
+             [PYTHON, os.path.join(PROGRAMS, "alloc.py")], {"full": [5], "quick": [1]},
+             env={"PYTHONMALLOC": "malloc"}),
+    Workload("ruby", "ruby: trees, strings, hashes, Marshal",
+             ["ruby", os.path.join(PROGRAMS, "alloc.rb")], {"full": [3], "quick": [1]}),
+    Workload("sqlite", "sqlite3: 200k rows, index, join, sort, update",
+             ["sqlite3", ":memory:"], {"full": [], "quick": []},
+             stdin=os.path.join(PROGRAMS, "sqlite.sql"), parse=sqlite_result),
+    Workload("gcc", "gcc -O2 on six C files, then runs the result",
+             ["sh", os.path.join(PROGRAMS, "gcc.sh"), os.path.join(ROOT, "build", "bench", "gcc-out")],
+             {"full": [2], "quick": [1]}),
+]
+
+
+def measure(argv, env_extra, stdin=None, sample=False):
+    """Runs argv once under build/bench/measure (see bench/measure.c for why a
+    launcher); returns (wall_s, user_s, sys_s, maxrss_kib, exit code, stdout,
+    stderr, [(t_s, rss_kib)])."""
+    env = dict(os.environ)
+    for k in ("LD_PRELOAD", "MALLOC_ARENA_MAX", "PYTHONMALLOC"):
+        env.pop(k, None)
+    with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
+        res, smp = os.path.join(tmp, "result"), os.path.join(tmp, "samples")
+        launcher = [MEASURE, "-o", res]
+        for k, v in env_extra.items():
+            launcher += ["-e", "%s=%s" % (k, v)]
+        if sample:
+            launcher += ["-s", str(int(SAMPLE_S * 1000)), smp]
+        with open(os.path.join(tmp, "out"), "w+b") as out, open(os.path.join(tmp, "err"), "w+b") as err:
+            fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
+            try:
+                rc = subprocess.run(launcher + ["--"] + argv, env=env, stdin=fin, stdout=out,
+                                    stderr=err).returncode
+            finally:
+                if stdin:
+                    fin.close()
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+        if rc != 0 or not os.path.exists(res):
+            sys.exit("bench: the launcher failed (%d): %s" % (rc, stderr[-500:]))
+        with open(res) as f:
+            wall, user, system, maxrss, code = f.read().split()
+        samples = []
+        if sample and os.path.exists(smp):
+            with open(smp) as f:
+                samples = [(float(t), int(k)) for t, k in (line.split() for line in f)]
+        return (float(wall), float(user), float(system), int(maxrss), int(code), stdout, stderr,
+                samples)
+
+
+def machine_info():
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        m = re.search(r"^model name\s*:\s*(.*)$", f.read(), re.M)
+        cpu = m.group(1) if m else cpu
+    glibc = platform.libc_ver()[1]
+
+    def pkg(name):
+        r = subprocess.run(["dpkg-query", "-W", "-f=${Version}", name], capture_output=True, text=True)
+        return r.stdout or "?"
+    commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                            capture_output=True, text=True).stdout.strip()
+    return {
+        "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": "%s, %d cores" % (cpu, os.cpu_count()),
+        "kernel": platform.release(),
+        "glibc": glibc,
+        "jemalloc": pkg("libjemalloc2"), "mimalloc": pkg("libmimalloc2.0"),
+        "tcmalloc": pkg("libtcmalloc-minimal4"), "lemmalloc": commit,
+        "load": "%.2f %.2f %.2f" % os.getloadavg(),
+    }
+
+
+def median(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def geomean(xs):
+    xs = [x for x in xs if x > 0 and not math.isnan(x)]
+    return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
+
+
+def run_suite(suite, workloads, allocs, runs):
+    os.makedirs(RESULTS, exist_ok=True)
+    rows, rss_rows = [], []
+    total = runs * len(workloads) * len(allocs)
+    done, t_start = 0, time.monotonic()
+    names = list(allocs)
+    for r in range(runs):
+        for w in workloads:
+            order = names[r % len(names):] + names[:r % len(names)]
+            for a in order:
+                wall, user, system, maxrss, rc, out, err, samples = measure(
+                    w.argv(suite), {**w.env, **allocs[a]}, w.stdin, sample=w.memory)
+                metrics = w.parse(out) if rc == 0 else None
+                ok = metrics is not None
+                done += 1
+                row = {"suite": suite, "workload": w.name, "allocator": a, "run": r + 1,
+                       "wall_s": round(wall, 4), "user_s": round(user, 4),
+                       "sys_s": round(system, 4), "cpu_s": round(user + system, 4),
+                       "maxrss_kib": maxrss, "ok": int(ok),
+                       "metrics": " ".join("%s=%s" % kv for kv in (metrics or {}).items())}
+                rows.append(row)
+                for t, kib in samples:
+                    rss_rows.append({"workload": w.name, "allocator": a, "run": r + 1,
+                                     "t_s": round(t, 3), "rss_kib": kib})
+                elapsed = time.monotonic() - t_start
+                eta = elapsed / done * (total - done)
+                status = "ok" if ok else "FAILED (exit %d): %s" % (rc, (err.strip().splitlines() or ["no RESULT line"])[-1][:160])
+                print("[%3d/%d %3.0f%% eta %4.0fs] run %d/%d %-10s %-12s %7.2fs %7.1f MiB  %s"
+                      % (done, total, 100.0 * done / total, eta, r + 1, runs, w.name, a, wall,
+                         maxrss / 1024, status), flush=True)
+    return rows, rss_rows
+
+
+def write_csv(path, rows):
+    if not rows:
+        return
+    with open(path, "w", newline="") as f:
+        wr = csv.DictWriter(f, fieldnames=list(rows[0]))
+        wr.writeheader()
+        wr.writerows(rows)
+
+
+def summarize(rows, workloads, allocs):
+    """(workload, allocator) -> medians over the successful runs."""
+    summ = []
+    for w in workloads:
+        for a in allocs:
+            rs = [r for r in rows if r["workload"] == w.name and r["allocator"] == a]
+            good = [r for r in rs if r["ok"]]
+            s = {"workload": w.name, "allocator": a, "runs": len(rs), "failed": len(rs) - len(good)}
+            for k in ("wall_s", "cpu_s", "maxrss_kib"):
+                s[k] = round(median([r[k] for r in good]), 4) if good else ""
+            metrics = {}
+            for r in good:
+                for kv in r["metrics"].split():
+                    k, v = kv.split("=", 1)
+                    try:
+                        metrics.setdefault(k, []).append(float(v))
+                    except ValueError:
+                        pass
+            s["metrics"] = " ".join("%s=%g" % (k, round(median(v), 3)) for k, v in metrics.items())
+            summ.append(s)
+    return summ
+
+
+def fmt_ratio(x):
+    return "%.2f×" % x if not math.isnan(x) else "–"
+
+
+def ratio_table(summ, workloads, allocs, key, unit, scale, fmt):
+    """Markdown: glibc absolute, everyone else as a ratio to glibc."""
+    get = {(s["workload"], s["allocator"]): s for s in summ}
+    head = "| workload | " + " | ".join(allocs) + " |"
+    lines = [head, "|" + "---|" * (len(allocs) + 1)]
+    ratios = {a: [] for a in allocs}
+    for w in workloads:
+        base = get[(w.name, "glibc")][key] if (w.name, "glibc") in get else ""
+        cells = []
+        for a in allocs:
+            s = get[(w.name, a)]
+            v = s[key]
+            if v == "":
+                cells.append("FAIL %d/%d" % (s["failed"], s["runs"]))
+                continue
+            if a == "glibc" or base == "":
+                cells.append(fmt % (v * scale) + " " + unit)
+            else:
+                r = v / base if base else float("nan")
+                ratios[a].append(r)
+                cells.append(fmt_ratio(r) + ("" if not s["failed"] else " (%d failed)" % s["failed"]))
+        lines.append("| %s | %s |" % (w.name, " | ".join(cells)))
+    lines.append("| **geometric mean** | " + " | ".join(
+        "1.00×" if a == "glibc" else "**%s**" % fmt_ratio(geomean(ratios[a])) for a in allocs) + " |")
+    return "\n".join(lines)
+
+
+def metric_table(summ, allocs, workload, keys, label):
+    get = {(s["workload"], s["allocator"]): dict(kv.split("=", 1) for kv in s["metrics"].split())
+           for s in summ if s["workload"] == workload}
+    if not get:
+        return ""
+    lines = ["| %s | %s |" % (label, " | ".join(allocs)), "|" + "---|" * (len(allocs) + 1)]
+    for k in keys:
+        lines.append("| %s | %s |" % (k, " | ".join(get.get((workload, a), {}).get(k, "–") for a in allocs)))
+    return "\n".join(lines)
+
+
+def write_markdown(path, suite, info, summ, workloads, allocs, runs, cmd):
+    L = ["# Benchmark results: %s suite" % suite, "",
+         "Command: `%s` — %d run(s) per workload and allocator, interleaved; medians." % (cmd, runs),
+         "", "Machine: %(cpu)s; Linux %(kernel)s; glibc %(glibc)s; jemalloc %(jemalloc)s, "
+         "mimalloc %(mimalloc)s, tcmalloc %(tcmalloc)s; lemmalloc %(lemmalloc)s; "
+         "%(date)s; load average at start %(load)s." % info, "",
+         "The machine is shared with other work, so small differences (under ~10%) are noise.",
+         "glibc-arena2 is glibc with MALLOC_ARENA_MAX=2.", "",
+         "## Wall time (glibc in seconds, the others as a ratio to glibc; lower is better)", "",
+         ratio_table(summ, workloads, allocs, "wall_s", "s", 1, "%.2f"), "",
+         "## CPU time, user + system (ratio to glibc)", "",
+         ratio_table(summ, workloads, allocs, "cpu_s", "s", 1, "%.2f"), "",
+         "## Peak RSS (glibc in MiB, the others as a ratio to glibc; lower is better)", "",
+         ratio_table(summ, workloads, allocs, "maxrss_kib", "MiB", 1 / 1024, "%.1f"), ""]
+    fp = metric_table(summ, allocs, "fastpath",
+                      ["pair_ns_%d" % n for n in (16, 64, 256, 1024)] +
+                      ["batch_ns_%d" % n for n in (16, 64, 256, 1024)], "ns per malloc/free")
+    if fp:
+        L += ["## Fast path (fastpath workload, best of its repeats, ns per malloc/free pair)", "", fp, ""]
+    fs = metric_table(summ, allocs, "falseshare", ["active_ns_per_write", "passive_ns_per_write"],
+                      "ns per write")
+    if fs:
+        L += ["## False sharing (falseshare workload, ns per write; ~2 ns is no sharing)", "", fs, ""]
+    L += ["## Workloads", ""] + ["- **%s**: %s" % (w.name, w.what) for w in workloads] + [""]
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
+    L = ["# Memory results (issue 4)", "",
+         "Command: `%s` — %d run(s) per workload and allocator, interleaved; medians." % (cmd, runs), "",
+         "Machine: %(cpu)s; Linux %(kernel)s; glibc %(glibc)s; lemmalloc %(lemmalloc)s; %(date)s; "
+         "load average at start %(load)s." % info, "",
+         "Peak RSS from wait4 (ru_maxrss); final RSS read by the workload itself after the work, "
+         "with its threads alive and idle; live = bytes the program really holds at that point "
+         "(C: the working sets' block sizes; Ruby: cache strings + 40-byte slots in use); "
+         "baseline = RSS before the work. RSS over time: memory-rss.png.", ""]
+    get = {(s["workload"], s["allocator"]): s for s in summ}
+    for w in workloads:
+        L += ["## %s — %s" % (w.name, w.what), "",
+              "| allocator | peak RSS MiB | final RSS MiB | live MiB | baseline MiB | wall s | peak / glibc | wall / glibc |",
+              "|---|---|---|---|---|---|---|---|"]
+        g = get.get((w.name, "glibc"))
+        for a in allocs:
+            s = get[(w.name, a)]
+            good = [r for r in rows if r["workload"] == w.name and r["allocator"] == a and r["ok"]]
+            if not good:
+                L.append("| %s | FAIL %d/%d | | | | | | |" % (a, s["failed"], s["runs"]))
+                continue
+            m = [dict(kv.split("=", 1) for kv in r["metrics"].split()) for r in good]
+            fin = median([float(x["final_rss_kib"]) for x in m]) / 1024
+            live = median([float(x["live_kib"]) for x in m]) / 1024
+            base = median([float(x["baseline_rss_kib"]) for x in m]) / 1024
+            s["final_mib"], s["live_mib"], s["base_mib"] = fin, live, base
+            pr = s["maxrss_kib"] / g["maxrss_kib"] if g and g["maxrss_kib"] else float("nan")
+            wr = s["wall_s"] / g["wall_s"] if g and g["wall_s"] else float("nan")
+            L.append("| %s | %.1f | %.1f | %.1f | %.1f | %.2f | %s | %s |" % (
+                a, s["maxrss_kib"] / 1024, fin, live, base, s["wall_s"], fmt_ratio(pr), fmt_ratio(wr)))
+        lm = get.get((w.name, "lemmalloc"))
+        if lm and lm["maxrss_kib"] != "" and "final_mib" in lm:
+            others = [get[(w.name, a)]["maxrss_kib"] for a in allocs
+                      if a != "lemmalloc" and get[(w.name, a)]["maxrss_kib"] != ""]
+            best = min(others) if others else float("nan")
+            L += ["", "Issue 4 goals for lemmalloc on %s:" % w.name,
+                  "- peak RSS / best other allocator's: %.2f (goal ≤ 0.90): %s" % (
+                      lm["maxrss_kib"] / best, "met" if lm["maxrss_kib"] <= 0.9 * best else "NOT met"),
+                  "- final RSS %.1f MiB vs 2 × live + baseline = %.1f MiB: %s" % (
+                      lm["final_mib"], 2 * lm["live_mib"] + lm["base_mib"],
+                      "met" if lm["final_mib"] <= 2 * lm["live_mib"] + lm["base_mib"] else "NOT met")]
+            if g and g["wall_s"]:
+                L.append("- wall time / glibc: %.2f (goal ≤ 1.05): %s" % (
+                    lm["wall_s"] / g["wall_s"], "met" if lm["wall_s"] <= 1.05 * g["wall_s"] else "NOT met"))
+        L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--suite", choices=["full", "quick", "memory"], default="quick")
+    ap.add_argument("--runs", type=int, help="runs per workload and allocator")
+    ap.add_argument("--workloads", help="comma-separated subset")
+    ap.add_argument("--allocators", help="comma-separated subset")
+    ap.add_argument("--no-plot", action="store_true")
+    args = ap.parse_args()
+    suite = args.suite
+    runs = args.runs or {"full": 5, "quick": 3, "memory": 3}[suite]
+    allocs = allocators(args.allocators.split(",") if args.allocators else None)
+    ws = [w for w in WORKLOADS if suite in w.args]
+    if args.workloads:
+        want = args.workloads.split(",")
+        unknown = set(want) - {w.name for w in ws}
+        if unknown:
+            sys.exit("bench: unknown workload(s) for suite %s: %s" % (suite, ", ".join(sorted(unknown))))
+        ws = [w for w in ws if w.name in want]
+    cmd = " ".join(["bench/run.py"] + sys.argv[1:])
+    info = machine_info()
+    print("bench: suite %s, %d workloads x %d allocators x %d runs (%s)" % (
+        suite, len(ws), len(allocs), runs, ", ".join(allocs)), flush=True)
+    rows, rss_rows = run_suite(suite, ws, allocs, runs)
+    summ = summarize(rows, ws, allocs)
+    base = os.path.join(RESULTS, suite)
+    write_csv(base + "-runs.csv", rows)
+    write_csv(base + "-summary.csv", summ)
+    if suite == "memory":
+        write_csv(base + "-rss.csv", rss_rows)
+        memory_markdown(base + ".md", info, summ, rows, ws, list(allocs), runs, cmd)
+    else:
+        write_markdown(base + ".md", suite, info, summ, ws, list(allocs), runs, cmd)
+    if not args.no_plot:
+        subprocess.run([PYTHON, os.path.join(ROOT, "bench", "plot.py"), suite], check=False)
+    print("bench: results in %s.md (and -runs.csv, -summary.csv, PNGs)" % os.path.relpath(base, ROOT))
+    with open(base + ".md") as f:
+        print(f.read())
+    failed = sum(1 for r in rows if not r["ok"])
+    if failed:
+        print("bench: %d run(s) FAILED their own checks; see %s-runs.csv" % (failed, base))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+# bloat.rb: the Sidekiq/Puma memory-bloat pattern of issue 4, in Ruby.
+#
+# THREADS worker threads take JOBS jobs from a queue, as a Sidekiq process
+# or a threaded Puma does:
+#   - most jobs build a small document (a hash of strings and arrays, a few
+#     KiB to a few hundred KiB outside Ruby's object slots, i.e. in malloc),
+#     render it to a string, wait a little for "IO" (sleep releases the GVL,
+#     so the threads interleave), and sometimes store a result in a shared
+#     cache;
+#   - one job in BIG_EVERY builds tens of MB (a report: thousands of strings
+#     and arrays) and drops it;
+#   - the cache is bounded (CACHE_MIB); at the end it holds about that much
+#     live data, the rest is garbage the GC has freed back to malloc.
+# The final RSS is read after a full GC with the threads alive and idle.
+# What stays resident after the work is up to the C allocator: under glibc
+# every thread gets its own arena and their holes add up.
+#
+# Validation: every job checks the sizes of what it built against the
+# arithmetic that built it; the job count and the cache contents are checked
+# at the end.
+#
+# usage: ruby bloat.rb [jobs=20000] [threads=20] [big_every=250] [cache_mib=40]
+# prints: RESULT ok live_kib=.. final_rss_kib=.. baseline_rss_kib=.. work_s=..
+require 'objspace'
+
+def rss_kib
+  File.read('/proc/self/status')[/^VmRSS:\s+(\d+)/, 1].to_i
+end
+
+def fail!(msg)
+  warn "FAIL: #{msg}"
+  exit! 1
+end
+
+jobs = (ARGV[0] || 20_000).to_i
+nthreads = (ARGV[1] || 20).to_i
+big_every = (ARGV[2] || 250).to_i
+cache_mib = (ARGV[3] || 40).to_i
+baseline = rss_kib
+
+ENTRY = 8 * 1024
+cache_slots = cache_mib * 1024 * 1024 / ENTRY
+cache = Array.new(cache_slots)
+cache_lock = Mutex.new
+
+# A small job: a document of n fields, rendered and measured.
+def small_job(rng)
+  n = 10 + rng.rand(60)
+  doc = {}
+  want = 0
+  n.times do |i|
+    len = 32 + rng.rand(rng.rand(8) == 0 ? 16_384 : 1024)
+    doc["field_#{i}"] = 'x' * len
+    want += len
+  end
+  tags = Array.new(5 + rng.rand(40)) { |i| "tag-#{i}-#{rng.rand(1_000_000)}" }
+  body = doc.map { |k, v| "#{k}=#{v}" }.join('&')
+  got = doc.sum { |_, v| v.bytesize }
+  fail!("small job lost data: #{got} != #{want}") if got != want
+  fail!('small job lost tags') if tags.size < 5
+  body.bytesize
+end
+
+# A big job: tens of MB of strings in arrays, summed and dropped.
+def big_job(rng)
+  target = (10 + rng.rand(30)) << 20
+  rows = []
+  total = 0
+  while total < target
+    row = Array.new(4) { 'y' * (512 + rng.rand(8192)) }
+    total += row.sum(&:bytesize)
+    rows << row
+  end
+  got = rows.sum { |r| r.sum(&:bytesize) }
+  fail!("big job lost data: #{got} != #{total}") if got != total
+  total
+end
+
+queue = Queue.new
+finished = Queue.new
+jobs.times { |j| queue << j }
+done = Array.new(nthreads, 0)
+t0 = Process.clock_gettime(Process::CLOCK_MONOTONIC)
+threads = Array.new(nthreads) do |t|
+  Thread.new do
+    rng = Random.new(1000 + t)
+    while (j = queue.pop)
+      if j % big_every == big_every - 1
+        big_job(rng)
+      else
+        small_job(rng)
+        sleep(0.0002 + rng.rand * 0.001) # IO: the GVL is released
+      end
+      if rng.rand(3) == 0
+        entry = "result-#{j}-".ljust(ENTRY, 'z')
+        cache_lock.synchronize { cache[rng.rand(cache_slots)] = entry }
+      end
+      done[t] += 1
+      finished << j
+    end
+  end
+end
+jobs.times { finished.pop }
+work = Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+
+fail!("#{done.sum} jobs done, want #{jobs}") if done.sum != jobs
+filled = cache.compact
+fail!('cache entry corrupted') unless filled.all? { |e| e.bytesize == ENTRY && e.start_with?('result-') }
+# Measured with the threads alive and idle, as in a server between requests.
+GC.start
+final = rss_kib
+# Counted, not asked of the allocator (memsize_of_all reports usable sizes,
+# which differ between allocators): cache strings plus the slots in use.
+live = filled.sum(&:bytesize) + GC.stat(:heap_live_slots) * 40
+nthreads.times { queue << nil }
+threads.each(&:join)
+puts format('RESULT ok live_kib=%d final_rss_kib=%d baseline_rss_kib=%d work_s=%.3f cache_entries=%d',
+            live >> 10, final, baseline, work, filled.size)
