@@ -1,0 +1,362 @@
+/* lemmalloc-oracle: command line, fork-isolated runs, the footprint phase,
+ * delta debugging of failing sequences, and the report. See README.md. */
+#define _GNU_SOURCE
+#include "oracle.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+unsigned oracle_thread_id(void); /* run.c */
+
+struct opts {
+  const char *lib, *replay, *profile, *min_out, *save;
+  uint64_t seed;
+  size_t ops;
+  unsigned threads;
+  bool threads_given, footprint, quiet;
+  unsigned rounds, timeout;
+  double min_time;
+  size_t fill_max;
+};
+
+static struct target T;
+static struct profile PR;
+static bool have_profile;
+static struct report *REP; /* shared with each child */
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void usage(void) {
+  fprintf(stderr,
+          "usage: lemmalloc-oracle --lib PATH|libc [options]\n"
+          "  --seed S --ops N     generate N ops from seed S (default 1, 100000)\n"
+          "  --threads T          T threads (generated: T streams; replay: run threaded)\n"
+          "  --replay FILE        run a saved or recorded (LEMMALLOC_TRACE) trace\n"
+          "  --profile FILE       expected deviations to excuse (see profiles/)\n"
+          "  --min-out FILE       where to write the minimized trace (oracle-min.trace)\n"
+          "  --min-time SEC       time budget for minimizing (default 30)\n"
+          "  --save FILE          write the sequence run as a trace\n"
+          "  --fill-max BYTES     fill blocks up to this size whole (default 1 MiB)\n"
+          "  --rounds R           footprint phase rounds (default 12); --no-footprint\n"
+          "  --timeout SEC        a run taking longer is a hang (default 300)\n"
+          "  --quiet              print only the result lines\n");
+  exit(2);
+}
+
+/* ---- traces ------------------------------------------------------------ */
+
+static bool write_trace(const char *path, const struct lm_op *ops, size_t n) {
+  size_t cap = n * 32 + 64;
+  uint8_t *buf = malloc(cap);
+  size_t len = buf ? lm_ops_encode(ops, n, buf, cap) : 0;
+  FILE *f = fopen(path, "wb");
+  bool ok = f && (n == 0 || len) && fwrite(buf, 1, len, f) == len;
+  if (f && fclose(f) != 0) ok = false;
+  free(buf);
+  if (!ok) fprintf(stderr, "oracle: cannot write %s\n", path);
+  return ok;
+}
+
+static struct lm_op *read_trace(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "oracle: cannot read %s: %s\n", path, strerror(errno));
+    return NULL;
+  }
+  size_t cap = 1 << 16, len = 0;
+  uint8_t *buf = malloc(cap);
+  size_t k;
+  while (buf && (k = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += k;
+    if (len == cap) buf = realloc(buf, cap *= 2);
+  }
+  fclose(f);
+  struct lm_op *ops = buf ? malloc((len + 1) * sizeof *ops) : NULL;
+  if (!ops) {
+    fprintf(stderr, "oracle: out of memory reading %s\n", path);
+    exit(2);
+  }
+  *n = lm_ops_decode(buf, len, ops, len + 1);
+  free(buf);
+  return ops;
+}
+
+/* ---- one isolated run --------------------------------------------------- */
+
+static void on_fatal(int sig) {
+  if (!__atomic_exchange_n(&REP->claimed, 1, __ATOMIC_ACQ_REL)) {
+    REP->v.prop = P_CRASH;
+    REP->v.basis = B_C23;
+    REP->v.op_index = REP->progress[oracle_thread_id()];
+    strcpy(REP->v.fn, "*");
+    strcpy(REP->v.when, sig == SIGALRM ? "hang" : "signal");
+    strcpy(REP->v.detail, sig == SIGALRM ? "no answer within the timeout" : "killed by ");
+    if (sig != SIGALRM) strcat(REP->v.detail, strsignal(sig)); /* a constant table */
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+
+enum mode { RUN_OPS, RUN_FOOTPRINT };
+
+/* Run in a fresh child so every run starts from the target's initial state
+ * and a crash or hang is reported, not suffered. Returns the wall time. */
+static double isolated(const struct opts *o, enum mode m, const struct lm_op *ops, size_t n,
+                       bool threaded) {
+  memset(REP, 0, sizeof *REP);
+  REP->v.prop = -1;
+  fflush(NULL);
+  double t0 = now();
+  pid_t pid = fork();
+  if (pid < 0) {
+    perror("oracle: fork");
+    exit(2);
+  }
+  if (pid == 0) {
+    static char altstack[1 << 16];
+    stack_t ss = {.ss_sp = altstack, .ss_size = sizeof altstack};
+    sigaltstack(&ss, NULL);
+    struct sigaction sa = {.sa_handler = on_fatal, .sa_flags = SA_ONSTACK};
+    int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGALRM, SIGTRAP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+      sigaction(sigs[i], &sa, NULL);
+    alarm(o->timeout);
+    struct run_opts ro = {.t = &T, .pr = have_profile ? &PR : NULL, .rep = REP,
+                          .threaded = threaded, .fill_max = o->fill_max};
+    bool ok = m == RUN_FOOTPRINT ? run_footprint(&ro, o->seed, o->rounds) : run_ops(&ro, ops, n);
+    _exit(ok ? 0 : 1);
+  }
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  double dt = now() - t0;
+  bool clean = WIFEXITED(st) && WEXITSTATUS(st) <= 1;
+  if (!clean && REP->v.prop < 0) { /* died without a word: SIGKILL, OOM */
+    REP->v.prop = P_CRASH;
+    REP->v.basis = B_C23;
+    REP->v.op_index = REP->progress[0];
+    strcpy(REP->v.fn, "*");
+    strcpy(REP->v.when, "signal");
+    snprintf(REP->v.detail, sizeof REP->v.detail, "child ended with status 0x%x", st);
+  }
+  if (REP->v.prop >= 0 && REP->v.op_index < n && ops)
+    lm_op_format(&ops[REP->v.op_index], REP->v.call, sizeof REP->v.call);
+  return dt;
+}
+
+/* ---- delta debugging ---------------------------------------------------- */
+
+static bool reproduces(const struct opts *o, const struct lm_op *ops, size_t n, bool threaded,
+                       const struct violation *want) {
+  for (int tries = threaded ? 3 : 1; tries > 0; tries--) {
+    isolated(o, RUN_OPS, ops, n, threaded);
+    if (REP->v.prop == want->prop && strcmp(REP->v.fn, want->fn) == 0) return true;
+  }
+  return false;
+}
+
+/* Zeller's ddmin on complements: drop one of k chunks while the failure
+ * stays; halve the chunks when none can go. Stops at the time budget with
+ * the smallest reproducing sequence so far (always a valid program: every
+ * op sequence is). */
+static size_t ddmin(const struct opts *o, struct lm_op *ops, size_t n, bool threaded,
+                    const struct violation *want, unsigned *runs) {
+  struct lm_op *cand = malloc((n + 1) * sizeof *cand);
+  double deadline = now() + o->min_time;
+  size_t k = 2;
+  while (n >= 2 && now() < deadline) {
+    size_t chunk = (n + k - 1) / k;
+    bool reduced = false;
+    for (size_t start = 0; start < n && now() < deadline; start += chunk) {
+      size_t end = start + chunk < n ? start + chunk : n, m = 0;
+      memcpy(cand, ops, start * sizeof *ops);
+      m = start;
+      memcpy(cand + m, ops + end, (n - end) * sizeof *ops);
+      m += n - end;
+      ++*runs;
+      if (reproduces(o, cand, m, threaded, want)) {
+        memcpy(ops, cand, m * sizeof *ops);
+        n = m;
+        k = k > 2 ? k - 1 : 2;
+        reduced = true;
+        break;
+      }
+    }
+    if (!reduced) {
+      if (k >= n) break;
+      k = k * 2 < n ? k * 2 : n;
+    }
+  }
+  free(cand);
+  return n;
+}
+
+/* ---- the report --------------------------------------------------------- */
+
+static const char *category(int basis) {
+  return basis == B_C23 || basis == B_POSIX ? "breaks C23/POSIX"
+         : basis == B_GLIBC                 ? "differs from glibc"
+                                            : "breaks lemmalloc's guarantees";
+}
+
+static void print_table(const struct report *ops_rep, const struct report *fp_rep,
+                        const struct violation *v) {
+  printf("%-20s %12s  %s\n", "property", "checks", "result");
+  for (int p = 0; p < P_COUNT; p++) {
+    size_t c = 0;
+    const struct report *r = p == P_FOOTPRINT ? fp_rep : ops_rep;
+    for (int t = 0; r && t < LM_OPS_MAX_THREADS; t++)
+      c += r->checks[t][p];
+    size_t dev = 0;
+    for (size_t i = 0; have_profile && i < PR.n; i++)
+      if (PR.a[i].prop == p && ops_rep) dev += ops_rep->allowed[i];
+    const char *res = v && v->prop == p ? "VIOLATED" : dev ? "deviates (excused)"
+                      : c || p == P_CRASH ? "ok" : "not exercised";
+    if (p == P_CRASH) c = 0;
+    printf("%-20s %12zu  %s\n", prop_name(p), c, res);
+  }
+}
+
+int main(int argc, char **argv) {
+  struct opts o = {.seed = 1, .ops = 100000, .threads = 1, .footprint = true, .rounds = 12,
+                   .timeout = 300, .min_time = 30, .fill_max = 1 << 20,
+                   .min_out = "oracle-min.trace"};
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define ARG(name) (strcmp(a, name) == 0 && (v || (usage(), 0)) && ++i)
+    if (ARG("--lib")) o.lib = v;
+    else if (ARG("--seed")) o.seed = strtoull(v, NULL, 0);
+    else if (ARG("--ops")) o.ops = strtoull(v, NULL, 0);
+    else if (ARG("--threads")) o.threads = (unsigned)atoi(v), o.threads_given = true;
+    else if (ARG("--replay")) o.replay = v;
+    else if (ARG("--profile")) o.profile = v;
+    else if (ARG("--min-out")) o.min_out = v;
+    else if (ARG("--min-time")) o.min_time = atof(v);
+    else if (ARG("--save")) o.save = v;
+    else if (ARG("--fill-max")) o.fill_max = strtoull(v, NULL, 0);
+    else if (ARG("--rounds")) o.rounds = (unsigned)atoi(v);
+    else if (ARG("--timeout")) o.timeout = (unsigned)atoi(v);
+    else if (strcmp(a, "--no-footprint") == 0) o.footprint = false;
+    else if (strcmp(a, "--quiet") == 0) o.quiet = true;
+    else usage();
+#undef ARG
+  }
+  if (!o.lib || o.threads < 1 || o.threads > LM_OPS_MAX_THREADS || o.rounds < 3) usage();
+
+  char missing[256];
+  if (target_load(&T, o.lib, missing, sizeof missing) != 0) {
+    /* Allocators built with initial-exec TLS (jemalloc) need static TLS
+     * room that dlopen only finds if the loader reserved it at start-up. */
+    if (!getenv("LEMMALLOC_ORACLE_REEXEC")) {
+      setenv("LEMMALLOC_ORACLE_REEXEC", "1", 1);
+      setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
+      execv("/proc/self/exe", argv);
+    }
+    return 2;
+  }
+  if (o.profile) {
+    if (profile_load(&PR, o.profile) != 0) return 2;
+    have_profile = true;
+  }
+  REP = mmap(NULL, sizeof *REP, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (REP == MAP_FAILED) return 2;
+
+  size_t n;
+  struct lm_op *ops;
+  if (o.replay) {
+    ops = read_trace(o.replay, &n);
+    if (!ops) return 2;
+  } else {
+    ops = malloc((o.ops + 1) * sizeof *ops);
+    if (!ops) return 2;
+    n = lm_ops_generate(o.seed, o.ops, o.threads, ops);
+  }
+  bool threaded = o.threads_given && o.threads > 1;
+  if (o.save && !write_trace(o.save, ops, n)) return 2;
+
+  if (!o.quiet) {
+    printf("target: %s", T.name);
+    if (missing[0]) printf(" (missing, skipped: %s)", missing);
+    printf("\n");
+    if (o.replay) printf("ops: %zu replayed from %s, %s\n", n, o.replay, threaded ? "threaded" : "serial");
+    else printf("ops: %zu generated (seed %llu, %u thread%s)\n", n, (unsigned long long)o.seed,
+                o.threads, o.threads > 1 ? "s" : "");
+  }
+
+  double dt = isolated(&o, RUN_OPS, ops, n, threaded);
+  static struct report ops_rep, fp_rep;
+  ops_rep = *REP;
+  struct violation v = REP->v;
+  bool have_fp = false;
+  if (v.prop < 0 && o.footprint) {
+    isolated(&o, RUN_FOOTPRINT, NULL, 0, false);
+    fp_rep = *REP;
+    have_fp = true;
+    if (REP->v.prop >= 0) v = REP->v;
+  }
+
+  if (!o.quiet) {
+    print_table(&ops_rep, have_fp ? &fp_rep : NULL, v.prop >= 0 ? &v : NULL);
+    size_t sk = 0;
+    for (int k = 0; k < LM_OP_KINDS; k++)
+      sk += ops_rep.skipped[k];
+    if (sk) printf("skipped: %zu ops whose function the target lacks\n", sk);
+    for (size_t i = 0; have_profile && i < PR.n; i++) {
+      const struct allow *a = &PR.a[i];
+      printf("deviation %s %s %s: %s, %zu times -- %s\n", prop_name(a->prop), a->fn, a->when,
+             ops_rep.allowed[i] ? "seen" : "not seen", ops_rep.allowed[i], a->why);
+    }
+    if (have_fp)
+      printf("footprint: %zu KiB resident after warm-up, %zu KiB after %u rounds\n",
+             fp_rep.footprint_warm >> 10, fp_rep.footprint_end >> 10, o.rounds);
+    printf("time: %.2f s for %zu ops (%.2f s per million)\n", dt, n, n ? dt * 1e6 / (double)n : 0);
+  }
+
+  if (v.prop < 0) {
+    printf("result: pass %s\n", T.name);
+    return 0;
+  }
+
+  printf("VIOLATION %s [%s, %s] in %s", prop_name(v.prop), category(v.basis),
+         basis_name(v.basis), v.fn);
+  if (strcmp(v.when, "*") != 0) printf(" (%s)", v.when);
+  if (v.op_index != SIZE_MAX) printf(" at op %zu: %s\n", v.op_index, v.call);
+  else printf(" in the footprint phase\n");
+  printf("  %s\n", v.detail);
+
+  if (v.prop != P_FOOTPRINT && v.op_index < n) {
+    /* Serial runs stop at the violation, so later ops cannot matter. A
+     * threaded failure is first tried serially: determinism makes
+     * minimizing far cheaper. */
+    size_t m = threaded ? n : v.op_index + 1;
+    bool mt = threaded && !reproduces(&o, ops, m, false, &v);
+    unsigned runs = 0;
+    m = ddmin(&o, ops, m, mt, &v, &runs);
+    if (write_trace(o.min_out, ops, m)) {
+      printf("minimized: %zu op%s (%u runs) -> %s\n", m, m == 1 ? "" : "s", runs, o.min_out);
+      printf("  replay: lemmalloc-oracle --lib %s --replay %s%s%s%s\n", o.lib, o.min_out,
+             mt ? " --threads 2" : "", o.profile ? " --profile " : "", o.profile ? o.profile : "");
+      for (size_t i = 0; i < m && i < 20; i++) {
+        char line[160];
+        lm_op_format(&ops[i], line, sizeof line);
+        printf("  %3zu  %s\n", i, line);
+      }
+      if (m > 20) printf("  ... %zu more\n", m - 20);
+    }
+  }
+  printf("result: violation %s %s %s\n", prop_name(v.prop), v.fn, T.name);
+  return 1;
+}
