@@ -42,8 +42,18 @@ def ratio_chart(suite, key, title, out):
             if (w, a) in val and val.get((w, "glibc")):
                 ys.append(j + (i - (len(allocs) - 1) / 2) * h)
                 xs.append(val[(w, a)] / val[(w, "glibc")])
-        ax.barh(ys, xs, height=h, color=COLORS[a], label=a, left=0)
+        # Bars grow from 1.0 (glibc): left is better, right is worse.
+        ax.barh(ys, [x - 1 for x in xs], height=h, color=COLORS[a], label=a, left=1)
+        for y, x in zip(ys, xs):
+            ax.text(x * (1.03 if x >= 1 else 0.97), y, "%.2f" % x, va="center",
+                    ha="left" if x >= 1 else "right", fontsize=6)
     ax.set_xscale("log")
+    lo = min([v / val[(w, "glibc")] for (w, a), v in val.items() if val.get((w, "glibc"))] + [1])
+    hi = max([v / val[(w, "glibc")] for (w, a), v in val.items() if val.get((w, "glibc"))] + [1])
+    ticks = [t for t in (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16, 32) if lo / 2 <= t <= hi * 2]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels(["%g" % t for t in ticks])
+    ax.set_xlim(lo / 1.5, hi * 1.5)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_yticks(range(len(workloads)))
     ax.set_yticklabels(workloads)

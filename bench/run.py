@@ -41,10 +41,11 @@ BIN = os.path.join(ROOT, "build", "bench")
 RESULTS = os.path.join(ROOT, "bench", "results")
 PROGRAMS = os.path.join(ROOT, "bench", "programs")
 WORKLOADS_DIR = os.path.join(ROOT, "bench", "workloads")
-LEMMALLOC = os.path.join(ROOT, "build", "liblemmalloc.so")
+# BENCH_LEMMALLOC points at another build (e.g. to compare two versions).
+LEMMALLOC = os.environ.get("BENCH_LEMMALLOC", os.path.join(ROOT, "build", "liblemmalloc.so"))
 MEASURE = os.path.join(BIN, "measure")
 PYTHON = "/usr/bin/python3"  # Debian's: the interpreter the preload tests use too
-SAMPLE_S = 0.05
+SAMPLE_MS = 50
 
 ALLOCATOR_ORDER = ["glibc", "glibc-arena2", "jemalloc", "mimalloc", "tcmalloc", "lemmalloc"]
 
@@ -146,7 +147,7 @@ WORKLOADS = [
 ]
 
 
-def measure(argv, env_extra, stdin=None, sample=False):
+def measure(argv, env_extra, stdin=None, sample=False, period_ms=SAMPLE_MS):
     """Runs argv once under build/bench/measure (see bench/measure.c for why a
     launcher); returns (wall_s, user_s, sys_s, maxrss_kib, exit code, stdout,
     stderr, [(t_s, rss_kib)])."""
@@ -159,7 +160,7 @@ def measure(argv, env_extra, stdin=None, sample=False):
         for k, v in env_extra.items():
             launcher += ["-e", "%s=%s" % (k, v)]
         if sample:
-            launcher += ["-s", str(int(SAMPLE_S * 1000)), smp]
+            launcher += ["-s", str(period_ms), smp]
         with open(os.path.join(tmp, "out"), "w+b") as out, open(os.path.join(tmp, "err"), "w+b") as err:
             fin = open(stdin, "rb") if stdin else subprocess.DEVNULL
             try:

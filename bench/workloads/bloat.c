@@ -24,7 +24,8 @@
  * completely) checked before it is freed; the work count is checked.
  *
  * usage: bloat [threads=8] [jobs=3000] [slots=4000] [burst_every=150]
- * prints: RESULT ok live_kib=.. final_rss_kib=.. baseline_rss_kib=.. work_s=..
+ * prints: RESULT ok live_kib=.. peak_live_kib=.. final_rss_kib=.. baseline_rss_kib=.. work_s=..
+ * (peak_live: the most bytes live at once, sampled every millisecond)
  */
 #include "common.h"
 
@@ -45,16 +46,23 @@ typedef struct {
   uint64_t rng;
   mailbox box;
   block **ws;
-  long jobs_done, blocks_freed;
+  long jobs_done, blocks_made, blocks_freed;
+  /* Bytes this thread allocated minus bytes it freed (negative when it frees
+   * others' blocks). Written only by its thread; the main thread sums all of
+   * them every millisecond to find the peak of the live bytes. */
+  _Alignas(64) int64_t live;
 } worker;
 
 static long g_threads, g_jobs, g_slots, g_burst_every;
 static worker *g_w;
 static pthread_barrier_t g_done, g_measured;
+static long g_running; /* threads still doing jobs */
 
 static block *blk_new(worker *w, size_t size, int fill_all) {
   if (size < sizeof(block) + 16) size = sizeof(block) + 16;
   block *b = xmalloc(size);
+  __atomic_store_n(&w->live, w->live + (int64_t)size, __ATOMIC_RELAXED);
+  w->blocks_made++;
   b->next = NULL;
   b->size = size;
   b->tag = rng_next(&w->rng);
@@ -67,6 +75,7 @@ static block *blk_new(worker *w, size_t size, int fill_all) {
 
 static void blk_free(worker *w, block *b) {
   tag_check(b + 1, b->size - sizeof(block), b->tag);
+  __atomic_store_n(&w->live, w->live - (int64_t)b->size, __ATOMIC_RELAXED);
   free(b);
   w->blocks_freed++;
 }
@@ -141,6 +150,7 @@ static void *run(void *arg) {
     if (j % 8 == 0) usleep(200); /* "IO" */
     w->jobs_done++;
   }
+  __atomic_add_fetch(&g_running, -1, __ATOMIC_RELEASE);
   pthread_barrier_wait(&g_done);
   drain_mailbox(w); /* nothing is mailed after g_done */
   pthread_barrier_wait(&g_measured); /* main reads RSS between the two */
@@ -160,12 +170,21 @@ int main(int argc, char **argv) {
   if (!g_w) fail("calloc");
   pthread_barrier_init(&g_done, NULL, (unsigned)g_threads);
   pthread_barrier_init(&g_measured, NULL, (unsigned)g_threads + 1);
+  g_running = g_threads;
   double t0 = now_s();
   for (long i = 0; i < g_threads; i++) {
     g_w[i].id = (int)i;
     g_w[i].rng = 0xb10a7 + (uint64_t)i;
     pthread_mutex_init(&g_w[i].box.lock, NULL);
     start_thread(&g_w[i].t, run, &g_w[i]);
+  }
+  /* The peak of the live bytes is the floor no allocator can go under. */
+  int64_t peak_live = 0;
+  while (__atomic_load_n(&g_running, __ATOMIC_ACQUIRE) > 0) {
+    int64_t sum = 0;
+    for (long i = 0; i < g_threads; i++) sum += __atomic_load_n(&g_w[i].live, __ATOMIC_RELAXED);
+    if (sum > peak_live) peak_live = sum;
+    usleep(1000);
   }
   pthread_barrier_wait(&g_measured);
   double work = now_s() - t0;
@@ -174,13 +193,16 @@ int main(int argc, char **argv) {
   for (long i = 0; i < g_threads; i++)
     for (long k = 0; k < g_slots; k++) live += g_w[i].ws[k]->size;
   pthread_barrier_wait(&g_measured);
-  long jobs = 0;
+  long jobs = 0, made = 0, freed = 0;
   for (long i = 0; i < g_threads; i++) {
     pthread_join(g_w[i].t, NULL);
     jobs += g_w[i].jobs_done;
+    made += g_w[i].blocks_made;
+    freed += g_w[i].blocks_freed;
   }
   if (jobs != g_threads * g_jobs) fail("%ld jobs done, want %ld", jobs, g_threads * g_jobs);
-  printf("RESULT ok live_kib=%zu final_rss_kib=%ld baseline_rss_kib=%ld work_s=%.3f\n",
-         live >> 10, final_rss, baseline, work);
+  if (made != freed) fail("%ld blocks allocated but %ld freed", made, freed);
+  printf("RESULT ok live_kib=%zu peak_live_kib=%lld final_rss_kib=%ld baseline_rss_kib=%ld "
+         "work_s=%.3f\n", live >> 10, (long long)(peak_live >> 10), final_rss, baseline, work);
   return 0;
 }
