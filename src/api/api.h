@@ -1,0 +1,52 @@
+/* Inline fast paths of the malloc family, shared by malloc.c (lm_*) and
+ * override.c (malloc & co) so that both get them without a call. */
+#ifndef LM_API_H
+#define LM_API_H
+#include "heap/tcache.h"
+
+void *lm_malloc_slow(size_t n) LM_HIDDEN;
+void lm_free_slow(void *p) LM_HIDDEN;
+void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN;
+
+#ifdef LM_HAVE_TRACE
+#include "api/trace.h"
+#define LM_TRACE(kind, in, a, b, out) \
+  do { if (lm_unlikely(lm_trace_enabled)) lm_trace_record(kind, in, a, b, out); } while (0)
+#else
+#define LM_TRACE(kind, in, a, b, out) ((void)0)
+#endif
+
+/* One predictable test (size is small and the bin has a slot), then a pop. */
+static inline void *lm_malloc_inline(size_t n) {
+  if (lm_likely(n <= LM_SMALL_MAX)) {
+    void *p = lm_tc_pop(n);
+    if (lm_likely(p != NULL)) {
+      LM_TRACE(LM_OP_MALLOC, NULL, n, 0, p);
+      return p;
+    }
+  }
+  return lm_malloc_slow(n);
+}
+
+static inline void lm_free_inline(void *p) {
+  if (lm_likely(p != NULL && lm_tc_free_fast(p))) {
+    LM_TRACE(LM_OP_FREE, p, 0, 0, NULL);
+    return;
+  }
+  lm_free_slow(p);
+}
+
+static inline void *lm_calloc_inline(size_t nmemb, size_t size) {
+  size_t n;
+  if (lm_likely(!__builtin_mul_overflow(nmemb, size, &n) && n <= LM_SMALL_MAX)) {
+    void *p = lm_tc_pop(n);
+    if (lm_likely(p != NULL)) {
+      __builtin_memset(p, 0, n);
+      LM_TRACE(LM_OP_CALLOC, NULL, nmemb, size, p);
+      return p;
+    }
+  }
+  return lm_calloc_slow(nmemb, size);
+}
+
+#endif

@@ -1,0 +1,69 @@
+# The library: build/liblemmalloc.so (preload), build/liblemmalloc.a, and the
+# core-purity check. Check part `build` (budget: ~20 s, a full rebuild).
+#
+# Variables for other fragments (rebuild lemmalloc with other flags/backends):
+#   LM_CORE_SRCS     the verified core (pure: no undefined symbols)
+#   LM_LIB_SRCS      core + heap + API, without an OS backend
+#   LM_OS_POSIX      src/os/os_posix.c  (mmap; the real library)
+#   LM_OS_STATIC     src/os/os_static.c (static buffer, -DLM_STATIC_HEAP_SIZE=bytes)
+#   LM_LIB_CFLAGS    flags every build of LM_LIB_SRCS needs (visibility, TLS
+#                    model, trace switch); add your own after them
+#   LM_LIB_HDRS      headers the sources depend on
+# Example, ASan + static backend + locked free checks (TSan builds too):
+#   $(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fsanitize=address -DLM_FREE_CHECK_LOCKED \
+#         $(LM_LIB_SRCS) $(LM_OS_STATIC) my_driver.c
+# -DLM_FREE_CHECK_LOCKED makes free validate slots under the arena lock (no
+# lock-free read of slab state: what ThreadSanitizer wants).
+# Linking LM_LIB_SRCS defines malloc & co (override.c); drop
+# src/api/override.c from the list to get only the lm_* names.
+
+LM_CORE_SRCS := src/core/sizeclass.c src/core/buddy.c src/core/slab.c
+LM_HEAP_SRCS := src/heap/heap.c src/heap/arena.c src/heap/huge.c src/heap/tcache.c src/heap/stats.c
+LM_API_SRCS  := src/api/malloc.c src/api/override.c $(wildcard src/api/trace.c)
+LM_LIB_SRCS  := $(LM_CORE_SRCS) $(LM_HEAP_SRCS) $(LM_API_SRCS)
+LM_OS_POSIX  := src/os/os_posix.c
+LM_OS_STATIC := src/os/os_static.c
+LM_LIB_HDRS  := $(wildcard include/*.h src/core/*.h src/os/*.h src/heap/*.h src/api/*.h fuzz/ops.h)
+LM_LIB_CFLAGS := -fvisibility=hidden -ftls-model=initial-exec -pthread \
+                 -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc \
+                 $(if $(wildcard src/api/trace.c),-DLM_HAVE_TRACE)
+
+LM_OBJDIR := $(BUILD)/lib
+LM_OBJS := $(patsubst %.c,$(LM_OBJDIR)/%.o,$(LM_LIB_SRCS) $(LM_OS_POSIX))
+LM_CORE_OBJS := $(patsubst %.c,$(LM_OBJDIR)/%.o,$(LM_CORE_SRCS))
+
+$(LM_OBJDIR)/%.o: %.c $(LM_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fPIC -O2 -c -o $@ $<
+
+$(BUILD)/liblemmalloc.so: $(LM_OBJS)
+	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,liblemmalloc.so -o $@ $(LM_OBJS)
+
+$(BUILD)/liblemmalloc.a: $(LM_OBJS)
+	@rm -f $@
+	ar rcs $@ $(LM_OBJS)
+
+all: $(BUILD)/liblemmalloc.so $(BUILD)/liblemmalloc.a
+
+CHECK_PARTS += build
+.PHONY: check-build
+# The library builds; the core objects call nothing outside themselves; the
+# .so exports the malloc family, lm_* and nothing else.
+LM_EXPORT_OK := ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|malloc_trim|malloc_stats|mallopt|mallinfo2?|cfree|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)|__posix_memalign|lm_[a-z0-9_]+)$$
+check-build:
+	@rc=0; \
+	if $(MAKE) --no-print-directory -s $(BUILD)/liblemmalloc.so $(BUILD)/liblemmalloc.a >$(BUILD)/build.log 2>&1; \
+	then echo "PASS: build liblemmalloc.so and liblemmalloc.a"; \
+	else cat $(BUILD)/build.log; echo "FAIL: build liblemmalloc.so and liblemmalloc.a"; exit 1; fi; \
+	for o in $(LM_CORE_OBJS); do \
+	  u=$$(nm -u $$o); \
+	  if [ -z "$$u" ]; then echo "PASS: core purity: $$o has no undefined symbols"; \
+	  else echo "FAIL: core purity: $$o needs: $$(echo $$u | tr '\n' ' ')"; rc=1; fi; \
+	done; \
+	bad=$$(nm -D --defined-only $(BUILD)/liblemmalloc.so | awk '$$2 ~ /[TWVDBi]/ {print $$3}' | grep -Ev '$(LM_EXPORT_OK)'); \
+	if [ -z "$$bad" ]; then echo "PASS: exports: only the malloc family and lm_*"; \
+	else echo "FAIL: exports: unexpected $$(echo $$bad | tr '\n' ' ')"; rc=1; fi; \
+	tls=$$(readelf -d $(BUILD)/liblemmalloc.so | grep -c STATIC_TLS); \
+	if [ "$$tls" -gt 0 ]; then echo "PASS: initial-exec TLS (DF_STATIC_TLS set)"; \
+	else echo "FAIL: liblemmalloc.so does not use initial-exec TLS"; rc=1; fi; \
+	exit $$rc

@@ -1,0 +1,514 @@
+/* Arenas: chunks managed by the buddy core, slabs cut by the slab core,
+ * large blocks, dirty-page tracking and purging. Every function here that
+ * touches an arena's chunks or slabs holds its lock; mappings and madvise
+ * happen with no lock held. */
+#include "heap.h"
+#include <string.h>
+
+#define S lm_slabs
+
+/* ---- dirty bitmap over a chunk's pages ---- */
+
+static uint64_t range_mask(uint32_t lo, uint32_t hi) { /* bits [lo, hi) of one word, hi <= 64 */
+  uint64_t m = hi == 64 ? ~(uint64_t)0 : ((uint64_t)1 << hi) - 1;
+  return m & ~(((uint64_t)1 << lo) - 1);
+}
+
+static uint32_t dirty_count(const struct lm_chunk *ch, uint32_t pg, uint32_t n) {
+  uint32_t cnt = 0, end = pg + n;
+  while (pg < end) {
+    uint32_t w = pg / 64, lo = pg % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
+    cnt += (uint32_t)__builtin_popcountll(ch->dirty[w] & range_mask(lo, hi));
+    pg = w * 64 + hi;
+  }
+  return cnt;
+}
+
+static void dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) {
+  uint32_t end = pg + n;
+  while (pg < end) {
+    uint32_t w = pg / 64, lo = pg % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
+    if (on) ch->dirty[w] |= range_mask(lo, hi);
+    else ch->dirty[w] &= ~range_mask(lo, hi);
+    pg = w * 64 + hi;
+  }
+}
+
+static bool is_dirty(const struct lm_chunk *ch, uint32_t pg) { return ch->dirty[pg / 64] >> (pg % 64) & 1; }
+
+/* Pages [pg, pg+n) leave the free blocks: from now on they count as dirty
+ * (they will be written). Returns whether all of them were clean (zero). */
+static bool pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n) {
+  uint32_t d = dirty_count(ch, pg, n);
+  ch->free_pages -= n;
+  ch->dirty_free -= d;
+  a->dirty_free_pages -= d;
+  a->dirty_pages += n - d;
+  dirty_mark(ch, pg, n, true);
+  return d == 0;
+}
+
+static void schedule_purge(struct lm_arena *a, uint32_t now) {
+  if (a->purge_due_ms == UINT64_MAX)
+    __atomic_store_n(&a->purge_due_ms, (uint64_t)now + lm_heap.cfg.purge_ms, __ATOMIC_RELAXED);
+}
+
+/* Pages [pg, pg+n) return to the free blocks, freed at time `stamp`. */
+static void pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n, uint32_t stamp) {
+  uint32_t d = dirty_count(ch, pg, n);
+  ch->free_pages += n;
+  ch->dirty_free += d;
+  a->dirty_free_pages += d;
+  for (uint32_t i = pg; i < pg + n; i++) ch->stamp[i] = stamp;
+  if (d) schedule_purge(a, stamp);
+}
+
+/* ---- chunks ---- */
+
+static uint32_t chunk_free_ids[LM_MAX_CHUNKS], chunk_nfree, chunk_high; /* meta_lock */
+
+static struct lm_chunk *chunk_new(uint32_t arena) {
+  char *mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE);
+  if (mem == NULL) return NULL;
+  uint32_t idx = LM_NONE;
+  lm_lock(&lm_heap.meta_lock);
+  if (chunk_nfree) idx = chunk_free_ids[--chunk_nfree];
+  else if (chunk_high < LM_MAX_CHUNKS) idx = chunk_high++;
+  lm_unlock(&lm_heap.meta_lock);
+  struct lm_chunk *ch = idx == LM_NONE ? NULL : lm_chunks[idx];
+  if (idx != LM_NONE && ch == NULL) ch = lm_meta_alloc(sizeof *ch);
+  if (ch == NULL) {
+    lm_os_unmap(mem, LM_CHUNK_SIZE);
+    if (idx != LM_NONE) {
+      lm_lock(&lm_heap.meta_lock);
+      chunk_free_ids[chunk_nfree++] = idx;
+      lm_unlock(&lm_heap.meta_lock);
+    }
+    return NULL;
+  }
+  memset(ch, 0, sizeof *ch);
+  ch->base = (uintptr_t)mem;
+  ch->idx = idx;
+  ch->arena = arena;
+  ch->free_pages = LM_CHUNK_PAGES;
+  lm_buddy_init(idx);
+  lm_chunks[idx] = ch;
+  if (!lm_reg_set(ch->base, LM_CHUNK_SIZE, (uintptr_t)ch)) {
+    lm_os_unmap(mem, LM_CHUNK_SIZE);
+    lm_lock(&lm_heap.meta_lock);
+    chunk_free_ids[chunk_nfree++] = idx;
+    lm_unlock(&lm_heap.meta_lock);
+    return NULL;
+  }
+  lm_lock(&lm_heap.meta_lock);
+  lm_heap.chunk_bytes += LM_CHUNK_SIZE;
+  lm_unlock(&lm_heap.meta_lock);
+  return ch;
+}
+
+/* Called with a's lock held; drops it to map a chunk. false: out of memory. */
+static bool arena_grow(struct lm_arena *a) {
+  lm_unlock(&a->lock);
+  struct lm_chunk *ch = chunk_new(a->idx);
+  lm_lock(&a->lock);
+  if (ch == NULL) return false;
+  struct lm_chunk **at = &a->chunks;
+  while (*at && (*at)->base < ch->base) at = &(*at)->next;
+  ch->next = *at;
+  *at = ch;
+  a->nchunks++;
+  return true;
+}
+
+/* A buddy block of `order` from the lowest-addressed chunk that has one. */
+static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, struct lm_chunk **out, uint32_t *pg) {
+  for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
+    if (ch->free_pages < (1u << order)) continue;
+    int32_t r = lm_buddy_alloc(ch->idx, order);
+    if (r >= 0) {
+      *out = ch;
+      *pg = (uint32_t)r;
+      return true;
+    }
+  }
+  return false;
+}
+
+/* ---- slab indices (meta_lock) ---- */
+
+static uint32_t slab_free_head = LM_NONE, slab_high;
+
+static uint32_t slab_id_alloc(void) {
+  lm_lock(&lm_heap.meta_lock);
+  uint32_t s = slab_free_head;
+  if (s != LM_NONE) slab_free_head = S[s].ph_next;
+  else if (slab_high < LM_MAX_SLABS) s = slab_high++;
+  lm_unlock(&lm_heap.meta_lock);
+  return s;
+}
+
+static void slab_id_free(uint32_t s) {
+  lm_lock(&lm_heap.meta_lock);
+  S[s].ph_next = slab_free_head;
+  slab_free_head = s;
+  lm_unlock(&lm_heap.meta_lock);
+}
+
+/* ---- pairing heap of non-full slabs, lowest span address first, so that
+ * allocation packs the low end and the high end empties out and can be
+ * released. Links are slab indices in lm_slabs. ---- */
+
+static uint32_t ph_meld(uint32_t x, uint32_t y) {
+  if (x == LM_NONE) return y;
+  if (y == LM_NONE) return x;
+  if (S[y].base < S[x].base) {
+    uint32_t t = x;
+    x = y;
+    y = t;
+  }
+  S[y].ph_prev = x; /* y becomes x's first child */
+  S[y].ph_next = S[x].ph_child;
+  if (S[x].ph_child != LM_NONE) S[S[x].ph_child].ph_prev = y;
+  S[x].ph_child = y;
+  S[x].ph_next = S[x].ph_prev = LM_NONE;
+  return x;
+}
+
+/* Merge a sibling list into one heap (two-pass pairing). */
+static uint32_t ph_merge_pairs(uint32_t first) {
+  uint32_t stack = LM_NONE;
+  while (first != LM_NONE) {
+    uint32_t x = first, y = S[x].ph_next;
+    first = y == LM_NONE ? LM_NONE : S[y].ph_next;
+    S[x].ph_next = S[x].ph_prev = LM_NONE;
+    if (y != LM_NONE) S[y].ph_next = S[y].ph_prev = LM_NONE;
+    uint32_t m = ph_meld(x, y);
+    S[m].ph_next = stack;
+    stack = m;
+  }
+  uint32_t root = LM_NONE;
+  while (stack != LM_NONE) {
+    uint32_t m = stack;
+    stack = S[m].ph_next;
+    S[m].ph_next = LM_NONE;
+    root = ph_meld(root, m);
+  }
+  return root;
+}
+
+static uint32_t ph_insert(uint32_t root, uint32_t s) {
+  S[s].ph_child = S[s].ph_next = S[s].ph_prev = LM_NONE;
+  return ph_meld(root, s);
+}
+
+static uint32_t ph_remove(uint32_t root, uint32_t s) {
+  uint32_t kids = S[s].ph_child;
+  S[s].ph_child = LM_NONE;
+  if (s == root) return ph_merge_pairs(kids);
+  uint32_t prev = S[s].ph_prev, next = S[s].ph_next;
+  if (S[prev].ph_child == s) S[prev].ph_child = next;
+  else S[prev].ph_next = next;
+  if (next != LM_NONE) S[next].ph_prev = prev;
+  S[s].ph_next = S[s].ph_prev = LM_NONE;
+  return ph_meld(root, ph_merge_pairs(kids));
+}
+
+/* ---- slabs ---- */
+
+static uint32_t now32(void) { return (uint32_t)lm_os_now_ms(); }
+
+/* A fresh slab of class cls, made current. LM_NONE if no buddy block. */
+static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
+  uint32_t order = lm_class_slab_order(cls), pg;
+  struct lm_chunk *ch;
+  if (!arena_buddy_alloc(a, order, &ch, &pg)) return LM_NONE;
+  uint32_t s = slab_id_alloc();
+  if (s == LM_NONE) {
+    lm_buddy_free(ch->idx, pg);
+    return LM_NONE;
+  }
+  pages_taken(a, ch, pg, 1u << order);
+  lm_slab_init(s, lm_class_bytes[cls], lm_class_slab_slots(cls));
+  S[s].base = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
+  S[s].cls = cls;
+  S[s].nslots = lm_class_slab_slots(cls);
+  S[s].chunk = ch->idx;
+  S[s].arena = a->idx;
+  S[s].state = LM_SLAB_CUR;
+  S[s].ph_child = S[s].ph_next = S[s].ph_prev = LM_NONE;
+  for (uint32_t i = 0; i < (1u << order); i++) ch->page[pg + i] = s + 1;
+  a->class_nslabs[cls]++;
+  return s;
+}
+
+/* Give an empty slab's span back to the buddy. */
+static void slab_release(struct lm_arena *a, uint32_t s, uint32_t stamp) {
+  struct lm_chunk *ch = lm_chunks[S[s].chunk];
+  uint32_t pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT);
+  uint32_t n = 1u << lm_class_slab_order(S[s].cls);
+  for (uint32_t i = 0; i < n; i++) ch->page[pg + i] = 0;
+  a->class_nslabs[S[s].cls]--;
+  S[s].state = LM_SLAB_UNUSED;
+  lm_buddy_free(ch->idx, pg);
+  pages_returned(a, ch, pg, n, stamp);
+  slab_id_free(s);
+}
+
+uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint32_t n) {
+  uint32_t got = 0;
+  lm_lock(&a->lock);
+  while (got < n) {
+    uint32_t s = a->cur[cls];
+    if (s == LM_NONE) {
+      if ((s = a->nonfull[cls]) != LM_NONE) {
+        a->nonfull[cls] = ph_remove(s, s);
+      } else if ((s = a->spare[cls]) != LM_NONE) {
+        a->spare[cls] = LM_NONE;
+      } else if ((s = slab_new(a, cls)) == LM_NONE) {
+        if (arena_grow(a)) continue;
+        break;
+      }
+      S[s].state = LM_SLAB_CUR;
+      a->cur[cls] = s;
+    }
+    int32_t off = lm_slab_alloc(s);
+    if (off >= 0) out[got++] = (void *)(S[s].base + (uint32_t)off);
+    if (off < 0 || lm_slab_is_full(s)) {
+      S[s].state = LM_SLAB_FULL;
+      a->cur[cls] = LM_NONE;
+    }
+  }
+  a->class_nmalloc[cls] += got;
+  lm_unlock(&a->lock);
+  return got;
+}
+
+static const char *slab_error(int32_t r) {
+  return r == LM_ERR_NOT_ALLOCATED ? "double free of" : r == LM_ERR_INTERIOR ? "interior pointer" : "invalid pointer";
+}
+
+void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
+  struct lm_arena *locked = NULL;
+  uint32_t now = 0;
+  const void *bad = NULL;
+  int32_t bad_r = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    uintptr_t p = (uintptr_t)ptrs[i];
+    struct lm_chunk *ch = (struct lm_chunk *)lm_reg_lookup(p);
+    uint32_t s = ch->page[(p - ch->base) >> LM_PAGE_SHIFT] - 1;
+    struct lm_arena *a = &lm_heap.arenas[ch->arena];
+    if (a != locked) {
+      if (locked) lm_unlock(&locked->lock);
+      lm_lock(&a->lock);
+      locked = a;
+    }
+    uint32_t cls = S[s].cls;
+    int32_t r = lm_slab_free(s, (uint32_t)(p - S[s].base));
+    if (r < 0) { /* a double free that reached the core through two caches */
+      if (bad == NULL) bad = ptrs[i], bad_r = r;
+      continue;
+    }
+    a->class_nfree[cls]++;
+    bool empty = lm_slab_is_empty(s);
+    if (S[s].state == LM_SLAB_FULL && !empty) {
+      S[s].state = LM_SLAB_NONFULL;
+      a->nonfull[cls] = ph_insert(a->nonfull[cls], s);
+    } else if (empty) {
+      if (S[s].state == LM_SLAB_NONFULL) a->nonfull[cls] = ph_remove(a->nonfull[cls], s);
+      else if (S[s].state == LM_SLAB_CUR) a->cur[cls] = LM_NONE;
+      if (now == 0) now = now32() | 1;
+      if (a->spare[cls] == LM_NONE) {
+        S[s].state = LM_SLAB_SPARE;
+        a->spare[cls] = s;
+        a->spare_ms[cls] = now;
+        schedule_purge(a, now);
+      } else {
+        slab_release(a, s, now);
+      }
+    }
+  }
+  if (locked) lm_unlock(&locked->lock);
+  if (bad) lm_heap_error(fn, slab_error(bad_r), bad);
+}
+
+/* ---- large blocks ---- */
+
+void *lm_arena_alloc_large(struct lm_arena *a, uint32_t order, bool *zeroed) {
+  struct lm_chunk *ch;
+  uint32_t pg;
+  lm_lock(&a->lock);
+  while (!arena_buddy_alloc(a, order, &ch, &pg)) {
+    if (!arena_grow(a)) {
+      lm_unlock(&a->lock);
+      return NULL;
+    }
+  }
+  ch->page[pg] = LM_PM_LARGE | order;
+  *zeroed = pages_taken(a, ch, pg, 1u << order);
+  a->large_live_bytes += (size_t)LM_PAGE_SIZE << order;
+  a->large_nmalloc++;
+  lm_unlock(&a->lock);
+  return (void *)(ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT));
+}
+
+/* Why p (in chunk ch, not a valid block start) is bad; takes the lock. */
+static const char *classify_bad(struct lm_chunk *ch, uintptr_t p) {
+  struct lm_arena *a = &lm_heap.arenas[ch->arena];
+  uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
+  lm_lock(&a->lock);
+  int32_t head = lm_buddy_block_of(ch->idx, pg);
+  bool alloc = head >= 0 && lm_buddy_is_allocated(ch->idx, (uint32_t)head);
+  uint32_t e = head >= 0 ? ch->page[head] : 0;
+  lm_unlock(&a->lock);
+  if (!alloc) return (p & (LM_PAGE_SIZE - 1)) == 0 ? "double free of" : "invalid pointer (free memory)";
+  if (e & LM_PM_LARGE || e - 1 < LM_MAX_SLABS) return "interior pointer (not the start of a block)";
+  return "invalid pointer (not allocated by lemmalloc)";
+}
+
+const char *lm_arena_why_bad(struct lm_chunk *ch, uintptr_t p) { return classify_bad(ch, p); }
+
+bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
+  struct lm_arena *a = &lm_heap.arenas[ch->arena];
+  uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
+  lm_lock(&a->lock);
+  uint32_t e = ch->page[pg];
+  int32_t r = (e & LM_PM_LARGE) && (p & (LM_PAGE_SIZE - 1)) == 0 ? lm_buddy_free(ch->idx, pg) : LM_ERR_INTERIOR;
+  if (r < 0) {
+    lm_unlock(&a->lock);
+    lm_heap_error(fn, classify_bad(ch, p), (void *)p);
+    return false;
+  }
+  uint32_t order = e & ~LM_PM_LARGE;
+  ch->page[pg] = 0;
+  pages_returned(a, ch, pg, 1u << order, now32());
+  a->large_live_bytes -= (size_t)LM_PAGE_SIZE << order;
+  a->large_nfree++;
+  lm_unlock(&a->lock);
+  return true;
+}
+
+/* ---- purging ---- */
+
+#define PURGE_BATCH 32
+struct purge_rec { struct lm_chunk *ch; uint32_t pg, n, purged; };
+
+static bool page_old(const struct lm_chunk *ch, uint32_t pg, uint32_t now, bool all) {
+  return is_dirty(ch, pg) && (all || now - ch->stamp[pg] >= lm_heap.cfg.purge_ms);
+}
+
+/* madvise the old dirty pages of a taken block (no lock: the block is ours
+ * until it is freed back; its bits are read-only meanwhile). */
+static uint32_t purge_block(const struct purge_rec *r, uint32_t now, bool all, uint64_t *runs, uint32_t nruns_max, uint32_t *nruns) {
+  uint32_t purged = 0, i = r->pg, end = r->pg + r->n;
+  *nruns = 0;
+  while (i < end) {
+    while (i < end && !page_old(r->ch, i, now, all)) i++;
+    uint32_t j = i;
+    while (j < end && page_old(r->ch, j, now, all)) j++;
+    if (j > i) {
+      lm_os_purge((void *)(r->ch->base + ((uintptr_t)i << LM_PAGE_SHIFT)), (size_t)(j - i) << LM_PAGE_SHIFT);
+      purged += j - i;
+      if (*nruns < nruns_max) runs[(*nruns)++] = (uint64_t)i << 32 | (j - i);
+    }
+    i = j;
+  }
+  return purged;
+}
+
+size_t lm_arena_purge(struct lm_arena *a, bool all) {
+  uint32_t now = now32();
+  size_t released = 0;
+  struct purge_rec recs[PURGE_BATCH];
+  lm_lock(&a->lock);
+  __atomic_store_n(&a->purge_due_ms, UINT64_MAX, __ATOMIC_RELAXED);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t s = a->spare[c];
+    if (s == LM_NONE) continue;
+    if (all || now - a->spare_ms[c] >= lm_heap.cfg.purge_ms) {
+      a->spare[c] = LM_NONE;
+      slab_release(a, s, a->spare_ms[c]); /* aged already: purgeable now */
+    } else {
+      schedule_purge(a, a->spare_ms[c]);
+    }
+  }
+  bool young = false; /* dirty free pages left for a later pass */
+  for (int round = 0; round < 64; round++) {
+    uint32_t n = 0;
+    for (struct lm_chunk *ch = a->chunks; ch && n < PURGE_BATCH; ch = ch->next) {
+      if (ch->dirty_free == 0) continue;
+      for (uint32_t pg = 0; pg < LM_CHUNK_PAGES && n < PURGE_BATCH;) {
+        uint32_t order = lm_buddy_order(ch->idx, pg), len = 1u << order;
+        if (!lm_buddy_is_allocated(ch->idx, pg) && dirty_count(ch, pg, len)) {
+          bool any = false;
+          for (uint32_t i = pg; i < pg + len && !any; i++) any = page_old(ch, i, now, all);
+          if (any && lm_buddy_take(ch->idx, pg) >= 0) {
+            uint32_t d = dirty_count(ch, pg, len);
+            ch->free_pages -= len;
+            ch->dirty_free -= d;
+            a->dirty_free_pages -= d;
+            recs[n++] = (struct purge_rec){ch, pg, len, 0};
+          } else if (!any) {
+            young = true;
+          }
+        }
+        pg += len;
+      }
+    }
+    if (n == 0) break;
+    lm_unlock(&a->lock);
+    uint64_t runs[PURGE_BATCH][8];
+    uint32_t nruns[PURGE_BATCH];
+    for (uint32_t i = 0; i < n; i++) recs[i].purged = purge_block(&recs[i], now, all, runs[i], 8, &nruns[i]);
+    lm_lock(&a->lock);
+    for (uint32_t i = 0; i < n; i++) {
+      struct purge_rec *r = &recs[i];
+      if (nruns[i] < 8) {
+        for (uint32_t k = 0; k < nruns[i]; k++) dirty_mark(r->ch, (uint32_t)(runs[i][k] >> 32), (uint32_t)runs[i][k], false);
+      } else { /* more runs than recorded: recompute (stamps unchanged meanwhile) */
+        for (uint32_t pg = r->pg; pg < r->pg + r->n; pg++)
+          if (page_old(r->ch, pg, now, all)) dirty_mark(r->ch, pg, 1, false);
+      }
+      uint32_t d = dirty_count(r->ch, r->pg, r->n);
+      r->ch->free_pages += r->n;
+      r->ch->dirty_free += d;
+      a->dirty_free_pages += d;
+      a->dirty_pages -= r->purged;
+      a->purged_pages += r->purged;
+      released += r->purged;
+      lm_buddy_free(r->ch->idx, r->pg);
+    }
+  }
+  if (released) a->npurge++;
+  /* Unmap empty chunks, keeping the lowest one as a reserve. Only clean ones
+   * (their pages aged and were purged), or every one on trim. */
+  struct lm_chunk *gone[16];
+  uint32_t ngone = 0;
+  bool kept = false;
+  for (struct lm_chunk **at = &a->chunks; *at && ngone < 16;) {
+    struct lm_chunk *ch = *at;
+    if (ch->free_pages == LM_CHUNK_PAGES && kept && (ch->dirty_free == 0 || all)) {
+      *at = ch->next;
+      a->nchunks--;
+      a->dirty_free_pages -= ch->dirty_free;
+      a->dirty_pages -= ch->dirty_free;
+      gone[ngone++] = ch;
+      continue;
+    }
+    if (ch->free_pages == LM_CHUNK_PAGES) kept = true;
+    at = &ch->next;
+  }
+  if (young || a->dirty_free_pages) schedule_purge(a, now);
+  lm_unlock(&a->lock);
+  for (uint32_t i = 0; i < ngone; i++) {
+    struct lm_chunk *ch = gone[i];
+    released += ch->dirty_free;
+    lm_reg_set(ch->base, LM_CHUNK_SIZE, 0);
+    lm_os_unmap((void *)ch->base, LM_CHUNK_SIZE);
+    lm_lock(&lm_heap.meta_lock);
+    lm_heap.chunk_bytes -= LM_CHUNK_SIZE;
+    lm_heap.nunmapped_chunks++;
+    chunk_free_ids[chunk_nfree++] = ch->idx;
+    lm_unlock(&lm_heap.meta_lock);
+  }
+  return released;
+}

@@ -1,0 +1,282 @@
+/* Heap state, start-up, configuration, error reports, fork handlers, the
+ * registry and the metadata pool. */
+#include "heap.h"
+#include "tcache.h"
+#include <string.h>
+#ifdef LM_HAVE_TRACE
+#include "api/trace.h"
+#endif
+
+struct lm_heap lm_heap = {
+  .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,
+};
+uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS];
+struct lm_chunk *lm_chunks[LM_MAX_CHUNKS];
+struct lm_slab lm_slabs[LM_MAX_SLABS];
+uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1];
+uint32_t lm_class_bytes[LM_NUM_CLASSES];
+uint32_t lm_class_magic[LM_NUM_CLASSES];
+
+/* ---- messages (no stdio: it may allocate) ---- */
+
+static size_t put_str(char *buf, size_t at, size_t cap, const char *s) {
+  while (*s && at + 1 < cap) buf[at++] = *s++;
+  return at;
+}
+
+static size_t put_hex(char *buf, size_t at, size_t cap, uintptr_t v) {
+  char tmp[2 + 2 * sizeof v];
+  int n = 0;
+  do tmp[n++] = "0123456789abcdef"[v & 15]; while ((v >>= 4) != 0);
+  at = put_str(buf, at, cap, "0x");
+  while (n > 0 && at + 1 < cap) buf[at++] = tmp[--n];
+  return at;
+}
+
+void lm_heap_error(const char *fn, const char *what, const void *p) {
+  char buf[160];
+  size_t n = put_str(buf, 0, sizeof buf, "lemmalloc: ");
+  n = put_str(buf, n, sizeof buf, fn);
+  n = put_str(buf, n, sizeof buf, "(): ");
+  n = put_str(buf, n, sizeof buf, what);
+  n = put_str(buf, n, sizeof buf, " ");
+  n = put_hex(buf, n, sizeof buf, (uintptr_t)p);
+  buf[n++] = '\n';
+  lm_os_write_err(buf, n);
+  if (!lm_heap.cfg.warn_only) lm_os_abort();
+}
+
+_Noreturn void lm_tc_corrupt(const void *p) {
+  lm_heap.cfg.warn_only = false; /* a broken free list cannot be ignored */
+  lm_heap_error("malloc", "corrupted thread cache (write after free?) at", p);
+  lm_os_abort();
+}
+
+/* ---- configuration ---- */
+
+/* Decimal with optional k/m/g suffix; `def` if unset or malformed. */
+static size_t env_size(const char *name, size_t def) {
+  const char *s = lm_os_getenv(name);
+  if (s == NULL || *s < '0' || *s > '9') return def;
+  size_t v = 0;
+  for (; *s >= '0' && *s <= '9'; s++) {
+    if (v > (SIZE_MAX - 9) / 10) return def;
+    v = v * 10 + (size_t)(*s - '0');
+  }
+  unsigned shift = 0;
+  switch (*s) {
+  case 'k': case 'K': shift = 10; s++; break;
+  case 'm': case 'M': shift = 20; s++; break;
+  case 'g': case 'G': shift = 30; s++; break;
+  }
+  if (*s == 'b' || *s == 'B') s++;
+  if (*s != '\0' || (shift && v > (SIZE_MAX >> shift))) return def;
+  return v << shift;
+}
+
+static bool env_is(const char *name, const char *value) {
+  const char *s = lm_os_getenv(name);
+  return s != NULL && strcmp(s, value) == 0;
+}
+
+/* Defaults: see README. The decay was picked by measurement (bench/). */
+#define LM_DEFAULT_PURGE_MS 200
+#define LM_DEFAULT_TCACHE_BYTES (64u << 10)
+#define LM_DEFAULT_HUGE_CACHE ((size_t)64 << 20)
+
+static void read_config(struct lm_config *c) {
+  unsigned ncpu = lm_os_ncpus();
+  size_t n = env_size("LEMMALLOC_ARENAS", ncpu);
+  if (n == 0) n = ncpu;
+  c->narenas = (unsigned)(n > LM_MAX_ARENAS ? LM_MAX_ARENAS : n);
+  c->tcache_bytes = env_size("LEMMALLOC_TCACHE_BYTES", LM_DEFAULT_TCACHE_BYTES);
+  size_t ms = env_size("LEMMALLOC_PURGE_MS", LM_DEFAULT_PURGE_MS);
+  c->purge_ms = (uint32_t)(ms > 3600000 ? 3600000 : ms);
+  c->huge_cache_bytes = env_size("LEMMALLOC_HUGE_CACHE", LM_DEFAULT_HUGE_CACHE);
+  c->warn_only = env_is("LEMMALLOC_ON_ERROR", "warn");
+  c->stats_at_exit = env_is("LEMMALLOC_STATS", "1");
+}
+
+/* ---- size class tables, derived from the core ---- */
+
+static void class_tables(void) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t sz = lm_class_size(c);
+    lm_class_bytes[c] = sz;
+    /* ceil(2^32 / sz): for off < 2^16 and sz <= 2^14, off * M >> 32 is
+     * exactly off / sz since off * (M*sz - 2^32) < 2^16 * sz <= 2^32. */
+    lm_class_magic[c] = (uint32_t)((((uint64_t)1 << 32) + sz - 1) / sz);
+  }
+  for (uint32_t i = 0; i <= LM_SMALL_MAX / LM_QUANTUM; i++)
+    lm_class_of[i] = (uint8_t)lm_size_class(i * LM_QUANTUM);
+}
+
+/* ---- start-up ---- */
+
+static void fork_prepare(void);
+static void fork_parent(void);
+static void fork_child(void);
+void lm_stats_print(void) LM_HIDDEN;
+
+void lm_heap_init(void) {
+  if (lm_heap_ready()) return;
+  lm_lock(&lm_heap.init_lock);
+  if (lm_heap.initialized != 0) {
+    /* initialized == 1 here would be a recursive call from inside init:
+     * nothing in init allocates, so it cannot happen. */
+    lm_unlock(&lm_heap.init_lock);
+    return;
+  }
+  lm_heap.initialized = 1;
+  read_config(&lm_heap.cfg);
+  lm_heap.narenas = lm_heap.cfg.narenas;
+  lm_heap.key = lm_os_random() & ~(uint64_t)(LM_QUANTUM - 1);
+  lm_tc_key = lm_heap.key;
+  class_tables();
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+    struct lm_arena *a = &lm_heap.arenas[i];
+    lm_lock_reinit(&a->lock);
+    a->idx = i;
+    a->purge_due_ms = UINT64_MAX;
+    for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) a->cur[c] = a->nonfull[c] = a->spare[c] = LM_NONE;
+  }
+  lm_tc_init();
+  __atomic_store_n(&lm_heap.initialized, 2, __ATOMIC_RELEASE);
+  lm_unlock(&lm_heap.init_lock);
+  /* glibc's atfork registration may allocate: only now that malloc works. */
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
+#ifdef LM_HAVE_TRACE
+  const char *trace = lm_os_getenv("LEMMALLOC_TRACE");
+  if (trace != NULL && *trace != '\0') lm_trace_init(trace);
+#endif
+}
+
+__attribute__((constructor)) static void lm_heap_ctor(void) { lm_heap_init(); }
+
+__attribute__((destructor)) static void lm_heap_dtor(void) {
+  if (lm_heap_ready() && lm_heap.cfg.stats_at_exit) lm_stats_print();
+#ifdef LM_HAVE_TRACE
+  if (lm_trace_enabled) lm_trace_close();
+#endif
+}
+
+/* ---- fork: every lock taken in the documented order, so the child starts
+ * with consistent state; the child recreates the locks. ---- */
+
+static void fork_prepare(void) {
+  lm_lock(&lm_heap.init_lock);
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock(&lm_heap.arenas[i].lock);
+  lm_lock(&lm_heap.huge_lock);
+  lm_lock(&lm_heap.meta_lock);
+}
+
+static void fork_parent(void) {
+  lm_unlock(&lm_heap.meta_lock);
+  lm_unlock(&lm_heap.huge_lock);
+  for (unsigned i = LM_MAX_ARENAS; i-- > 0;) lm_unlock(&lm_heap.arenas[i].lock);
+  lm_unlock(&lm_heap.init_lock);
+}
+
+static void fork_child(void) {
+  lm_lock_reinit(&lm_heap.meta_lock);
+  lm_lock_reinit(&lm_heap.huge_lock);
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock_reinit(&lm_heap.arenas[i].lock);
+  lm_lock_reinit(&lm_heap.init_lock);
+  lm_tc_fork_child();
+}
+
+/* ---- metadata pool: page-aligned pieces of 1 MiB mappings ---- */
+
+static char *meta_cur, *meta_end;
+
+void *lm_meta_alloc(size_t size) {
+  size = (size + 63) & ~(size_t)63;
+  for (;;) {
+    lm_lock(&lm_heap.meta_lock);
+    if ((size_t)(meta_end - meta_cur) >= size) {
+      void *p = meta_cur;
+      meta_cur += size;
+      lm_unlock(&lm_heap.meta_lock);
+      return p;
+    }
+    lm_unlock(&lm_heap.meta_lock);
+    size_t len = size > ((size_t)1 << 20) ? (size + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1)
+                                          : (size_t)1 << 20;
+    char *m = lm_os_map(len, LM_PAGE_SIZE);
+    if (m == NULL) return NULL;
+    lm_lock(&lm_heap.meta_lock);
+    lm_heap.meta_bytes += len;
+    /* The rest of the previous piece is abandoned (at most one object). */
+    meta_cur = m;
+    meta_end = m + len;
+    lm_unlock(&lm_heap.meta_lock);
+  }
+}
+
+/* ---- registry ---- */
+
+bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
+  uintptr_t end = a + size;
+  for (uintptr_t g = a & ~(uintptr_t)(LM_CHUNK_SIZE - 1); g < end; g += LM_CHUNK_SIZE) {
+    uintptr_t **slot = &lm_reg_root[g >> (LM_CHUNK_SHIFT + LM_REG_LEAF_BITS)];
+    uintptr_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (leaf == NULL) {
+      if (value == 0) continue;
+      size_t len = sizeof(uintptr_t) << LM_REG_LEAF_BITS;
+      uintptr_t *fresh = lm_os_map(len, LM_PAGE_SIZE);
+      if (fresh == NULL) return false;
+      if (__atomic_compare_exchange_n(slot, &leaf, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        leaf = fresh;
+        lm_lock(&lm_heap.meta_lock);
+        lm_heap.meta_bytes += len;
+        lm_unlock(&lm_heap.meta_lock);
+      } else {
+        lm_os_unmap(fresh, len); /* another thread installed one first */
+      }
+    }
+    __atomic_store_n(&leaf[(g >> LM_CHUNK_SHIFT) & ((1u << LM_REG_LEAF_BITS) - 1)], value,
+                     __ATOMIC_RELEASE);
+  }
+  return true;
+}
+
+/* ---- the decay clock, driven from slow paths ---- */
+
+void lm_heap_tick(void) {
+  uint64_t now = lm_os_now_ms();
+  uint64_t due = __atomic_load_n(&lm_heap.next_tick_ms, __ATOMIC_RELAXED);
+  if (now < due) return;
+  uint32_t step = lm_heap.cfg.purge_ms / 4 + 1;
+  if (!__atomic_compare_exchange_n(&lm_heap.next_tick_ms, &due, now + step, false,
+                                   __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    return; /* another thread runs this tick */
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+    struct lm_arena *a = &lm_heap.arenas[i];
+    if (__atomic_load_n(&a->purge_due_ms, __ATOMIC_RELAXED) <= now) lm_arena_purge(a, false);
+  }
+  lm_huge_decay(false);
+  struct lm_tcache *tc = lm_tc;
+  if (tc != &lm_tc_none) lm_tc_gc(tc, now);
+}
+
+/* ---- iteration ---- */
+
+void lm_heap_each_chunk(lm_chunk_fn fn, void *arg) {
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+    struct lm_arena *a = &lm_heap.arenas[i];
+    lm_lock(&a->lock);
+    for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) fn(a, ch, arg);
+    lm_unlock(&a->lock);
+  }
+}
+
+void lm_chunk_each_block(const struct lm_chunk *ch, lm_block_fn fn, void *arg) {
+  for (uint32_t pg = 0; pg < LM_CHUNK_PAGES;) {
+    uint32_t order = lm_buddy_order(ch->idx, pg);
+    bool alloc = lm_buddy_is_allocated(ch->idx, pg);
+    uint32_t e = ch->page[pg];
+    uint32_t slab = alloc && e - 1 < LM_MAX_SLABS ? e - 1 : LM_NONE;
+    fn(ch, pg, order, alloc, slab, arg);
+    pg += 1u << order;
+  }
+}

@@ -1,0 +1,215 @@
+/* lemmalloc heap: everything between the verified core and the API.
+ *
+ * Glossary (in addition to src/core/core.h)
+ *   arena      an independent heap: its chunks, its slabs, one lock. Threads
+ *              are spread over arenas round-robin; a block always returns to
+ *              the arena that owns its chunk.
+ *   registry   a two-level radix table from address >> 22 (one entry per
+ *              4 MiB granule) to the chunk or huge mapping covering it; a
+ *              pointer with no entry was not handed out by lemmalloc.
+ *   pagemap    per chunk, one word per page: the slab whose span holds the
+ *              page (every page of the span), or LARGE|order at the head of a
+ *              large block, or 0.
+ *   large      a request above LM_SMALL_MAX (or over-aligned) served by one
+ *              buddy block of up to LM_LARGE_MAX_ORDER.
+ *   huge       a request above LM_LARGE_MAX, mapped directly (4 MiB aligned)
+ *              and kept in a small cache after free until the decay.
+ *   tcache     per-thread stack of free slots per size class, linked through
+ *              the slots, bounded in count and bytes; no lock.
+ *   dirty      a page that may be resident: handed out since it was last
+ *              purged. Free dirty pages are purged after LEMMALLOC_PURGE_MS.
+ *
+ * Locks, in the only order they are taken: lm_heap.init_lock, arena locks by
+ * index, huge lock, meta lock. Syscalls (map, unmap, purge) are made with no
+ * lock held.
+ */
+#ifndef LM_HEAP_H
+#define LM_HEAP_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include "core/core.h"
+#include "os/os.h"
+
+#define LM_HIDDEN __attribute__((visibility("hidden")))
+#define lm_likely(x) __builtin_expect(!!(x), 1)
+#define lm_unlikely(x) __builtin_expect(!!(x), 0)
+
+#define LM_CHUNK_SHIFT (LM_PAGE_SHIFT + LM_MAX_ORDER)
+/* Large blocks go up to half a chunk: a 2 MiB buddy block still leaves the
+ * other half of its chunk usable, and above that a direct mapping rounded to
+ * pages wastes less than a power of two (huge cache removes the fault cost). */
+#define LM_LARGE_MAX_ORDER (LM_MAX_ORDER - 1)
+#define LM_LARGE_MAX ((size_t)LM_PAGE_SIZE << LM_LARGE_MAX_ORDER)
+#define LM_MAX_ARENAS 64
+#define LM_NONE UINT32_MAX
+
+/* ---- registry ---- */
+#define LM_VA_BITS 48
+#define LM_REG_LEAF_BITS 13
+#define LM_REG_ROOT_BITS (LM_VA_BITS - LM_CHUNK_SHIFT - LM_REG_LEAF_BITS)
+#define LM_REG_HUGE ((uintptr_t)1) /* tag: entry points at a struct lm_huge */
+extern uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS] LM_HIDDEN;
+
+/* Entry for address a: 0, a struct lm_chunk *, or (struct lm_huge *)|1. */
+static inline uintptr_t lm_reg_lookup(uintptr_t a) {
+  if (lm_unlikely(a >> LM_VA_BITS)) return 0;
+  uintptr_t *leaf = __atomic_load_n(&lm_reg_root[a >> (LM_CHUNK_SHIFT + LM_REG_LEAF_BITS)],
+                                    __ATOMIC_ACQUIRE);
+  if (lm_unlikely(leaf == NULL)) return 0;
+  return __atomic_load_n(&leaf[(a >> LM_CHUNK_SHIFT) & ((1u << LM_REG_LEAF_BITS) - 1)],
+                         __ATOMIC_ACQUIRE);
+}
+/* Set the entries of every granule overlapping [a, a+size); false if a leaf
+ * could not be mapped. */
+bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) LM_HIDDEN;
+
+/* ---- chunks ---- */
+#define LM_PM_LARGE (1u << 31) /* pagemap: head of a large block | order */
+
+struct lm_chunk {
+  uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|order, or 0 */
+  uint32_t stamp[LM_CHUNK_PAGES]; /* ms (low 32 bits) when a free page was freed */
+  uint64_t dirty[LM_CHUNK_PAGES / 64];
+  uintptr_t base;                 /* LM_CHUNK_SIZE aligned */
+  uint32_t idx;                   /* core chunk index */
+  uint32_t arena;
+  uint32_t free_pages;            /* pages in free buddy blocks */
+  uint32_t dirty_free;            /* of which dirty */
+  struct lm_chunk *next;          /* arena's list, by increasing base */
+};
+extern struct lm_chunk *lm_chunks[LM_MAX_CHUNKS] LM_HIDDEN; /* by core index */
+
+/* ---- slabs (indexed by core slab index) ---- */
+struct lm_slab {
+  uintptr_t base;                 /* span address */
+  uint32_t cls, nslots;
+  uint32_t chunk, arena;
+  uint32_t state;                 /* enum lm_slab_state */
+  uint32_t ph_child, ph_next, ph_prev; /* nonfull pairing heap, by base */
+};
+enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE };
+extern struct lm_slab lm_slabs[LM_MAX_SLABS] LM_HIDDEN;
+
+/* Per size class, filled at init from the core's functions. */
+extern uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1] LM_HIDDEN; /* (n+15)>>4 -> class */
+extern uint32_t lm_class_bytes[LM_NUM_CLASSES] LM_HIDDEN;
+extern uint32_t lm_class_magic[LM_NUM_CLASSES] LM_HIDDEN; /* ceil(2^32/size) */
+
+/* Slot index of byte offset off (< 64 KiB) in a slab of class cls, or
+ * LM_NONE if off is not a slot start. Exact for off < 2^16 (see heap.c). */
+static inline uint32_t lm_slot_of(uint32_t cls, uint32_t off) {
+  uint32_t q = (uint32_t)(((uint64_t)off * lm_class_magic[cls]) >> 32);
+  return q * lm_class_bytes[cls] == off ? q : LM_NONE;
+}
+
+/* ---- huge mappings ---- */
+struct lm_huge {
+  uintptr_t base;                 /* mapping start == user pointer */
+  size_t size;                    /* mapping length, a multiple of pages */
+  uint64_t freed_ms;              /* when it entered the cache */
+  uint32_t state;                 /* 0 unused, 1 live, 2 cached */
+  uint32_t next;                  /* free list of records */
+};
+
+/* ---- arenas ---- */
+struct lm_arena {
+  lm_lock_t lock;
+  uint32_t idx;
+  struct lm_chunk *chunks;        /* by increasing address */
+  uint32_t cur[LM_NUM_CLASSES];   /* slab being filled, or LM_NONE */
+  uint32_t nonfull[LM_NUM_CLASSES]; /* pairing heap root (lowest base first) */
+  uint32_t spare[LM_NUM_CLASSES]; /* one empty slab kept against ping-pong */
+  uint32_t spare_ms[LM_NUM_CLASSES];
+  uint64_t purge_due_ms;          /* next time a decay pass is worth doing */
+  /* counters, under lock */
+  size_t nchunks, dirty_pages, dirty_free_pages;
+  size_t large_live_bytes;
+  uint64_t purged_pages, npurge;
+  uint64_t class_nmalloc[LM_NUM_CLASSES], class_nfree[LM_NUM_CLASSES];
+  uint64_t class_nslabs[LM_NUM_CLASSES]; /* slabs now alive */
+  uint64_t large_nmalloc, large_nfree;
+} __attribute__((aligned(64)));
+
+/* ---- configuration (LEMMALLOC_* at init) ---- */
+struct lm_config {
+  unsigned narenas;               /* LEMMALLOC_ARENAS, default ncpus */
+  size_t tcache_bytes;            /* LEMMALLOC_TCACHE_BYTES, 0 disables */
+  uint32_t purge_ms;              /* LEMMALLOC_PURGE_MS */
+  size_t huge_cache_bytes;        /* LEMMALLOC_HUGE_CACHE */
+  bool warn_only;                 /* LEMMALLOC_ON_ERROR=warn */
+  bool stats_at_exit;             /* LEMMALLOC_STATS=1 */
+  bool junk;                      /* LEMMALLOC_JUNK=1: fill freed small slots */
+};
+
+struct lm_heap {
+  struct lm_config cfg;
+  unsigned narenas;               /* arenas in use (mallopt may lower) */
+  struct lm_arena arenas[LM_MAX_ARENAS];
+  uint64_t key;                   /* random: marks slots in a tcache */
+  uint64_t next_tick_ms;
+  lm_lock_t init_lock, meta_lock, huge_lock;
+  int initialized;                /* 0, 1 busy, 2 done */
+  /* huge mappings, under huge_lock */
+  size_t huge_live_bytes, huge_cached_bytes;
+  uint64_t huge_nmalloc, huge_nfree, huge_nreuse;
+  /* process-wide counters, under meta_lock */
+  size_t meta_bytes, chunk_bytes;
+  uint64_t ntrim, nunmapped_chunks;
+};
+extern struct lm_heap lm_heap LM_HIDDEN;
+
+static inline bool lm_heap_ready(void) {
+  return lm_likely(__atomic_load_n(&lm_heap.initialized, __ATOMIC_ACQUIRE) == 2);
+}
+
+/* ---- heap.c: init, errors, config, fork ---- */
+void lm_heap_init(void) LM_HIDDEN;
+/* Report bad input: "lemmalloc: <fn>(): <what> <ptr>", then abort unless
+ * LEMMALLOC_ON_ERROR=warn. */
+void lm_heap_error(const char *fn, const char *what, const void *p) LM_HIDDEN;
+/* Run purge passes that are due (cheap when none is). */
+void lm_heap_tick(void) LM_HIDDEN;
+/* Internal metadata (never user blocks): from mapped pages, never freed
+ * back to the OS. */
+void *lm_meta_alloc(size_t size) LM_HIDDEN;
+
+/* ---- arena.c: slabs, large blocks, purging ---- */
+/* Allocate up to n slots of class cls into out[]; returns how many (0 only
+ * when memory is exhausted). */
+uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint32_t n) LM_HIDDEN;
+/* Free n slots of one class already validated by the caller (slab of each
+ * known from the pagemap). Slots of any arena; each goes to its owner. */
+void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) LM_HIDDEN;
+/* A block of 2^order pages aligned to its size; *zeroed says whether every
+ * page is known to read zero. */
+void *lm_arena_alloc_large(struct lm_arena *a, uint32_t order, bool *zeroed) LM_HIDDEN;
+/* Free the large block at p; false (reported) if p is not one. */
+bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) LM_HIDDEN;
+/* Why p, inside chunk ch but not a valid block start, is bad (for the error
+ * line); takes the lock. */
+const char *lm_arena_why_bad(struct lm_chunk *ch, uintptr_t p) LM_HIDDEN;
+/* Purge dirty free pages older than the decay (all of them if `all`), unmap
+ * empty chunks beyond the reserve. Returns pages released. Takes the lock. */
+size_t lm_arena_purge(struct lm_arena *a, bool all) LM_HIDDEN;
+
+/* ---- huge.c ---- */
+void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) LM_HIDDEN;
+bool lm_huge_free(struct lm_huge *h, uintptr_t p, const char *fn) LM_HIDDEN;
+/* Resize in place or by moving pages; NULL if not possible. */
+void *lm_huge_realloc(struct lm_huge *h, size_t size) LM_HIDDEN;
+/* Unmap cached mappings older than the decay (all if `all`); bytes released. */
+size_t lm_huge_decay(bool all) LM_HIDDEN;
+
+/* ---- iteration, for the heap map and stats (call with no lock held;
+ * each callback runs with the arena's lock held: it must not allocate). ---- */
+typedef void (*lm_chunk_fn)(const struct lm_arena *a, const struct lm_chunk *ch, void *arg);
+void lm_heap_each_chunk(lm_chunk_fn fn, void *arg) LM_HIDDEN;
+/* Within a chunk (lock held): the blocks in address order, with for each its
+ * head page, order, allocated flag and, for pages of a slab, its slab index
+ * (LM_NONE otherwise). */
+typedef void (*lm_block_fn)(const struct lm_chunk *ch, uint32_t page, uint32_t order,
+                            bool allocated, uint32_t slab, void *arg);
+void lm_chunk_each_block(const struct lm_chunk *ch, lm_block_fn fn, void *arg) LM_HIDDEN;
+
+#endif

@@ -1,0 +1,69 @@
+/* The only door from the heap to its environment: memory mappings, time,
+ * randomness, configuration, messages, locks.
+ *
+ * Two backends implement it: os_posix.c (mmap/madvise, the real library)
+ * and os_static.c (serves memory from a static buffer and never maps: for
+ * fuzzing, sanitizers and tests that must not depend on the kernel's
+ * address space). Everything above this header is the same for both.
+ *
+ * Contracts common to every function:
+ *  - sizes and alignments are multiples of LM_PAGE_SIZE, alignments are
+ *    powers of two; none of them is 0;
+ *  - no function allocates through the malloc family (they may run inside
+ *    malloc) and none is called with a heap lock held unless stated;
+ *  - failures are reported by the return value, never by errno to the user:
+ *    callers that must preserve errno save it around calls.
+ */
+#ifndef LM_OS_H
+#define LM_OS_H
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <pthread.h>
+
+/* Map `size` bytes of zeroed read-write memory whose address is a multiple
+ * of `align`. Returns NULL when the OS refuses. */
+void *lm_os_map(size_t size, size_t align);
+
+/* Give back a range obtained from lm_os_map (or a page-aligned part of it). */
+void lm_os_unmap(void *p, size_t size);
+
+/* Release the physical pages of [p, p+size) while keeping the range mapped:
+ * resident memory drops at once and the range reads as zero afterwards. */
+void lm_os_purge(void *p, size_t size);
+
+/* Resize the mapping [p, p+old) to `size` bytes keeping its contents and an
+ * address that is a multiple of `align`, moving it without copying if it
+ * cannot grow in place. Returns the (maybe new) address, or NULL with the
+ * old mapping untouched. Backends that cannot do it return NULL. */
+void *lm_os_remap(void *p, size_t old, size_t size, size_t align);
+
+/* Number of CPUs this process may run on (>= 1). */
+unsigned lm_os_ncpus(void);
+
+/* Milliseconds from an arbitrary origin, monotonic; cheap (vDSO). */
+uint64_t lm_os_now_ms(void);
+
+/* 64 random bits (secret keys); never fails, may be weak in the static
+ * backend. */
+uint64_t lm_os_random(void);
+
+/* Value of environment variable `name`, or NULL. Safe before malloc works. */
+const char *lm_os_getenv(const char *name);
+
+/* Write to standard error, without allocating. */
+void lm_os_write_err(const char *s, size_t n);
+
+/* Abort the process (SIGABRT). */
+_Noreturn void lm_os_abort(void);
+
+/* Locks: plain pthread mutexes (futex-based, no allocation). The static
+ * initializer lets locks work before the heap initializes. */
+typedef pthread_mutex_t lm_lock_t;
+#define LM_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
+static inline void lm_lock(lm_lock_t *l) { pthread_mutex_lock(l); }
+static inline void lm_unlock(lm_lock_t *l) { pthread_mutex_unlock(l); }
+/* Re-create a lock in a fork child (its state may belong to a dead thread). */
+static inline void lm_lock_reinit(lm_lock_t *l) { pthread_mutex_init(l, NULL); }
+
+#endif
