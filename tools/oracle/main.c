@@ -21,7 +21,7 @@ struct opts {
   uint64_t seed;
   size_t ops;
   unsigned threads;
-  bool threads_given, footprint, quiet;
+  bool threads_given, footprint, quiet, edges;
   unsigned rounds, timeout;
   double min_time;
   size_t fill_max;
@@ -51,6 +51,7 @@ static void usage(void) {
           "  --fill-max BYTES     fill blocks up to this size whole (default 1 MiB)\n"
           "  --rounds R           footprint phase rounds (default 12); --no-footprint\n"
           "  --timeout SEC        a run taking longer is a hang (default 300)\n"
+          "  --no-edges           do not start generated sequences with the edge cases\n"
           "  --quiet              print only the result lines\n");
   exit(2);
 }
@@ -91,6 +92,48 @@ static struct lm_op *read_trace(const char *path, size_t *n) {
   *n = lm_ops_decode(buf, len, ops, len + 1);
   free(buf);
   return ops;
+}
+
+/* ---- the edge prelude ---------------------------------------------------- */
+
+/* Generated sequences start with these calls, so every property is
+ * exercised whatever the generator's distribution: wrapping products,
+ * failing reallocs, invalid alignments, zero sizes, recycled calloc. */
+static size_t edge_prelude(struct lm_op *out) {
+  const size_t half = SIZE_MAX / 2 + 2, huge = SIZE_MAX - 100;
+  const struct lm_op e[] = {
+    {.kind = LM_OP_MALLOC, .slot = 0, .size = 100},
+    {.kind = LM_OP_USABLE_SIZE, .slot = 0},
+    {.kind = LM_OP_FREE, .slot = 0},
+    {.kind = LM_OP_USABLE_SIZE, .slot = 0}, /* NULL */
+    {.kind = LM_OP_CALLOC, .slot = 1, .nmemb = half, .size = 2},
+    {.kind = LM_OP_CALLOC, .slot = 1, .nmemb = (size_t)1 << 62, .size = 16},
+    {.kind = LM_OP_MALLOC, .slot = 2, .size = 200},
+    {.kind = LM_OP_REALLOC, .slot = 2, .size = huge},
+    {.kind = LM_OP_REALLOCARRAY, .slot = 2, .nmemb = half, .size = 2},
+    {.kind = LM_OP_CHECK, .slot = 2},
+    {.kind = LM_OP_MALLOC, .slot = 3, .size = huge},
+    {.kind = LM_OP_POSIX_MEMALIGN, .slot = 3, .align = 24, .size = 100},
+    {.kind = LM_OP_POSIX_MEMALIGN, .slot = 3, .align = 0, .size = 100},
+    {.kind = LM_OP_POSIX_MEMALIGN, .slot = 3, .align = 4, .size = 100},
+    {.kind = LM_OP_ALIGNED_ALLOC, .slot = 3, .align = 3, .size = 64},
+    {.kind = LM_OP_ALIGNED_ALLOC, .slot = 3, .align = 0, .size = 64},
+    {.kind = LM_OP_ALIGNED_ALLOC, .slot = 3, .align = 256, .size = 256},
+    {.kind = LM_OP_MALLOC, .slot = 4, .size = 0},
+    {.kind = LM_OP_MALLOC, .slot = 5, .size = 0},
+    {.kind = LM_OP_MALLOC, .slot = 6, .size = 1000},
+    {.kind = LM_OP_FREE, .slot = 6},
+    {.kind = LM_OP_CALLOC, .slot = 6, .nmemb = 10, .size = 100}, /* recycled */
+    {.kind = LM_OP_MEMALIGN, .slot = 7, .align = 4096, .size = 100},
+    {.kind = LM_OP_VALLOC, .slot = 8, .size = 1},
+    {.kind = LM_OP_PVALLOC, .slot = 9, .size = 1},
+    {.kind = LM_OP_REALLOC, .slot = 9, .size = 100000},
+    {.kind = LM_OP_REALLOC, .slot = 9, .size = 10},
+    {.kind = LM_OP_TRIM, .size = 0},
+  };
+  size_t n = sizeof e / sizeof e[0];
+  memcpy(out, e, sizeof e);
+  return n;
 }
 
 /* ---- one isolated run --------------------------------------------------- */
@@ -232,7 +275,7 @@ static void print_table(const struct report *ops_rep, const struct report *fp_re
 int main(int argc, char **argv) {
   struct opts o = {.seed = 1, .ops = 100000, .threads = 1, .footprint = true, .rounds = 12,
                    .timeout = 300, .min_time = 30, .fill_max = 1 << 20,
-                   .min_out = "oracle-min.trace"};
+                   .min_out = "oracle-min.trace", .edges = true};
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
     const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -251,6 +294,7 @@ int main(int argc, char **argv) {
     else if (ARG("--timeout")) o.timeout = (unsigned)atoi(v);
     else if (strcmp(a, "--no-footprint") == 0) o.footprint = false;
     else if (strcmp(a, "--quiet") == 0) o.quiet = true;
+    else if (strcmp(a, "--no-edges") == 0) o.edges = false;
     else usage();
 #undef ARG
   }
@@ -280,9 +324,10 @@ int main(int argc, char **argv) {
     ops = read_trace(o.replay, &n);
     if (!ops) return 2;
   } else {
-    ops = malloc((o.ops + 1) * sizeof *ops);
+    ops = malloc((o.ops + 64) * sizeof *ops);
     if (!ops) return 2;
-    n = lm_ops_generate(o.seed, o.ops, o.threads, ops);
+    n = o.edges ? edge_prelude(ops) : 0;
+    n += lm_ops_generate(o.seed, o.ops, o.threads, ops + n);
   }
   bool threaded = o.threads_given && o.threads > 1;
   if (o.save && !write_trace(o.save, ops, n)) return 2;
