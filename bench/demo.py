@@ -51,7 +51,8 @@ def main():
     # The run whose peak is the median stands for its allocator in the charts.
     rep = {n: sorted(rs, key=lambda x: x["peak"])[len(rs) // 2] for n, rs in res.items()}
 
-    print("\nmedians of %d run(s); \"live\" is what the program holds (peak: sampled every ms)" % RUNS)
+    print("\nmedians of %d run(s); \"live\" is what the program holds (peak: sampled every ms);" % RUNS)
+    print("final RSS is read after the jobs and a 0.5 s quiet period (a small job every 20 ms), threads alive")
     print("%-14s %12s %12s %12s %10s %9s %9s" % (
         "allocator", "peak RSS", "peak live", "final RSS", "final live", "wall", "CPU"))
     for name, _, _ in SHOW:

@@ -106,7 +106,7 @@ def rss_chart():
                alpha=0.45, hatch="//", label="final")
         bx.set_xticks(list(xs))
         bx.set_xticklabels(allocs, rotation=45, ha="right", fontsize=8)
-        bx.set_title("peak (solid) and final (hatched) MiB")
+        bx.set_title("MiB: peak (solid), final (hatched)", fontsize=10)
         bx.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(os.path.join(RESULTS, "memory-rss.png"), dpi=100)

@@ -17,13 +17,15 @@
  * memory really live at the end is the working sets: about THREADS * SLOTS *
  * 1.1 KiB.
  *
- * At the end the threads stay alive (an idle server): the main thread reads
- * VmRSS as the "final RSS", then lets the threads check and free everything.
+ * After the jobs comes a quiet period of QUIET_MS in which each thread runs
+ * one small job every 20 ms (an idle server's heartbeat); then, with the
+ * threads still alive, the main thread reads VmRSS as the "final RSS" and
+ * lets the threads check and free everything. work_s is the jobs' time.
  *
  * Validation: every block carries a pattern (burst blocks are filled
  * completely) checked before it is freed; the work count is checked.
  *
- * usage: bloat [threads=8] [jobs=3000] [slots=4000] [burst_every=150]
+ * usage: bloat [threads=8] [jobs=3000] [slots=4000] [burst_every=150] [quiet_ms=500]
  * prints: RESULT ok live_kib=.. peak_live_kib=.. final_rss_kib=.. baseline_rss_kib=.. work_s=..
  * (peak_live: the most bytes live at once, sampled every millisecond)
  */
@@ -53,7 +55,7 @@ typedef struct {
   _Alignas(64) int64_t live;
 } worker;
 
-static long g_threads, g_jobs, g_slots, g_burst_every;
+static long g_threads, g_jobs, g_slots, g_burst_every, g_quiet_ms;
 static worker *g_w;
 static pthread_barrier_t g_done, g_measured;
 static long g_running; /* threads still doing jobs */
@@ -152,7 +154,16 @@ static void *run(void *arg) {
   }
   __atomic_add_fetch(&g_running, -1, __ATOMIC_RELEASE);
   pthread_barrier_wait(&g_done);
-  drain_mailbox(w); /* nothing is mailed after g_done */
+  /* Quiet period: a server after a busy spell is idle but not dead; a small
+   * heartbeat job now and then gives allocators that purge on their own
+   * slow paths (no background thread) the calls they need. */
+  for (long k = 0; k < g_quiet_ms / 20; k++) {
+    usleep(20000);
+    drain_mailbox(w);
+    small_job(w);
+  }
+  pthread_barrier_wait(&g_done);
+  drain_mailbox(w); /* nothing is mailed after the second g_done */
   pthread_barrier_wait(&g_measured); /* main reads RSS between the two */
   pthread_barrier_wait(&g_measured);
   for (long i = 0; i < g_slots; i++) blk_free(w, w->ws[i]);
@@ -165,6 +176,7 @@ int main(int argc, char **argv) {
   g_jobs = arg_long(argc, argv, 2, 3000);
   g_slots = arg_long(argc, argv, 3, 4000);
   g_burst_every = arg_long(argc, argv, 4, 150);
+  g_quiet_ms = arg_long(argc, argv, 5, 500);
   long baseline = rss_kib();
   g_w = calloc((size_t)g_threads, sizeof *g_w);
   if (!g_w) fail("calloc");
@@ -186,8 +198,8 @@ int main(int argc, char **argv) {
     if (sum > peak_live) peak_live = sum;
     usleep(1000);
   }
-  pthread_barrier_wait(&g_measured);
   double work = now_s() - t0;
+  pthread_barrier_wait(&g_measured);
   long final_rss = rss_kib();
   size_t live = 0;
   for (long i = 0; i < g_threads; i++)

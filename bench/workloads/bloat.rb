@@ -9,9 +9,11 @@
 #     cache;
 #   - one job in BIG_EVERY builds tens of MB (a report: thousands of strings
 #     and arrays) and drops it;
-#   - the cache is bounded (CACHE_MIB); at the end it holds about that much
-#     live data, the rest is garbage the GC has freed back to malloc.
-# The final RSS is read after a full GC with the threads alive and idle.
+#   - the cache is bounded (CACHE_MIB); at the end about three quarters of
+#     it is filled (~30 MiB, ~35 MiB live with the slots), the rest is
+#     garbage the GC has freed back to malloc.
+# After the jobs comes a quiet period of QUIET_MS with one small job every
+# 20 ms; then the final RSS is read after a full GC, with the threads alive.
 # What stays resident after the work is up to the C allocator: under glibc
 # every thread gets its own arena and their holes add up.
 #
@@ -19,7 +21,7 @@
 # arithmetic that built it; the job count and the cache contents are checked
 # at the end.
 #
-# usage: ruby bloat.rb [jobs=20000] [threads=20] [big_every=250] [cache_mib=40]
+# usage: ruby bloat.rb [jobs=20000] [threads=20] [big_every=250] [cache_mib=40] [quiet_ms=500]
 # prints: RESULT ok live_kib=.. final_rss_kib=.. baseline_rss_kib=.. work_s=..
 require 'objspace'
 
@@ -36,6 +38,7 @@ jobs = (ARGV[0] || 20_000).to_i
 nthreads = (ARGV[1] || 20).to_i
 big_every = (ARGV[2] || 250).to_i
 cache_mib = (ARGV[3] || 40).to_i
+quiet_ms = (ARGV[4] || 500).to_i
 baseline = rss_kib
 
 ENTRY = 8 * 1024
@@ -85,6 +88,11 @@ threads = Array.new(nthreads) do |t|
   Thread.new do
     rng = Random.new(1000 + t)
     while (j = queue.pop)
+      if j == :heartbeat
+        small_job(rng)
+        finished << j
+        next
+      end
       if j % big_every == big_every - 1
         big_job(rng)
       else
@@ -102,6 +110,14 @@ threads = Array.new(nthreads) do |t|
 end
 jobs.times { finished.pop }
 work = Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+# Quiet period: one small job every 20 ms, as an idle server's heartbeat,
+# which gives allocators that purge on their own slow paths some calls.
+beats = quiet_ms / 20
+beats.times do
+  queue << :heartbeat
+  sleep 0.02
+end
+beats.times { finished.pop }
 
 fail!("#{done.sum} jobs done, want #{jobs}") if done.sum != jobs
 filled = cache.compact
