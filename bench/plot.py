@@ -94,6 +94,13 @@ def rss_chart():
             fin = [float(kv.split("=")[1]) for r in good for kv in r["metrics"].split()
                    if kv.startswith("final_rss_kib=")]
             finals.append(statistics.median(fin) / 1024 if fin else 0)
+        # What the program really held: no allocator can go under these.
+        for key, style, label in (("peak_live_kib", "--", "peak live bytes"), ("live_kib", ":", "live bytes at the end")):
+            v = [float(kv.split("=")[1]) for r in rows if r["workload"] == w and r["ok"] == "1"
+                 for kv in r["metrics"].split() if kv.startswith(key + "=")]
+            if v:
+                ax.axhline(statistics.median(v) / 1024, color="black", linestyle=style, linewidth=1,
+                           label=label)
         ax.set_title("%s: RSS over time (VmRSS every 50 ms, median-peak run)" % w)
         ax.set_xlabel("seconds")
         ax.set_ylabel("RSS (MiB)")
