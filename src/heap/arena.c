@@ -416,6 +416,11 @@ static uint32_t purge_block(const struct purge_rec *r, uint32_t now, bool all, u
 }
 
 size_t lm_arena_purge(struct lm_arena *a, bool all) {
+  /* One purge per arena at a time: while it holds purge_lock no chunk
+   * leaves the arena's list, so the cursor below stays valid across the
+   * unlocked madvise windows. A decay pass does not wait for another. */
+  if (all) lm_lock(&a->purge_lock);
+  else if (!lm_trylock(&a->purge_lock)) return 0;
   uint32_t now = now32();
   size_t released = 0;
   struct purge_rec recs[PURGE_BATCH];
@@ -432,27 +437,32 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
     }
   }
   bool young = false; /* dirty free pages left for a later pass */
-  for (int round = 0; round < 64; round++) {
+  struct lm_chunk *ch = a->chunks;
+  uint32_t pg = 0;
+  for (;;) {
     uint32_t n = 0;
-    for (struct lm_chunk *ch = a->chunks; ch && n < PURGE_BATCH; ch = ch->next) {
-      if (ch->dirty_free == 0) continue;
-      for (uint32_t pg = 0; pg < LM_CHUNK_PAGES && n < PURGE_BATCH;) {
-        uint32_t order = lm_buddy_order(ch->idx, pg), len = 1u << order;
-        if (!lm_buddy_is_allocated(ch->idx, pg) && dirty_count(ch, pg, len)) {
-          bool any = false;
-          for (uint32_t i = pg; i < pg + len && !any; i++) any = page_old(ch, i, now, all);
-          if (any && lm_buddy_take(ch->idx, pg) >= 0) {
-            uint32_t d = dirty_count(ch, pg, len);
-            ch->free_pages -= len;
-            ch->dirty_free -= d;
-            a->dirty_free_pages -= d;
-            recs[n++] = (struct purge_rec){ch, pg, len, 0};
-          } else if (!any) {
-            young = true;
-          }
-        }
-        pg += len;
+    while (ch != NULL && n < PURGE_BATCH) {
+      if (ch->dirty_free == 0 || pg >= LM_CHUNK_PAGES) {
+        ch = ch->next;
+        pg = 0;
+        continue;
       }
+      int32_t head = lm_buddy_block_of(ch->idx, pg); /* merges may have moved heads */
+      uint32_t h = head < 0 ? pg : (uint32_t)head, len = 1u << lm_buddy_order(ch->idx, h);
+      pg = h + len;
+      if (lm_buddy_is_allocated(ch->idx, h) || dirty_count(ch, h, len) == 0) continue;
+      bool any = false;
+      for (uint32_t i = h; i < h + len && !any; i++) any = page_old(ch, i, now, all);
+      if (!any) {
+        young = true;
+        continue;
+      }
+      if (lm_buddy_take(ch->idx, h) < 0) continue;
+      uint32_t d = dirty_count(ch, h, len);
+      ch->free_pages -= len;
+      ch->dirty_free -= d;
+      a->dirty_free_pages -= d;
+      recs[n++] = (struct purge_rec){ch, h, len, 0};
     }
     if (n == 0) break;
     lm_unlock(&a->lock);
@@ -465,8 +475,8 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       if (nruns[i] < 8) {
         for (uint32_t k = 0; k < nruns[i]; k++) dirty_mark(r->ch, (uint32_t)(runs[i][k] >> 32), (uint32_t)runs[i][k], false);
       } else { /* more runs than recorded: recompute (stamps unchanged meanwhile) */
-        for (uint32_t pg = r->pg; pg < r->pg + r->n; pg++)
-          if (page_old(r->ch, pg, now, all)) dirty_mark(r->ch, pg, 1, false);
+        for (uint32_t p = r->pg; p < r->pg + r->n; p++)
+          if (page_old(r->ch, p, now, all)) dirty_mark(r->ch, p, 1, false);
       }
       uint32_t d = dirty_count(r->ch, r->pg, r->n);
       r->ch->free_pages += r->n;
@@ -485,29 +495,30 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
   uint32_t ngone = 0;
   bool kept = false;
   for (struct lm_chunk **at = &a->chunks; *at && ngone < 16;) {
-    struct lm_chunk *ch = *at;
-    if (ch->free_pages == LM_CHUNK_PAGES && kept && (ch->dirty_free == 0 || all)) {
-      *at = ch->next;
+    struct lm_chunk *c = *at;
+    if (c->free_pages == LM_CHUNK_PAGES && kept && (c->dirty_free == 0 || all)) {
+      *at = c->next;
       a->nchunks--;
-      a->dirty_free_pages -= ch->dirty_free;
-      a->dirty_pages -= ch->dirty_free;
-      gone[ngone++] = ch;
+      a->dirty_free_pages -= c->dirty_free;
+      a->dirty_pages -= c->dirty_free;
+      gone[ngone++] = c;
       continue;
     }
-    if (ch->free_pages == LM_CHUNK_PAGES) kept = true;
-    at = &ch->next;
+    if (c->free_pages == LM_CHUNK_PAGES) kept = true;
+    at = &c->next;
   }
   if (young || a->dirty_free_pages) schedule_purge(a, now);
   lm_unlock(&a->lock);
+  lm_unlock(&a->purge_lock);
   for (uint32_t i = 0; i < ngone; i++) {
-    struct lm_chunk *ch = gone[i];
-    released += ch->dirty_free;
-    lm_reg_set(ch->base, LM_CHUNK_SIZE, 0);
-    lm_os_unmap((void *)ch->base, LM_CHUNK_SIZE);
+    struct lm_chunk *c = gone[i];
+    released += c->dirty_free;
+    lm_reg_set(c->base, LM_CHUNK_SIZE, 0);
+    lm_os_unmap((void *)c->base, LM_CHUNK_SIZE);
     lm_lock(&lm_heap.meta_lock);
     lm_heap.chunk_bytes -= LM_CHUNK_SIZE;
     lm_heap.nunmapped_chunks++;
-    chunk_free_ids[chunk_nfree++] = ch->idx;
+    chunk_free_ids[chunk_nfree++] = c->idx;
     lm_unlock(&lm_heap.meta_lock);
   }
   return released;

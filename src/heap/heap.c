@@ -136,6 +136,7 @@ void lm_heap_init(void) {
   for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock_reinit(&a->lock);
+    lm_lock_reinit(&a->purge_lock);
     a->idx = i;
     a->purge_due_ms = UINT64_MAX;
     for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) a->cur[c] = a->nonfull[c] = a->spare[c] = LM_NONE;
@@ -165,6 +166,7 @@ __attribute__((destructor)) static void lm_heap_dtor(void) {
 
 static void fork_prepare(void) {
   lm_lock(&lm_heap.init_lock);
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock(&lm_heap.arenas[i].purge_lock);
   for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock(&lm_heap.arenas[i].lock);
   lm_lock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
@@ -174,13 +176,17 @@ static void fork_parent(void) {
   lm_unlock(&lm_heap.meta_lock);
   lm_unlock(&lm_heap.huge_lock);
   for (unsigned i = LM_MAX_ARENAS; i-- > 0;) lm_unlock(&lm_heap.arenas[i].lock);
+  for (unsigned i = LM_MAX_ARENAS; i-- > 0;) lm_unlock(&lm_heap.arenas[i].purge_lock);
   lm_unlock(&lm_heap.init_lock);
 }
 
 static void fork_child(void) {
   lm_lock_reinit(&lm_heap.meta_lock);
   lm_lock_reinit(&lm_heap.huge_lock);
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock_reinit(&lm_heap.arenas[i].lock);
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+    lm_lock_reinit(&lm_heap.arenas[i].lock);
+    lm_lock_reinit(&lm_heap.arenas[i].purge_lock);
+  }
   lm_lock_reinit(&lm_heap.init_lock);
   lm_tc_fork_child();
 }

@@ -19,8 +19,8 @@
  *   dirty      a page that may be resident: handed out since it was last
  *              purged. Free dirty pages are purged after LEMMALLOC_PURGE_MS.
  *
- * Locks, in the only order they are taken: lm_heap.init_lock, arena locks by
- * index, huge lock, meta lock. Syscalls (map, unmap, purge) are made with no
+ * Locks, in the only order they are taken: lm_heap.init_lock, arena purge
+ * locks then arena locks by index, huge lock, meta lock. Syscalls (map, unmap, purge) are made with no
  * lock held.
  */
 #ifndef LM_HEAP_H
@@ -115,6 +115,7 @@ struct lm_huge {
 /* ---- arenas ---- */
 struct lm_arena {
   lm_lock_t lock;
+  lm_lock_t purge_lock;           /* one purge pass at a time; before lock */
   uint32_t idx;
   struct lm_chunk *chunks;        /* by increasing address */
   uint32_t cur[LM_NUM_CLASSES];   /* slab being filled, or LM_NONE */

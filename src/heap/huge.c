@@ -5,9 +5,10 @@
  * otherwise pay mmap + a page fault per 4 KiB every time (this is where
  * jemalloc and mimalloc lose 7x to glibc). A freed mapping stays resident in
  * the cache until LEMMALLOC_PURGE_MS passes without reuse; a request takes
- * the smallest cached mapping that fits (cutting a tail longer than a
- * quarter of the request) or grows the biggest smaller one with mremap, so
- * only the new part faults. Bounded by LEMMALLOC_HUGE_CACHE bytes. */
+ * the smallest cached mapping that fits without being more than twice the
+ * request plus a chunk (the rest of it stays resident, as glibc's heap top
+ * would), or grows the biggest smaller one with mremap, so only the new
+ * part faults. Bounded by LEMMALLOC_HUGE_CACHE bytes and by the decay. */
 #include "heap.h"
 
 #define MAX_RECS 16384
@@ -73,7 +74,8 @@ void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
     struct lm_huge *c = &recs[cache[i]];
     if (c->base & (align - 1)) continue;
     if (c->size >= size) {
-      if (best == LM_NONE || c->size < recs[cache[best]].size) best = i;
+      if (c->size - size <= size + LM_CHUNK_SIZE && (best == LM_NONE || c->size < recs[cache[best]].size))
+        best = i;
     } else if (align == LM_CHUNK_SIZE && (below == LM_NONE || c->size > recs[cache[below]].size)) {
       below = i;
     }
@@ -96,8 +98,6 @@ void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
       lm_unlock(&lm_heap.huge_lock);
       release(&h, 1);
       h = NULL;
-    } else if (!grow && h->size - size > size / 4) {
-      reshape(h, size); /* cut the tail: bounded waste, no refault */
     }
   }
   if (h == NULL) {

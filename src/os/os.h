@@ -63,6 +63,7 @@ typedef pthread_mutex_t lm_lock_t;
 #define LM_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
 static inline void lm_lock(lm_lock_t *l) { pthread_mutex_lock(l); }
 static inline void lm_unlock(lm_lock_t *l) { pthread_mutex_unlock(l); }
+static inline bool lm_trylock(lm_lock_t *l) { return pthread_mutex_trylock(l) == 0; }
 /* Re-create a lock in a fork child (its state may belong to a dead thread). */
 static inline void lm_lock_reinit(lm_lock_t *l) { pthread_mutex_init(l, NULL); }
 
