@@ -21,7 +21,7 @@ struct opts {
   uint64_t seed;
   size_t ops;
   unsigned threads;
-  bool threads_given, footprint, quiet, edges;
+  bool threads_given, footprint, quiet, edges, list;
   unsigned rounds, timeout;
   double min_time;
   size_t fill_max;
@@ -52,6 +52,7 @@ static void usage(void) {
           "  --rounds R           footprint phase rounds (default 12); --no-footprint\n"
           "  --timeout SEC        a run taking longer is a hang (default 300)\n"
           "  --no-edges           do not start generated sequences with the edge cases\n"
+          "  --list               print the sequence, one op a line, and exit\n"
           "  --quiet              print only the result lines\n");
   exit(2);
 }
@@ -295,20 +296,22 @@ int main(int argc, char **argv) {
     else if (strcmp(a, "--no-footprint") == 0) o.footprint = false;
     else if (strcmp(a, "--quiet") == 0) o.quiet = true;
     else if (strcmp(a, "--no-edges") == 0) o.edges = false;
+    else if (strcmp(a, "--list") == 0) o.list = true;
     else usage();
 #undef ARG
   }
   if (!o.lib || o.threads < 1 || o.threads > LM_OPS_MAX_THREADS || o.rounds < 3) usage();
 
-  char missing[256];
-  if (target_load(&T, o.lib, missing, sizeof missing) != 0) {
+  char missing[256], err[512];
+  if (target_load(&T, o.lib, missing, sizeof missing, err, sizeof err) != 0) {
     /* Allocators built with initial-exec TLS (jemalloc) need static TLS
      * room that dlopen only finds if the loader reserved it at start-up. */
-    if (!getenv("LEMMALLOC_ORACLE_REEXEC")) {
+    if (strstr(err, "static TLS") && !getenv("LEMMALLOC_ORACLE_REEXEC")) {
       setenv("LEMMALLOC_ORACLE_REEXEC", "1", 1);
       setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
       execv("/proc/self/exe", argv);
     }
+    fprintf(stderr, "oracle: %s\n", err);
     return 2;
   }
   if (o.profile) {
@@ -330,6 +333,14 @@ int main(int argc, char **argv) {
     n += lm_ops_generate(o.seed, o.ops, o.threads, ops + n);
   }
   bool threaded = o.threads_given && o.threads > 1;
+  if (o.list) {
+    for (size_t i = 0; i < n; i++) {
+      char line[160];
+      lm_op_format(&ops[i], line, sizeof line);
+      printf("%zu\t%s\n", i, line);
+    }
+    return 0;
+  }
   if (o.save && !write_trace(o.save, ops, n)) return 2;
 
   if (!o.quiet) {

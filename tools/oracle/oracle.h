@@ -37,10 +37,11 @@ struct target {
   int (*trim)(size_t);
 };
 
-/* Load `spec` ("libc" or a path); 0 on success, else prints why and returns
- * -1. Optional functions that the object does not define itself stay NULL
- * and are listed in `missing` (comma separated). */
-int target_load(struct target *t, const char *spec, char *missing, size_t cap);
+/* Load `spec` ("libc" or a path); 0 on success, else -1 with the reason in
+ * `err`. Optional functions that the object does not define itself stay
+ * NULL and are listed in `missing` (comma separated). */
+int target_load(struct target *t, const char *spec, char *missing, size_t cap, char *err,
+                size_t errcap);
 
 /* ---- properties and profiles ------------------------------------------ */
 

@@ -22,19 +22,20 @@ static void *own_sym(void *h, const char *obj, const char *name) {
   return s;
 }
 
-int target_load(struct target *t, const char *spec, char *missing, size_t cap) {
+int target_load(struct target *t, const char *spec, char *missing, size_t cap, char *err,
+                size_t errcap) {
   memset(t, 0, sizeof *t);
   missing[0] = 0;
   bool libc = strcmp(spec, "libc") == 0;
   void *h = libc ? dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD)
                  : dlopen(spec, RTLD_NOW | RTLD_LOCAL);
   if (!h) {
-    fprintf(stderr, "oracle: cannot load %s: %s\n", spec, dlerror());
+    snprintf(err, errcap, "cannot load %s: %s", spec, dlerror());
     return -1;
   }
   struct link_map *lm;
   if (dlinfo(h, RTLD_DI_LINKMAP, &lm) != 0) {
-    fprintf(stderr, "oracle: dlinfo(%s): %s\n", spec, dlerror());
+    snprintf(err, errcap, "dlinfo(%s): %s", spec, dlerror());
     return -1;
   }
   const char *obj = lm->l_name;
@@ -64,7 +65,7 @@ int target_load(struct target *t, const char *spec, char *missing, size_t cap) {
     *syms[i].slot = own_sym(h, obj, syms[i].name);
     if (*syms[i].slot) continue;
     if (syms[i].required) {
-      fprintf(stderr, "oracle: %s does not define %s\n", obj, syms[i].name);
+      snprintf(err, errcap, "%s does not define %s", obj, syms[i].name);
       return -1;
     }
     int k = snprintf(missing + used, cap - used, "%s%s", used ? ", " : "", syms[i].name);
