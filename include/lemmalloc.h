@@ -40,7 +40,6 @@ struct lm_stats {
   size_t mapped;          /* chunks + huge mappings (live and cached) + metadata */
   size_t resident;        /* estimate: dirty pages in chunks + huge + metadata */
   size_t allocated;       /* live blocks, usable sizes (what malloc_usable_size says) */
-  size_t requested;       /* cumulative bytes requested since start */
   size_t chunks_mapped;   /* bytes in 4 MiB chunks */
   size_t dirty_free;      /* free pages not yet returned to the OS */
   size_t large_live;      /* live buddy blocks for large requests */

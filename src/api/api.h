@@ -17,7 +17,7 @@ void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN;
 #endif
 
 /* One predictable test (size is small and the bin has a slot), then a pop. */
-static inline void *lm_malloc_inline(size_t n) {
+static inline __attribute__((always_inline)) void *lm_malloc_inline(size_t n) {
   if (lm_likely(n <= LM_SMALL_MAX)) {
     void *p = lm_tc_pop(n);
     if (lm_likely(p != NULL)) {
@@ -28,7 +28,7 @@ static inline void *lm_malloc_inline(size_t n) {
   return lm_malloc_slow(n);
 }
 
-static inline void lm_free_inline(void *p) {
+static inline __attribute__((always_inline)) void lm_free_inline(void *p) {
   if (lm_likely(p != NULL && lm_tc_free_fast(p))) {
     LM_TRACE(LM_OP_FREE, p, 0, 0, NULL);
     return;
@@ -36,7 +36,7 @@ static inline void lm_free_inline(void *p) {
   lm_free_slow(p);
 }
 
-static inline void *lm_calloc_inline(size_t nmemb, size_t size) {
+static inline __attribute__((always_inline)) void *lm_calloc_inline(size_t nmemb, size_t size) {
   size_t n;
   if (lm_likely(!__builtin_mul_overflow(nmemb, size, &n) && n <= LM_SMALL_MAX)) {
     void *p = lm_tc_pop(n);

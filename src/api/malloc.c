@@ -25,7 +25,7 @@ static void *alloc_small(uint32_t cls, size_t req) {
   } else if (lm_arena_alloc_small(&lm_heap.arenas[0], cls, &p, 1) == 0) {
     p = NULL;
   }
-  if (p != NULL) lm_count_alloc(lm_class_bytes[cls], req);
+  if (p != NULL) lm_count_alloc(lm_class_bytes[cls]);
   lm_heap_tick();
   return p;
 }
@@ -61,7 +61,7 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
   }
   if (p != NULL) {
     if (zero && !zeroed) memset(p, 0, size);
-    lm_count_alloc(usable, size);
+    lm_count_alloc(usable);
   }
   lm_heap_tick();
   return p;
@@ -232,7 +232,7 @@ static void *realloc_impl(void *p, size_t n) {
     size_t old = b.usable;
     if ((q = lm_huge_realloc(b.huge, n)) != NULL) { /* mremap: no copy */
       lm_count_free(old);
-      lm_count_alloc(b.huge->size, n);
+      lm_count_alloc(b.huge->size);
       return q;
     }
   }

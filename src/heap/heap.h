@@ -52,7 +52,7 @@
 extern uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS] LM_HIDDEN;
 
 /* Entry for address a: 0, a struct lm_chunk *, or (struct lm_huge *)|1. */
-static inline uintptr_t lm_reg_lookup(uintptr_t a) {
+static inline __attribute__((always_inline)) uintptr_t lm_reg_lookup(uintptr_t a) {
   if (lm_unlikely(a >> LM_VA_BITS)) return 0;
   uintptr_t *leaf = __atomic_load_n(&lm_reg_root[a >> (LM_CHUNK_SHIFT + LM_REG_LEAF_BITS)],
                                     __ATOMIC_ACQUIRE);
@@ -98,7 +98,7 @@ extern uint32_t lm_class_magic[LM_NUM_CLASSES] LM_HIDDEN; /* ceil(2^32/size) */
 
 /* Slot index of byte offset off (< 64 KiB) in a slab of class cls, or
  * LM_NONE if off is not a slot start. Exact for off < 2^16 (see heap.c). */
-static inline uint32_t lm_slot_of(uint32_t cls, uint32_t off) {
+static inline __attribute__((always_inline)) uint32_t lm_slot_of(uint32_t cls, uint32_t off) {
   uint32_t q = (uint32_t)(((uint64_t)off * lm_class_magic[cls]) >> 32);
   return q * lm_class_bytes[cls] == off ? q : LM_NONE;
 }

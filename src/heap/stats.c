@@ -44,7 +44,6 @@ int lm_stats(struct lm_stats *st) {
   st->nfree = t.nfree;
   st->tcache_hits = t.hits;
   st->allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
-  st->requested = t.req_bytes;
   st->narenas = lm_heap.narenas;
   st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + st->metadata;
   st->resident = dirty * LM_PAGE_SIZE + st->huge_live + st->huge_cached + st->metadata;
@@ -68,9 +67,8 @@ void lm_stats_print(void) {
       st.resident / M, st.allocated / M, st.dirty_free / M);
   OUT("  large %.1f MiB, huge %.1f MiB live + %.1f MiB cached, metadata %.1f MiB\n", st.large_live / M,
       st.huge_live / M, st.huge_cached / M, st.metadata / M);
-  OUT("  calls: %llu malloc, %llu free, %llu tcache hits; requested %.1f MiB in all\n",
-      (unsigned long long)st.nmalloc, (unsigned long long)st.nfree, (unsigned long long)st.tcache_hits,
-      st.requested / M);
+  OUT("  calls: %llu malloc, %llu free, %llu tcache hits\n", (unsigned long long)st.nmalloc,
+      (unsigned long long)st.nfree, (unsigned long long)st.tcache_hits);
   OUT("  purged %.1f MiB in %llu passes, %llu trims; huge: %llu maps, %llu reused\n", st.purged / M,
       (unsigned long long)st.npurge, (unsigned long long)st.ntrim,
       (unsigned long long)(st.huge_nmalloc - st.huge_nreuse), (unsigned long long)st.huge_nreuse);

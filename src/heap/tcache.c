@@ -151,7 +151,6 @@ static void add_counters(struct lm_tcounters *to, const struct lm_tcounters *fro
   to->hits += __atomic_load_n(&from->hits, __ATOMIC_RELAXED);
   to->alloc_bytes += __atomic_load_n(&from->alloc_bytes, __ATOMIC_RELAXED);
   to->free_bytes += __atomic_load_n(&from->free_bytes, __ATOMIC_RELAXED);
-  to->req_bytes += __atomic_load_n(&from->req_bytes, __ATOMIC_RELAXED);
 }
 
 static void tc_exit(void *arg) {
@@ -181,19 +180,18 @@ void lm_tc_totals(struct lm_tcounters *out, size_t *cached_bytes) {
   }
   lm_unlock(&lm_heap.meta_lock);
   add_counters(out, &nocache);
+  out->nmalloc += out->hits;
   *cached_bytes = cached;
 }
 
-void lm_count_alloc(size_t usable, size_t req) {
+void lm_count_alloc(size_t usable) {
   struct lm_tcache *tc = lm_tc;
   if (tc != &lm_tc_none) {
     LM_RELAXED_ADD(tc->c.nmalloc, 1);
     LM_RELAXED_ADD(tc->c.alloc_bytes, usable);
-    LM_RELAXED_ADD(tc->c.req_bytes, req);
   } else {
     __atomic_fetch_add(&nocache.nmalloc, 1, __ATOMIC_RELAXED);
     __atomic_fetch_add(&nocache.alloc_bytes, usable, __ATOMIC_RELAXED);
-    __atomic_fetch_add(&nocache.req_bytes, req, __ATOMIC_RELAXED);
   }
 }
 
