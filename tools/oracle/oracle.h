@@ -101,6 +101,7 @@ struct report {
   struct violation v;                 /* the first unexcused violation */
   size_t checks[LM_OPS_MAX_THREADS][P_COUNT];
   size_t allowed[MAX_ALLOW];          /* times each profile entry excused one */
+  int allowed_basis[MAX_ALLOW];       /* the rule it broke (enum basis) */
   size_t skipped[LM_OP_KINDS];        /* ops whose function the target lacks */
   volatile size_t progress[LM_OPS_MAX_THREADS]; /* op being run (crash index) */
   volatile int claimed;               /* first violation wins */

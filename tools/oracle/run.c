@@ -54,7 +54,8 @@ bool violate(const struct run_opts *o, int prop, int basis, size_t op_index,
              const struct lm_op *op, const char *fn, const char *when, const char *fmt, ...) {
   int k = profile_match(o->pr, prop, fn, when);
   if (k >= 0) {
-    __atomic_add_fetch(&o->rep->allowed[k], 1, __ATOMIC_RELAXED);
+    size_t seen = __atomic_fetch_add(&o->rep->allowed[k], 1, __ATOMIC_RELAXED);
+    if (seen == 0 || basis < o->rep->allowed_basis[k]) o->rep->allowed_basis[k] = basis; /* strictest */
     return true;
   }
   if (__atomic_exchange_n(&o->rep->claimed, 1, __ATOMIC_ACQ_REL)) return false;
@@ -258,7 +259,8 @@ static bool op_malloc_like(struct ctx *c, struct blk *b) {
   count(c, P_MUST_FAIL);
   if (!p) return failed_ok(c, err, n, align, must);
   if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-  return settle(c, b, p, n, align, min, kind_fn(op), "*");
+  /* pvalloc's object is the rounded size (glibc): realloc must keep it all. */
+  return settle(c, b, p, op->kind == LM_OP_PVALLOC ? min : n, align, min, kind_fn(op), "*");
 }
 
 static bool op_calloc(struct ctx *c, struct blk *b) {
@@ -578,7 +580,7 @@ static void *thread_main(void *arg) {
     bool mine = a->o->threaded ? op->thread == a->tid || op->kind == LM_OP_BARRIER : true;
     if (!mine) continue;
     if (skipped(a->o, op)) {
-      if (a->tid == 0 || a->o->threaded) a->o->rep->skipped[op->kind]++;
+      __atomic_add_fetch(&a->o->rep->skipped[op->kind], 1, __ATOMIC_RELAXED);
       continue;
     }
     a->o->rep->progress[a->tid] = i;
