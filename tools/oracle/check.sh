@@ -16,7 +16,7 @@ fail() { echo "FAIL: $*"; rc=1; }
 # run NAME ARGS...: the oracle must end with "result: pass".
 run() {
   local name=$1 log="$out/$1.log"; shift
-  if nice "$oracle" --min-time 10 --min-out "$out/$name.min.trace" "$@" >"$log" 2>&1 &&
+  if nice "$oracle" --timeout 120 --min-time 10 --min-out "$out/$name.min.trace" "$@" >"$log" 2>&1 &&
      grep -q '^result: pass' "$log"; then
     local dev; dev=$(grep -c '^deviation .*: seen' "$log")
     [ "$dev" -gt 0 ] && dev=", $dev kinds of documented deviation excused" || dev=""
@@ -71,7 +71,7 @@ for so in "$out"/broken-*.so; do
   [ "$d" = OK ] && continue
   want=$(expect "$d") log=$out/broken-$d.log min=$out/broken-$d.min.trace
   rm -f "$min"
-  nice "$oracle" --lib "$so" --seed 1 --ops 20000 --min-time 5 --min-out "$min" >"$log" 2>&1
+  nice "$oracle" --timeout 120 --lib "$so" --seed 1 --ops 20000 --min-time 5 --min-out "$min" >"$log" 2>&1
   code=$?
   got=$(awk '/^result: violation/ {print $3}' "$log")
   if [ "$code" -ne 1 ] || [ "$got" != "$want" ]; then

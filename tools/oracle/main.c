@@ -15,7 +15,6 @@
 #include <time.h>
 #include <unistd.h>
 
-unsigned oracle_thread_id(void); /* run.c */
 
 struct opts {
   const char *lib, *replay, *profile, *min_out, *save;
@@ -320,7 +319,11 @@ int main(int argc, char **argv) {
      * room that dlopen only finds if the loader reserved it at start-up. */
     if (strstr(err, "static TLS") && !getenv("LEMMALLOC_ORACLE_REEXEC")) {
       setenv("LEMMALLOC_ORACLE_REEXEC", "1", 1);
-      setenv("GLIBC_TUNABLES", "glibc.rtld.optional_static_tls=65536", 1);
+      const char *old = getenv("GLIBC_TUNABLES");
+      char tun[1024];
+      snprintf(tun, sizeof tun, "%s%sglibc.rtld.optional_static_tls=65536", old ? old : "",
+               old ? ":" : "");
+      setenv("GLIBC_TUNABLES", tun, 1);
       execv("/proc/self/exe", argv);
     }
     fprintf(stderr, "oracle: %s\n", err);
@@ -421,8 +424,13 @@ int main(int argc, char **argv) {
     m = ddmin(&o, ops, m, mt, &v, &runs);
     if (write_trace(o.min_out, ops, m)) {
       printf("minimized: %zu op%s (%u runs) -> %s\n", m, m == 1 ? "" : "s", runs, o.min_out);
-      printf("  replay: lemmalloc-oracle --lib %s --replay %s%s%s%s\n", o.lib, o.min_out,
-             mt ? " --threads 2" : "", o.profile ? " --profile " : "", o.profile ? o.profile : "");
+      unsigned nt = 1;
+      for (size_t i = 0; mt && i < m; i++)
+        if (ops[i].thread + 1u > nt) nt = ops[i].thread + 1u;
+      char thr[32] = "";
+      if (mt) snprintf(thr, sizeof thr, " --threads %u", nt < 2 ? 2 : nt);
+      printf("  replay: lemmalloc-oracle --lib %s --replay %s%s%s%s\n", o.lib, o.min_out, thr,
+             o.profile ? " --profile " : "", o.profile ? o.profile : "");
       for (size_t i = 0; i < m && i < 20; i++) {
         char line[160];
         lm_op_format(&ops[i], line, sizeof line);

@@ -127,6 +127,9 @@ bool run_ops(const struct run_opts *o, const struct lm_op *ops, size_t n);
  * after warm-up with the end. */
 bool run_footprint(const struct run_opts *o, uint64_t seed, unsigned rounds);
 
+/* Index of the calling run thread (for the crash handler). */
+unsigned oracle_thread_id(void);
+
 /* Record a violation unless the profile excuses it; returns true if excused
  * (the caller then follows the target's behaviour). */
 bool violate(const struct run_opts *o, int prop, int basis, size_t op_index,

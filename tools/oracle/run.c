@@ -35,7 +35,7 @@ static struct {
   pthread_mutex_t lock;
   pthread_cond_t cond;
   unsigned nthreads, waiting, generation;
-  volatile int stop;
+  int stop; /* atomic: set by the first violation, read by every thread */
   size_t page;
 } S = {.lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
 
@@ -70,9 +70,14 @@ bool violate(const struct run_opts *o, int prop, int basis, size_t op_index,
   va_start(ap, fmt);
   vsnprintf(v->detail, sizeof v->detail, fmt, ap);
   va_end(ap);
-  S.stop = 1;
+  __atomic_store_n(&S.stop, 1, __ATOMIC_RELEASE);
+  pthread_mutex_lock(&S.lock); /* wake threads waiting at a barrier (never called under it) */
+  pthread_cond_broadcast(&S.cond);
+  pthread_mutex_unlock(&S.lock);
   return false;
 }
+
+static bool stopped(void) { return __atomic_load_n(&S.stop, __ATOMIC_ACQUIRE); }
 
 #define VIOLATE(c, prop, basis, fn, when, ...) \
   violate((c)->o, prop, basis, (c)->i, (c)->op, fn, when, __VA_ARGS__)
@@ -477,11 +482,11 @@ static bool barrier(void) {
     S.generation++;
     pthread_cond_broadcast(&S.cond);
   } else {
-    while (gen == S.generation && !S.stop)
+    while (gen == S.generation && !stopped())
       pthread_cond_wait(&S.cond, &S.lock);
   }
   pthread_mutex_unlock(&S.lock);
-  return !S.stop;
+  return !stopped();
 }
 
 static bool exec_op(struct ctx *c) {
@@ -567,7 +572,6 @@ struct thread_arg {
 };
 
 static __thread unsigned my_tid;
-unsigned oracle_thread_id(void);
 unsigned oracle_thread_id(void) { return my_tid; }
 
 static void *thread_main(void *arg) {
@@ -575,7 +579,7 @@ static void *thread_main(void *arg) {
   struct ctx c = {.o = a->o, .tid = a->tid, .cur = a->tid, .seeds = 0x5eed + a->tid};
   my_tid = a->tid;
   a->ok = true;
-  for (size_t i = 0; i < a->n && a->ok && !S.stop; i++) {
+  for (size_t i = 0; i < a->n && a->ok && !stopped(); i++) {
     const struct lm_op *op = &a->ops[i];
     bool mine = a->o->threaded ? op->thread == a->tid || op->kind == LM_OP_BARRIER : true;
     if (!mine) continue;
@@ -588,14 +592,14 @@ static void *thread_main(void *arg) {
     c.op = op;
     a->ok = exec_op(&c);
   }
-  if (a->ok && !S.stop && a->o->threaded) a->ok = barrier(); /* everyone done */
-  if (a->ok && !S.stop) a->ok = sweep(&c, "at the end");
+  if (a->ok && !stopped() && a->o->threaded) a->ok = barrier(); /* everyone done */
+  if (a->ok && !stopped()) a->ok = sweep(&c, "at the end");
   /* Give back what is left, checking each block once more on the way. */
-  for (unsigned s = 0; s < LM_OPS_SLOTS && a->ok && !S.stop; s++)
+  for (unsigned s = 0; s < LM_OPS_SLOTS && a->ok && !stopped(); s++)
     for (unsigned t = a->o->threaded ? a->tid : 0; t < (a->o->threaded ? a->tid + 1 : LM_OPS_MAX_THREADS); t++)
       if (S.tab[t][s].p) a->ok = release(&c, &S.tab[t][s], "free");
   if (a->tid == 0)
-    for (unsigned s = 0; s < LM_OPS_SHARED && a->ok && !S.stop; s++)
+    for (unsigned s = 0; s < LM_OPS_SHARED && a->ok && !stopped(); s++)
       if (S.shared[s].p) a->ok = release(&c, &S.shared[s], "free");
   return NULL;
 }
