@@ -184,12 +184,13 @@ int main(int argc, char **argv) {
   pthread_barrier_init(&g_measured, NULL, (unsigned)g_threads + 1);
   g_running = g_threads;
   double t0 = now_s();
+  /* Every mailbox exists before any thread can post to it. */
   for (long i = 0; i < g_threads; i++) {
     g_w[i].id = (int)i;
     g_w[i].rng = 0xb10a7 + (uint64_t)i;
     pthread_mutex_init(&g_w[i].box.lock, NULL);
-    start_thread(&g_w[i].t, run, &g_w[i]);
   }
+  for (long i = 0; i < g_threads; i++) start_thread(&g_w[i].t, run, &g_w[i]);
   /* The peak of the live bytes is the floor no allocator can go under. */
   int64_t peak_live = 0;
   while (__atomic_load_n(&g_running, __ATOMIC_ACQUIRE) > 0) {
