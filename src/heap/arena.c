@@ -134,24 +134,115 @@ static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, struct lm_chun
   return false;
 }
 
-/* ---- slab indices (meta_lock) ---- */
+/* ---- slab indices (meta_lock) ----
+ * Lowest free index first, from a two-level bitmap: live indices stay
+ * dense, so the core's per-slab rows that stay unused are a contiguous
+ * top that the metadata purge below can give back. */
 
-static uint32_t slab_free_head = LM_NONE, slab_high;
+#define SLAB_WORDS (LM_MAX_SLABS / 64)
+static uint64_t slab_free_bits[SLAB_WORDS];     /* 1 = index free (after first use) */
+static uint64_t slab_free_sum[(SLAB_WORDS + 63) / 64];
+static uint64_t slab_row_dirty[SLAB_WORDS];     /* core rows possibly resident */
+static uint64_t slab_row_young[SLAB_WORDS];     /* freed since the last metadata pass */
+static uint32_t slab_high;                      /* indices >= this never used */
+
+static void slab_bit_set(uint32_t s, bool on) {
+  uint64_t m = (uint64_t)1 << (s % 64);
+  if (on) slab_free_bits[s / 64] |= m;
+  else slab_free_bits[s / 64] &= ~m;
+  uint64_t w = (uint64_t)1 << (s / 64 % 64);
+  if (slab_free_bits[s / 64]) slab_free_sum[s / 4096] |= w;
+  else slab_free_sum[s / 4096] &= ~w;
+}
 
 static uint32_t slab_id_alloc(void) {
+  uint32_t s = LM_NONE;
   lm_lock(&lm_heap.meta_lock);
-  uint32_t s = slab_free_head;
-  if (s != LM_NONE) slab_free_head = S[s].ph_next;
+  for (uint32_t i = 0; i < sizeof slab_free_sum / sizeof *slab_free_sum; i++) {
+    if (slab_free_sum[i] == 0) continue;
+    uint32_t w = i * 64 + (uint32_t)__builtin_ctzll(slab_free_sum[i]);
+    s = w * 64 + (uint32_t)__builtin_ctzll(slab_free_bits[w]);
+    break;
+  }
+  if (s != LM_NONE) slab_bit_set(s, false);
   else if (slab_high < LM_MAX_SLABS) s = slab_high++;
+  if (s != LM_NONE) slab_row_dirty[s / 64] |= (uint64_t)1 << (s % 64);
   lm_unlock(&lm_heap.meta_lock);
   return s;
 }
 
 static void slab_id_free(uint32_t s) {
   lm_lock(&lm_heap.meta_lock);
-  S[s].ph_next = slab_free_head;
-  slab_free_head = s;
+  slab_bit_set(s, true);
+  slab_row_young[s / 64] |= (uint64_t)1 << (s % 64);
   lm_unlock(&lm_heap.meta_lock);
+}
+
+/* The core keeps two rows of LM_SLAB_MAX_SLOTS entries per slab index
+ * (lm_slab_perm, lm_slab_pos: 4 KiB per slab at the default sizes, as much
+ * as a one-page slab itself). By the core's contract a row carries no state
+ * between lm_slab_init calls: init is O(1), and an entry is written when its
+ * slot is first handed out, before it is ever read. So the pages of rows of
+ * indices that are free, and have stayed free for a whole pass interval,
+ * may go back to the kernel: they read as zero afterwards, which the core
+ * never observes. Runs of such indices are taken out of the free bitmap
+ * while the lock is dropped for madvise. Returns bytes released. */
+#define ROW_BYTES (sizeof lm_slab_perm[0])
+size_t lm_slab_rows_purge(void) {
+  size_t released = 0;
+  enum { MAXRUNS = 16 };
+  uint32_t lo[MAXRUNS], hi[MAXRUNS];
+  uint32_t from = 0;
+  for (;;) {
+    uint32_t nruns = 0;
+    lm_lock(&lm_heap.meta_lock);
+    for (uint32_t s = from; s < slab_high && nruns < MAXRUNS;) {
+      uint64_t ok = slab_free_bits[s / 64] & slab_row_dirty[s / 64] & ~slab_row_young[s / 64];
+      if (!(ok >> (s % 64) & 1)) {
+        s++;
+        continue;
+      }
+      uint32_t e = s;
+      while (e < slab_high && ((slab_free_bits[e / 64] & slab_row_dirty[e / 64] & ~slab_row_young[e / 64]) >> (e % 64) & 1)) {
+        slab_bit_set(e, false); /* not allocatable while purged */
+        e++;
+      }
+      lo[nruns] = s;
+      hi[nruns++] = e;
+      s = e;
+    }
+    if (nruns == 0) {
+      memset(slab_row_young, 0, sizeof slab_row_young);
+      lm_unlock(&lm_heap.meta_lock);
+      return released;
+    }
+    from = hi[nruns - 1];
+    lm_unlock(&lm_heap.meta_lock);
+    for (uint32_t r = 0; r < nruns; r++) {
+      const void *arrays[2] = {lm_slab_perm[lo[r]], lm_slab_pos[lo[r]]};
+      for (int k = 0; k < 2; k++) {
+        uintptr_t a = (uintptr_t)arrays[k], b = a + (size_t)(hi[r] - lo[r]) * ROW_BYTES;
+        uintptr_t pa = (a + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1), pb = b & ~(uintptr_t)(LM_PAGE_SIZE - 1);
+        if (pb > pa) {
+          lm_os_purge((void *)pa, pb - pa);
+          released += pb - pa;
+        }
+      }
+    }
+    lm_lock(&lm_heap.meta_lock);
+    for (uint32_t r = 0; r < nruns; r++) {
+      for (uint32_t s = lo[r]; s < hi[r]; s++) {
+        slab_bit_set(s, true);
+        /* clean only if its rows lay wholly inside the purged pages */
+        uintptr_t a = (uintptr_t)lm_slab_perm[s], first = (uintptr_t)lm_slab_perm[lo[r]];
+        uintptr_t last = (uintptr_t)lm_slab_perm[lo[r]] + (size_t)(hi[r] - lo[r]) * ROW_BYTES;
+        if (a >= ((first + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1)) &&
+            a + ROW_BYTES <= (last & ~(uintptr_t)(LM_PAGE_SIZE - 1)))
+          slab_row_dirty[s / 64] &= ~((uint64_t)1 << (s % 64));
+      }
+    }
+    lm_unlock(&lm_heap.meta_lock);
+  }
 }
 
 /* ---- pairing heap of non-full slabs, lowest span address first, so that
@@ -390,29 +481,37 @@ bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
 /* ---- purging ---- */
 
 #define PURGE_BATCH 32
-struct purge_rec { struct lm_chunk *ch; uint32_t pg, n, purged; };
+#define PURGE_RUNS 8
+/* A free block taken out of the buddy for purging, with the runs of its
+ * pages to release, found under the lock (the dirty bitmap is shared with
+ * pages other threads use, so it is only read under the lock). */
+struct purge_rec {
+  struct lm_chunk *ch;
+  uint32_t pg, n, nruns, purged;
+  uint32_t run_pg[PURGE_RUNS], run_n[PURGE_RUNS];
+};
 
 static bool page_old(const struct lm_chunk *ch, uint32_t pg, uint32_t now, bool all) {
   return is_dirty(ch, pg) && (all || now - ch->stamp[pg] >= lm_heap.cfg.purge_ms);
 }
 
-/* madvise the old dirty pages of a taken block (no lock: the block is ours
- * until it is freed back; its bits are read-only meanwhile). */
-static uint32_t purge_block(const struct purge_rec *r, uint32_t now, bool all, uint64_t *runs, uint32_t nruns_max, uint32_t *nruns) {
-  uint32_t purged = 0, i = r->pg, end = r->pg + r->n;
-  *nruns = 0;
-  while (i < end) {
+/* Runs of old dirty pages in [pg, pg+n) (lock held); returns their count.
+ * Runs beyond PURGE_RUNS wait for the next pass. */
+static uint32_t find_runs(struct purge_rec *r, uint32_t now, bool all) {
+  uint32_t i = r->pg, end = r->pg + r->n;
+  r->nruns = r->purged = 0;
+  while (i < end && r->nruns < PURGE_RUNS) {
     while (i < end && !page_old(r->ch, i, now, all)) i++;
     uint32_t j = i;
     while (j < end && page_old(r->ch, j, now, all)) j++;
     if (j > i) {
-      lm_os_purge((void *)(r->ch->base + ((uintptr_t)i << LM_PAGE_SHIFT)), (size_t)(j - i) << LM_PAGE_SHIFT);
-      purged += j - i;
-      if (*nruns < nruns_max) runs[(*nruns)++] = (uint64_t)i << 32 | (j - i);
+      r->run_pg[r->nruns] = i;
+      r->run_n[r->nruns++] = j - i;
+      r->purged += j - i;
     }
     i = j;
   }
-  return purged;
+  return r->nruns;
 }
 
 size_t lm_arena_purge(struct lm_arena *a, bool all) {
@@ -439,6 +538,7 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
   bool young = false; /* dirty free pages left for a later pass */
   struct lm_chunk *ch = a->chunks;
   uint32_t pg = 0;
+  size_t scan_start = 0;
   for (;;) {
     uint32_t n = 0;
     while (ch != NULL && n < PURGE_BATCH) {
@@ -451,9 +551,11 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       uint32_t h = head < 0 ? pg : (uint32_t)head, len = 1u << lm_buddy_order(ch->idx, h);
       pg = h + len;
       if (lm_buddy_is_allocated(ch->idx, h) || dirty_count(ch, h, len) == 0) continue;
-      bool any = false;
-      for (uint32_t i = h; i < h + len && !any; i++) any = page_old(ch, i, now, all);
-      if (!any) {
+      struct purge_rec *r = &recs[n];
+      r->ch = ch;
+      r->pg = h;
+      r->n = len;
+      if (find_runs(r, now, all) == 0) {
         young = true;
         continue;
       }
@@ -462,22 +564,28 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       ch->free_pages -= len;
       ch->dirty_free -= d;
       a->dirty_free_pages -= d;
-      recs[n++] = (struct purge_rec){ch, h, len, 0};
+      n++;
     }
-    if (n == 0) break;
+    if (n == 0) {
+      /* A trim rescans while it makes progress: blocks with more dirty
+       * runs than one visit takes are finished on the next scan. */
+      if (all && a->dirty_free_pages && released != scan_start) {
+        scan_start = released;
+        ch = a->chunks;
+        pg = 0;
+        continue;
+      }
+      break;
+    }
     lm_unlock(&a->lock);
-    uint64_t runs[PURGE_BATCH][8];
-    uint32_t nruns[PURGE_BATCH];
-    for (uint32_t i = 0; i < n; i++) recs[i].purged = purge_block(&recs[i], now, all, runs[i], 8, &nruns[i]);
+    for (uint32_t i = 0; i < n; i++)
+      for (uint32_t k = 0; k < recs[i].nruns; k++)
+        lm_os_purge((void *)(recs[i].ch->base + ((uintptr_t)recs[i].run_pg[k] << LM_PAGE_SHIFT)),
+                    (size_t)recs[i].run_n[k] << LM_PAGE_SHIFT);
     lm_lock(&a->lock);
     for (uint32_t i = 0; i < n; i++) {
       struct purge_rec *r = &recs[i];
-      if (nruns[i] < 8) {
-        for (uint32_t k = 0; k < nruns[i]; k++) dirty_mark(r->ch, (uint32_t)(runs[i][k] >> 32), (uint32_t)runs[i][k], false);
-      } else { /* more runs than recorded: recompute (stamps unchanged meanwhile) */
-        for (uint32_t p = r->pg; p < r->pg + r->n; p++)
-          if (page_old(r->ch, p, now, all)) dirty_mark(r->ch, p, 1, false);
-      }
+      for (uint32_t k = 0; k < r->nruns; k++) dirty_mark(r->ch, r->run_pg[k], r->run_n[k], false);
       uint32_t d = dirty_count(r->ch, r->pg, r->n);
       r->ch->free_pages += r->n;
       r->ch->dirty_free += d;

@@ -149,6 +149,7 @@ struct lm_heap {
   struct lm_arena arenas[LM_MAX_ARENAS];
   uint64_t key;                   /* random: marks slots in a tcache */
   uint64_t next_tick_ms;
+  uint64_t next_rows_ms;          /* next metadata purge (tick winner only) */
   lm_lock_t init_lock, meta_lock, huge_lock;
   int initialized;                /* 0, 1 busy, 2 done */
   /* huge mappings, under huge_lock */
@@ -193,6 +194,10 @@ const char *lm_arena_why_bad(struct lm_chunk *ch, uintptr_t p) LM_HIDDEN;
 /* Purge dirty free pages older than the decay (all of them if `all`), unmap
  * empty chunks beyond the reserve. Returns pages released. Takes the lock. */
 size_t lm_arena_purge(struct lm_arena *a, bool all) LM_HIDDEN;
+
+/* Give back the pages of the core's per-slab rows of slab indices that
+ * have been free for a pass interval (see arena.c). Takes meta_lock. */
+size_t lm_slab_rows_purge(void) LM_HIDDEN;
 
 /* ---- huge.c ---- */
 void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) LM_HIDDEN;
