@@ -1,5 +1,5 @@
 # Benchmarks and the demo (see bench/README.md).
-#   make bench            full suite, every allocator, 5 interleaved runs (~15-25 min)
+#   make bench            full suite, every allocator, 5 interleaved runs (~15-25 min; budget 30)
 #   make bench QUICK=1    the same workloads, smaller, 3 runs (~3-5 min)
 #   make bench-memory     issue 4's memory table and RSS-over-time chart (~5 min)
 #   make demo             deps, build, glibc vs lemmalloc on the bloat workload (< 2 min)
