@@ -9,10 +9,12 @@ Each run is one process started by the small launcher build/bench/measure
 with the allocator's environment (LD_PRELOAD or MALLOC_ARENA_MAX); it
 measures wall time, takes CPU time and peak RSS from wait4's rusage (which
 includes the children the command waited for, so gcc's cc1 counts) and, for
-the memory workloads, samples VmRSS every 50 ms. Runs are interleaved (run 1 of every workload under every
-allocator, then run 2, ...; the allocator order rotates) so that a change in
-the machine's load spreads over all allocators instead of landing on one.
-The tables report medians.
+the memory workloads, samples VmRSS every 50 ms. Runs are interleaved (run 1
+of every workload under every allocator, then run 2, ...; the allocator
+order rotates) so that a change in the machine's load spreads over all
+allocators instead of landing on one. The tables report medians. LEMMALLOC_*
+variables in the caller's environment reach every run and are listed in the
+results.
 
 A run counts only if the process exits 0 and prints its "RESULT ok" line
 (every workload checks its own results); anything else is recorded as a
@@ -44,8 +46,9 @@ WORKLOADS_DIR = os.path.join(ROOT, "bench", "workloads")
 # BENCH_LEMMALLOC points at another build (e.g. to compare two versions).
 LEMMALLOC = os.environ.get("BENCH_LEMMALLOC", os.path.join(ROOT, "build", "liblemmalloc.so"))
 MEASURE = os.path.join(BIN, "measure")
-PYTHON = "/usr/bin/python3"  # Debian's: the interpreter the preload tests use too
+PYTHON = "/usr/bin/python3"  # Debian's, the one python3-matplotlib is installed for
 SAMPLE_MS = 50
+RUN_LIMIT_S = 300  # a run that hangs (a deadlocked allocator) is killed and counted as failed
 
 ALLOCATOR_ORDER = ["glibc", "glibc-arena2", "jemalloc", "mimalloc", "tcmalloc", "lemmalloc"]
 
@@ -157,7 +160,7 @@ def measure(argv, env_extra, stdin=None, sample=False, period_ms=SAMPLE_MS):
         env.pop(k, None)
     with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
         res, smp = os.path.join(tmp, "result"), os.path.join(tmp, "samples")
-        launcher = [MEASURE, "-o", res]
+        launcher = [MEASURE, "-o", res, "-t", str(RUN_LIMIT_S)]
         for k, v in env_extra.items():
             launcher += ["-e", "%s=%s" % (k, v)]
         if sample:
@@ -197,6 +200,11 @@ def machine_info():
         return r.stdout or "?"
     commit = subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
                             capture_output=True, text=True).stdout.strip()
+    if "BENCH_LEMMALLOC" in os.environ:
+        commit = os.environ["BENCH_LEMMALLOC"]
+    settings = " ".join("%s=%s" % kv for kv in sorted(os.environ.items())
+                        if kv[0].startswith(("LEMMALLOC_", "MALLOC_CONF", "MIMALLOC_", "TCMALLOC_",
+                                             "GLIBC_TUNABLES")))
     return {
         "date": datetime.datetime.utcnow().strftime("%Y-%m-%d %H:%M UTC"),
         "cpu": "%s, %d cores" % (cpu, os.cpu_count()),
@@ -205,6 +213,7 @@ def machine_info():
         "jemalloc": pkg("libjemalloc2"), "mimalloc": pkg("libmimalloc2.0"),
         "tcmalloc": pkg("libtcmalloc-minimal4"), "lemmalloc": commit,
         "load": "%.2f %.2f %.2f" % os.getloadavg(),
+        "settings": settings or "none",
     }
 
 
@@ -243,7 +252,9 @@ def run_suite(suite, workloads, allocs, runs):
                                      "t_s": round(t, 3), "rss_kib": kib})
                 elapsed = time.monotonic() - t_start
                 eta = elapsed / done * (total - done)
-                status = "ok" if ok else "FAILED (exit %d): %s" % (rc, (err.strip().splitlines() or ["no RESULT line"])[-1][:160])
+                why = "TIMEOUT after %d s" % RUN_LIMIT_S if rc == 124 else \
+                    (err.strip().splitlines() or ["no RESULT line"])[-1][:160]
+                status = "ok" if ok else "FAILED (exit %d): %s" % (rc, why)
                 print("[%3d/%d %3.0f%% eta %4.0fs] run %d/%d %-10s %-12s %7.2fs %7.1f MiB  %s"
                       % (done, total, 100.0 * done / total, eta, r + 1, runs, w.name, a, wall,
                          maxrss / 1024, status), flush=True)
@@ -329,7 +340,8 @@ def write_markdown(path, suite, info, summ, workloads, allocs, runs, cmd):
          "Command: `%s` — %d run(s) per workload and allocator, interleaved; medians." % (cmd, runs),
          "", "Machine: %(cpu)s; Linux %(kernel)s; glibc %(glibc)s; jemalloc %(jemalloc)s, "
          "mimalloc %(mimalloc)s, tcmalloc %(tcmalloc)s; lemmalloc %(lemmalloc)s; "
-         "%(date)s; load average at start %(load)s." % info, "",
+         "%(date)s; load average at start %(load)s; allocator settings in the environment: "
+         "%(settings)s." % info, "",
          "The machine is shared with other work, so small differences (under ~10%) are noise.",
          "glibc-arena2 is glibc with MALLOC_ARENA_MAX=2.", "",
          "## Wall time (glibc in seconds, the others as a ratio to glibc; lower is better)", "",
@@ -381,7 +393,8 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
     L = ["# Memory results (issue 4)", "",
          "Command: `%s` — %d run(s) per workload and allocator, interleaved; medians." % (cmd, runs), "",
          "Machine: %(cpu)s; Linux %(kernel)s; glibc %(glibc)s; lemmalloc %(lemmalloc)s; %(date)s; "
-         "load average at start %(load)s." % info, "",
+         "load average at start %(load)s; allocator settings in the environment: %(settings)s."
+         % info, "",
          "Peak RSS from wait4 (ru_maxrss); final RSS read by the workload itself after the work, "
          "with its threads alive and idle; live = bytes the program really holds at that point "
          "(C: the working sets' block sizes; Ruby: cache strings + 40-byte slots in use); "
