@@ -9,7 +9,13 @@
  *
  * Every public operation is a short sequence of four moves (take_free,
  * split, merge, release), each of which maps a valid chunk to a valid chunk,
- * so the invariant holds at every loop head and between calls. */
+ * so the invariant holds at every loop head and between calls.
+ *
+ * The small static inline helpers (buddy_of, buddy_free, unlink_head,
+ * link_head) carry no contracts: the proof inlines them into their callers
+ * (-inline-calls, proofs/buddy.flags), where they break the invariant
+ * only between two lines of one move. */
+#define LM_BUDDY_LEMMAS /* this file proves and uses the lemma functions */
 #include "core.h"
 
 #if LM_MAX_ORDER > 15
@@ -63,10 +69,20 @@ static inline void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 /* The four moves. Each takes a valid chunk to a valid chunk. */
 
 /* Free head p becomes allocated, same order. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES;
+    LM_BUDDY_VALID(requires, c)
+    requires free: FreeHead(c, p);
+    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p], LM_BUDDY_STACKS(c);
+    LM_BUDDY_VALID(ensures, c)
+    ensures used: UsedHead(c, p) && Ord(c, p) == \old(Ord(c, p));
+    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) - Pow2(Ord(c, p)); */
 static void take_free(uint32_t c, uint32_t p)
 {
   uint32_t k = lm_buddy_ord[c][p];
+  //@ ghost lm_buddy_lemma_order(k);
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
   unlink_head(c, p);
+  //@ ghost lm_buddy_lemma_term(c, 1, k);
   link_head(c, 1, k, p);
   lm_buddy_nfree[c] -= lm_buddy_pow2[k];
 }
@@ -74,24 +90,55 @@ static void take_free(uint32_t c, uint32_t p)
 /* Allocated head p of order k >= 1 keeps the lower half (order k-1) and
  * gives the upper half back as a free block: its buddy is p, allocated, so
  * the free blocks stay maximally merged. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES;
+    LM_BUDDY_VALID(requires, c)
+    requires used: UsedHead(c, p) && Ord(c, p) >= 1;
+    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p],
+            lm_buddy_st[c][p + Pow2(Ord(c, p) - 1)], lm_buddy_ord[c][p + Pow2(Ord(c, p) - 1)],
+            LM_BUDDY_STACKS(c);
+    LM_BUDDY_VALID(ensures, c)
+    ensures low: UsedHead(c, p) && Ord(c, p) == \old(Ord(c, p)) - 1;
+    ensures high: FreeHead(c, p + Pow2(Ord(c, p))) && Ord(c, p + Pow2(Ord(c, p))) == Ord(c, p);
+    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) + Pow2(Ord(c, p)); */
 static void split(uint32_t c, uint32_t p)
 {
   uint32_t k = (uint32_t)lm_buddy_ord[c][p] - 1;
+  //@ ghost lm_buddy_lemma_order(k);
+  //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
   unlink_head(c, p);
+  //@ ghost lm_buddy_lemma_term(c, 1, k);
   link_head(c, 1, k, p);
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
   link_head(c, 0, k, p + lm_buddy_pow2[k]);
   lm_buddy_nfree[c] += lm_buddy_pow2[k];
 }
 
 /* Allocated head p of order k < max whose buddy is a free block of order k:
  * the two become one allocated block of order k+1, returned. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES;
+    LM_BUDDY_VALID(requires, c)
+    requires used: UsedHead(c, p) && Ord(c, p) < LM_MAX_ORDER;
+    requires buddy_free: FreeHead(c, Buddy(p, Ord(c, p))) &&
+      Ord(c, Buddy(p, Ord(c, p))) == Ord(c, p);
+    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p],
+            lm_buddy_st[c][Buddy(p, Ord(c, p))], lm_buddy_ord[c][Buddy(p, Ord(c, p))],
+            LM_BUDDY_STACKS(c);
+    LM_BUDDY_VALID(ensures, c)
+    ensures merged_low: \old(LowHalf(p, Ord(c, p))) ==> \result == p;
+    ensures merged_high: !\old(LowHalf(p, Ord(c, p))) ==> \result == p - Pow2(\old(Ord(c, p)));
+    ensures used: UsedHead(c, \result) && Ord(c, \result) == \old(Ord(c, p)) + 1;
+    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) - Pow2(\old(Ord(c, p))); */
 static uint32_t merge(uint32_t c, uint32_t p)
 {
   uint32_t k = lm_buddy_ord[c][p];
+  //@ ghost lm_buddy_lemma_order(k);
+  //@ ghost lm_buddy_lemma_order(k + 1);
   uint32_t b = buddy_of(p, k);
   uint32_t m = b < p ? b : p;
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
   unlink_head(c, b);
   unlink_head(c, p);
+  //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
   link_head(c, 1, k + 1, m);
   lm_buddy_nfree[c] -= lm_buddy_pow2[k];
   return m;
@@ -99,10 +146,22 @@ static uint32_t merge(uint32_t c, uint32_t p)
 
 /* Allocated head p whose buddy is not a free block of its order (or that
  * spans the chunk) becomes free. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES;
+    LM_BUDDY_VALID(requires, c)
+    requires used: UsedHead(c, p);
+    requires maximal: Ord(c, p) == LM_MAX_ORDER ||
+      !(FreeHead(c, Buddy(p, Ord(c, p))) && Ord(c, Buddy(p, Ord(c, p))) == Ord(c, p));
+    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p], LM_BUDDY_STACKS(c);
+    LM_BUDDY_VALID(ensures, c)
+    ensures free: FreeHead(c, p) && Ord(c, p) == \old(Ord(c, p));
+    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) + Pow2(Ord(c, p)); */
 static void release(uint32_t c, uint32_t p)
 {
   uint32_t k = lm_buddy_ord[c][p];
+  //@ ghost lm_buddy_lemma_order(k);
+  //@ ghost lm_buddy_lemma_term(c, 1, k);
   unlink_head(c, p);
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
   link_head(c, 0, k, p);
   lm_buddy_nfree[c] += lm_buddy_pow2[k];
 }
@@ -116,8 +175,17 @@ static inline bool buddy_free(uint32_t c, uint32_t p, uint32_t k)
 
 void lm_buddy_init(uint32_t c)
 {
+  /*@ loop invariant p_range: 0 <= p <= LM_CHUNK_PAGES;
+      loop invariant cleared: \forall integer q; 0 <= q < p ==> !Head(c, q);
+      loop assigns p, lm_buddy_st[c][0 .. LM_CHUNK_PAGES - 1];
+      loop variant LM_CHUNK_PAGES - p; */
   for (uint32_t p = 0; p < LM_CHUNK_PAGES; p++)
     lm_buddy_st[c][p] = LM_BUDDY_INTERIOR;
+  /*@ loop invariant k_range: 0 <= k <= LM_MAX_ORDER + 1;
+      loop invariant emptied: \forall integer s, j; 0 <= s < 2 && 0 <= j < k ==>
+        lm_buddy_cnt[c][s][j] == 0;
+      loop assigns k, lm_buddy_cnt[c][0 .. 1][0 .. LM_MAX_ORDER];
+      loop variant LM_MAX_ORDER + 1 - k; */
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
     lm_buddy_cnt[c][0][k] = 0;
     lm_buddy_cnt[c][1][k] = 0;
@@ -135,13 +203,29 @@ void lm_buddy_init(uint32_t c)
 int32_t lm_buddy_alloc(uint32_t c, uint32_t order)
 {
   uint32_t k = order;
+  /*@ loop invariant k_range: order <= k && (k <= LM_MAX_ORDER + 1 || k == order);
+      loop invariant none_below: \forall integer j; order <= j < k ==> lm_buddy_cnt[c][0][j] == 0;
+      loop assigns k;
+      loop variant LM_MAX_ORDER + 1 - k; */
   while (k <= LM_MAX_ORDER && lm_buddy_cnt[c][0][k] == 0)
     k++;
   if (k > LM_MAX_ORDER)
     return LM_ERR_NOMEM;
   uint32_t p = lm_buddy_stk[c][0][k][lm_buddy_cnt[c][0][k] - 1];
   take_free(c, p);
+  /*@ loop invariant k_range: order <= k <= LM_MAX_ORDER;
+      loop invariant p_in: InChunk(p);
+      loop invariant p_used: UsedHead(c, p) && Ord(c, p) == k;
+      LM_BUDDY_VALID(loop invariant, c)
+      loop invariant others_used: \forall integer q; InChunk(q) && q != p ==>
+        (UsedHead(c, q) <==> \at(UsedHead(c, q), Pre));
+      loop invariant others_order: \forall integer q; InChunk(q) && q != p && UsedHead(c, q) ==>
+        Ord(c, q) == \at(Ord(c, q), Pre);
+      loop invariant count: lm_buddy_nfree[c] == \at(lm_buddy_nfree[c], Pre) - Pow2(k);
+      loop assigns k, LM_BUDDY_CHUNK(c);
+      loop variant k - order; */
   while (k > order) {
+    //@ ghost lm_buddy_lemma_order(k - 1);
     split(c, p);
     k--;
   }
@@ -157,10 +241,26 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page)
   if (lm_buddy_st[c][page] != LM_BUDDY_USED)
     return LM_ERR_NOT_ALLOCATED;
   uint32_t order = lm_buddy_ord[c][page], k = order, p = page;
+  /*@ loop invariant k_range: order <= k <= LM_MAX_ORDER;
+      loop invariant p_in: InChunk(p);
+      loop invariant p_used: UsedHead(c, p) && Ord(c, p) == k;
+      loop invariant p_covers: p <= page && page + Pow2(order) <= p + Pow2(k);
+      LM_BUDDY_VALID(loop invariant, c)
+      loop invariant others_used: \forall integer q; InChunk(q) && q != p ==>
+        (UsedHead(c, q) <==> (\at(UsedHead(c, q), Pre) && q != page));
+      loop invariant p_new: \let pp = p; pp == page || !\at(UsedHead(c, pp), Pre);
+      loop invariant others_order: \forall integer q; InChunk(q) && q != p && UsedHead(c, q) ==>
+        Ord(c, q) == \at(Ord(c, q), Pre);
+      loop invariant count: lm_buddy_nfree[c] == \at(lm_buddy_nfree[c], Pre) + Pow2(order) - Pow2(k);
+      loop assigns k, p, LM_BUDDY_CHUNK(c);
+      loop variant LM_MAX_ORDER - k; */
   while (k < LM_MAX_ORDER && buddy_free(c, p, k)) {
+    //@ ghost lm_buddy_lemma_order(k);
+    //@ ghost lm_buddy_lemma_order(k + 1);
     p = merge(c, p);
     k++;
   }
+  //@ ghost lm_buddy_lemma_order(k);
   release(c, p);
   return (int32_t)order;
 }
@@ -184,7 +284,12 @@ int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
 {
   if (page >= LM_CHUNK_PAGES)
     return LM_ERR_RANGE;
+  /*@ ghost uint32_t g = lm_buddy_lemma_cover(c, page); */
+  /*@ loop invariant k_range: 0 <= k <= Ord(c, g);
+      loop assigns k;
+      loop variant LM_MAX_ORDER - k; */
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
+    //@ ghost lm_buddy_lemma_order(k);
     uint32_t h = page - page % lm_buddy_pow2[k];
     if (lm_buddy_st[c][h] != LM_BUDDY_INTERIOR &&
         page - h < lm_buddy_pow2[lm_buddy_ord[c][h]])
