@@ -2,8 +2,32 @@
  *
  * Linked in (liblemmalloc.a or .so), the lm_ functions below behave exactly
  * like their glibc counterparts without the prefix. Preloaded
- * (LD_PRELOAD=liblemmalloc.so, or bin/lemmalloc CMD), the library also
- * defines malloc, free, ... themselves.
+ * (LD_PRELOAD=build/liblemmalloc.so, or bin/lemmalloc CMD), the library
+ * also defines malloc, free, ... themselves.
+ *
+ * Settings, read once at start-up from the environment (sizes take a k, m
+ * or g suffix):
+ *   LEMMALLOC_ARENAS=N        arenas (independent heaps, one lock each);
+ *                             default: the CPUs this process may use; max 64.
+ *                             mallopt(M_ARENA_MAX, n) lowers it for threads
+ *                             started afterwards.
+ *   LEMMALLOC_TCACHE_BYTES=B  per-thread cache of free small blocks, in
+ *                             bytes over all size classes (default 64k);
+ *                             0 disables the caches (every call locks).
+ *   LEMMALLOC_PURGE_MS=MS     free pages, emptied slabs and freed huge
+ *                             mappings go back to the kernel after this
+ *                             many ms unused (default 200); 0 = at once.
+ *   LEMMALLOC_HUGE_CACHE=B    bytes of freed huge (> 2 MiB) mappings kept
+ *                             for reuse until the decay (default 64m).
+ *   LEMMALLOC_ON_ERROR=warn   on a bad free/realloc (double free, interior,
+ *                             foreign pointer) print the line and go on;
+ *                             default: print and abort.
+ *   LEMMALLOC_STATS=1         print the statistics (malloc_stats) at exit;
+ *                             the first line starts "lemmalloc stats".
+ *   LEMMALLOC_TRACE=FILE      record every call for tools/oracle.
+ *
+ * Under valgrind, memcheck replaces lemmalloc's malloc family with its own,
+ * as it does glibc's, and so still sees every block of the program.
  */
 #ifndef LEMMALLOC_H
 #define LEMMALLOC_H
@@ -53,6 +77,7 @@ struct lm_stats {
   uint64_t nmalloc, nfree; /* allocation and free calls served */
   uint64_t tcache_hits;   /* allocations served by a thread cache */
   uint64_t large_nmalloc, huge_nmalloc, huge_nreuse;
+  size_t huge_count;      /* live huge mappings */
   unsigned narenas;
   size_t nchunks;
   struct {

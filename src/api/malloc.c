@@ -108,7 +108,7 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
       goto bad;
     }
     if (__atomic_load_n(&b->huge->state, __ATOMIC_RELAXED) != 1 /* live */) {
-      why = "double free of";
+      why = fn[0] == 'f' ? "double free of" : "pointer to a freed block";
       goto bad;
     }
     b->usable = b->huge->size;
@@ -136,7 +136,7 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
     bool live = lm_slab_is_allocated(s, off);
     lm_unlock(&ar->lock);
     if (!live) {
-      why = "double free of";
+      why = fn[0] == 'f' ? "double free of" : "pointer to a freed block";
       goto bad;
     }
     b->slab = s;

@@ -33,11 +33,9 @@ EXPORT struct mallinfo2 mallinfo2(void) {
   struct lm_stats st;
   lm_stats(&st);
   struct mallinfo2 mi = {0};
-  size_t huge_count = st.huge_nmalloc; /* cumulative: a count is not kept */
-  (void)huge_count;
   mi.arena = st.chunks_mapped;
   mi.hblkhd = st.huge_live + st.huge_cached;
-  mi.hblks = st.huge_live ? 1 : 0;
+  mi.hblks = st.huge_count;
   mi.uordblks = st.allocated;
   size_t small_large = st.allocated > st.huge_live ? st.allocated - st.huge_live : 0;
   mi.fordblks = st.chunks_mapped > small_large ? st.chunks_mapped - small_large : 0;

@@ -32,6 +32,7 @@ int lm_stats(struct lm_stats *st) {
   st->huge_cached = lm_heap.huge_cached_bytes;
   st->huge_nmalloc = lm_heap.huge_nmalloc;
   st->huge_nreuse = lm_heap.huge_nreuse;
+  st->huge_count = (size_t)(lm_heap.huge_nmalloc - lm_heap.huge_nfree);
   lm_unlock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
   st->metadata = lm_heap.meta_bytes;
