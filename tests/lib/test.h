@@ -68,22 +68,30 @@ static void lt_end(void) {
 }
 #define TEST(test) for (int lt_once_ = (lt_begin(test), 1); lt_once_; lt_once_ = 0, lt_end())
 
-/* LT_EXPECT=lemmalloc (set by the runner) asserts that malloc is not glibc's. */
+/* LT_EXPECT=lemmalloc (set by the runners) asserts that malloc comes from
+ * the object that defines lm_stats: liblemmalloc.so preloaded, or the
+ * program itself when linked with liblemmalloc.a (and -rdynamic).
+ * LT_LABEL names the allocator in the output instead of the default. */
 static void lt_init(const char *suite) {
-  const char *who = lt_provider("malloc"), *expect = getenv("LT_EXPECT");
+  const char *who = lt_provider("malloc"), *lm = lt_provider("lm_stats");
+  const char *expect = getenv("LT_EXPECT"), *label = getenv("LT_LABEL");
   setvbuf(stdout, NULL, _IOLBF, 0);
   lt_strict = strcmp(who, "glibc") != 0;
-  snprintf(lt_suite, sizeof lt_suite, "%s/%s", suite, lt_strict ? "lemmalloc" : "glibc");
+  if (!label) label = strstr(who, "lemmalloc") ? "lemmalloc" : who;
+  snprintf(lt_suite, sizeof lt_suite, "%s/%s", suite, label);
+  snprintf(lt_name, sizeof lt_name, "%s: (outside a test)", lt_suite);
   signal(SIGSEGV, lt_crash); signal(SIGBUS, lt_crash); signal(SIGABRT, lt_crash);
   signal(SIGFPE, lt_crash); signal(SIGILL, lt_crash);
-  snprintf(lt_name, sizeof lt_name, "%s: (outside a test)", lt_suite);
-  if (expect) TEST("malloc is served by the expected allocator")
-    CHECKF(strcmp(expect, "glibc") == 0 ? !lt_strict : lt_strict && strcmp(who, "?") != 0,
-           "LT_EXPECT=%s but malloc comes from %s", expect, who);
+  if (expect) TEST("malloc is served by the expected allocator") {
+    if (!strcmp(expect, "lemmalloc"))
+      CHECKF(strcmp(who, "?") && !strcmp(who, lm), "malloc comes from %s, lm_stats from %s", who, lm);
+    else
+      CHECKF(!strcmp(who, expect), "malloc comes from %s, want %s", who, expect);
+  }
 }
 
 /* A check that cannot run here: says so, counts as neither pass nor fail. */
-static void lt_skip(const char *test, const char *why) {
+static inline void lt_skip(const char *test, const char *why) {
   printf("SKIP: %s: %s (%s)\n", lt_suite, test, why);
 }
 

@@ -1,0 +1,41 @@
+# CPython doing real work with every allocation sent to malloc
+# (PYTHONMALLOC=malloc): dicts, lists, sets, strings, JSON, regexes, sorting,
+# threads handing objects to each other. Prints a deterministic summary.
+import json
+import queue
+import re
+import threading
+import zlib
+
+q = queue.Queue()
+results = [None] * 6
+
+
+def work(t):
+    index = {}
+    for i in range(20000):
+        w = "w%d-%s" % ((i * 7919 + t) % 1543, "y" * (i % 29))
+        index.setdefault(w, []).append(i)
+    docs = [{"id": i, "t": t, "name": "item-%d" % i * (1 + i % 4), "tags": list(range(i % 9))}
+            for i in range(2000)]
+    text = json.dumps(docs, sort_keys=True)
+    back = json.loads(text)
+    words = re.findall(r"item-(\d+)", text)
+    q.put([d for d in back if d["id"] % 3 == 0])  # freed on the main thread
+    results[t] = (len(index), sum(len(v) for v in index.values()), len(text),
+                  zlib.crc32(text.encode()), len(set(words)), sorted(index)[:2])
+
+
+threads = [threading.Thread(target=work, args=(t,)) for t in range(6)]
+for th in threads:
+    th.start()
+for th in threads:
+    th.join()
+handed = 0
+while not q.empty():
+    handed += len(q.get())
+for t, r in enumerate(results):
+    print("thread", t, r)
+print("handed over:", handed)
+big = {str(i) * 2: [i] * (i % 5) for i in range(200000)}
+print("big dict:", len(big), sum(len(v) for v in big.values()), sorted(big)[-1])

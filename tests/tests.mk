@@ -1,0 +1,64 @@
+# Tests of the malloc API, bad input, threads and fork, and real programs
+# (issue 3): tests/README.md says what each covers. Check parts, with their
+# time budget on 2 cores:
+#   api      ~15 s   API edge cases on glibc (a check of the test), then on
+#                    lemmalloc preloaded and linked statically (.a)
+#   bad      ~5 s    bad frees: abort with one line, or warn and carry on
+#   threads  ~60 s   stress (32 threads, default and tight settings), fork
+#                    while allocating, thousands of short-lived threads
+#   preload  ~90 s   ruby, python3, perl, git, sqlite3, gcc, sort and a C++
+#                    program under lemmalloc, output compared with glibc's
+# Each test run is bounded by LT_TIMEOUT (tests/lib/preloaded.sh).
+
+TEST_BIN    := $(BUILD)/tests/bin
+TEST_LIB    := $(BUILD)/liblemmalloc.so
+TEST_CFLAGS  = $(ALL_CFLAGS) -fno-builtin -pthread
+TEST_HDR    := tests/lib/test.h
+PRELOADED   := tests/lib/preloaded.sh $(abspath $(TEST_LIB))
+STATIC      := tests/lib/preloaded.sh static
+
+$(TEST_BIN)/api: tests/api/api.c $(TEST_HDR)
+$(TEST_BIN)/bad: tests/bad/bad.c $(TEST_HDR)
+$(TEST_BIN)/stress: tests/threads/stress.c $(TEST_HDR)
+$(TEST_BIN)/fork: tests/threads/fork.c $(TEST_HDR)
+$(TEST_BIN)/thread-exit: tests/threads/exit.c $(TEST_HDR)
+$(TEST_BIN)/api $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit:
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+# The same API test linked with liblemmalloc.a; -rdynamic lets it find
+# lm_stats next to malloc and so see that lemmalloc serves it.
+$(TEST_BIN)/api-static: tests/api/api.c $(TEST_HDR) $(BUILD)/liblemmalloc.a
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -rdynamic -o $@ $< $(BUILD)/liblemmalloc.a
+
+$(TEST_BIN)/containers: tests/cpp/containers.cpp
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -pthread -o $@ $<
+
+CHECK_PARTS += api bad threads preload
+.PHONY: check-api check-bad check-threads check-preload
+
+check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/api-static
+	@rc=0; \
+	LT_EXPECT=glibc timeout -k 5 300 $(TEST_BIN)/api || rc=1; \
+	$(PRELOADED) lemmalloc $(TEST_BIN)/api || rc=1; \
+	$(STATIC) lemmalloc-static $(TEST_BIN)/api-static || rc=1; \
+	exit $$rc
+
+check-bad: $(TEST_LIB) $(TEST_BIN)/bad
+	@$(PRELOADED) lemmalloc $(TEST_BIN)/bad
+
+# The stress test runs again with one arena and no thread cache: every free
+# then takes the arena lock, the path the cache otherwise hides.
+check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit
+	@rc=0; \
+	$(PRELOADED) lemmalloc $(TEST_BIN)/stress 32 4000 || rc=1; \
+	LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 \
+	  $(PRELOADED) "lemmalloc, 1 arena, no cache" $(TEST_BIN)/stress 24 2000 || rc=1; \
+	$(PRELOADED) lemmalloc $(TEST_BIN)/fork 120 || rc=1; \
+	$(PRELOADED) lemmalloc $(TEST_BIN)/thread-exit 300 || rc=1; \
+	exit $$rc
+
+check-preload: $(TEST_LIB) $(TEST_BIN)/containers
+	@tests/preload/run.sh $(TEST_LIB) $(TEST_BIN)/containers
