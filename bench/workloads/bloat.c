@@ -15,7 +15,7 @@
  * The long-lived blocks allocated during bursts pin the pages around them in
  * allocators that mix sizes, and per-thread arenas multiply the effect. The
  * memory really live at the end is the working sets: about THREADS * SLOTS *
- * 1.1 KiB.
+ * 1 KiB.
  *
  * After the jobs comes a quiet period of QUIET_MS in which each thread runs
  * one small job every 20 ms (an idle server's heartbeat); then, with the
@@ -23,7 +23,7 @@
  * lets the threads check and free everything. work_s is the jobs' time.
  *
  * Validation: every block carries a pattern (burst blocks are filled
- * completely) checked before it is freed; the work count is checked.
+ * completely) checked before it is freed; job and block counts are checked.
  *
  * usage: bloat [threads=8] [jobs=3000] [slots=4000] [burst_every=150] [quiet_ms=500]
  * prints: RESULT ok live_kib=.. peak_live_kib=.. final_rss_kib=.. baseline_rss_kib=.. work_s=..
