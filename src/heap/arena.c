@@ -308,9 +308,36 @@ static uint32_t ph_remove(uint32_t root, uint32_t s) {
 
 static uint32_t now32(void) { return (uint32_t)lm_os_now_ms(); }
 
+/* Span order and slot count of the slabs of class cls (lm_slab_geometry
+ * fills them at init). */
+static uint8_t slab_order[LM_NUM_CLASSES];
+static uint16_t slab_slots[LM_NUM_CLASSES];
+
+#ifndef LM_SLAB_MIN_SLOTS
+#define LM_SLAB_MIN_SLOTS 1024
+#endif
+/* The core suggests the smallest span with little tail waste; the heap
+ * grows it (within the core's bounds) until a slab holds
+ * LM_SLAB_MIN_SLOTS slots or spans 2^LM_SLAB_MAX_ORDER pages, because each
+ * slab index costs fixed core metadata (two rows of LM_SLAB_MAX_SLOTS
+ * entries, 4 KiB resident at the default sizes) and there are only
+ * LM_MAX_SLABS of them: with one-page slabs the metadata equals the data and
+ * 64-byte objects run out of slab indices at 256 MiB. */
+void lm_slab_geometry(void) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t size = lm_class_bytes[c], order = lm_class_slab_order(c);
+    uint32_t want = LM_SLAB_MIN_SLOTS < LM_SLAB_MAX_SLOTS ? LM_SLAB_MIN_SLOTS : LM_SLAB_MAX_SLOTS;
+    while (order < LM_SLAB_MAX_ORDER && ((LM_PAGE_SIZE << order) / size) < want) order++;
+    uint32_t slots = (LM_PAGE_SIZE << order) / size;
+    if (order == lm_class_slab_order(c)) slots = lm_class_slab_slots(c);
+    slab_order[c] = (uint8_t)order;
+    slab_slots[c] = (uint16_t)(slots < LM_SLAB_MAX_SLOTS ? slots : LM_SLAB_MAX_SLOTS);
+  }
+}
+
 /* A fresh slab of class cls, made current. LM_NONE if no buddy block. */
 static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
-  uint32_t order = lm_class_slab_order(cls), pg;
+  uint32_t order = slab_order[cls], pg;
   struct lm_chunk *ch;
   if (!arena_buddy_alloc(a, order, &ch, &pg)) return LM_NONE;
   uint32_t s = slab_id_alloc();
@@ -319,10 +346,10 @@ static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
     return LM_NONE;
   }
   pages_taken(a, ch, pg, 1u << order);
-  lm_slab_init(s, lm_class_bytes[cls], lm_class_slab_slots(cls));
+  lm_slab_init(s, lm_class_bytes[cls], slab_slots[cls]);
   S[s].base = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
   S[s].cls = cls;
-  S[s].nslots = lm_class_slab_slots(cls);
+  S[s].nslots = slab_slots[cls];
   S[s].chunk = ch->idx;
   S[s].arena = a->idx;
   S[s].state = LM_SLAB_CUR;
@@ -336,7 +363,7 @@ static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
 static void slab_release(struct lm_arena *a, uint32_t s, uint32_t stamp) {
   struct lm_chunk *ch = lm_chunks[S[s].chunk];
   uint32_t pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT);
-  uint32_t n = 1u << lm_class_slab_order(S[s].cls);
+  uint32_t n = 1u << slab_order[S[s].cls];
   for (uint32_t i = 0; i < n; i++) ch->page[pg + i] = 0;
   a->class_nslabs[S[s].cls]--;
   S[s].state = LM_SLAB_UNUSED;

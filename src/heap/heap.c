@@ -133,6 +133,7 @@ void lm_heap_init(void) {
   lm_heap.key = lm_os_random() & ~(uint64_t)(LM_QUANTUM - 1);
   lm_tc_key = lm_heap.key;
   class_tables();
+  lm_slab_geometry();
   for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock_reinit(&a->lock);

@@ -177,6 +177,7 @@ void lm_heap_tick(void) LM_HIDDEN;
 void *lm_meta_alloc(size_t size) LM_HIDDEN;
 
 /* ---- arena.c: slabs, large blocks, purging ---- */
+void lm_slab_geometry(void) LM_HIDDEN; /* at init, after the class tables */
 /* Allocate up to n slots of class cls into out[]; returns how many (0 only
  * when memory is exhausted). */
 uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint32_t n) LM_HIDDEN;
