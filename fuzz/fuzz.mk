@@ -1,13 +1,121 @@
-# fuzz/ — the op codec, the fuzz drivers and their check part.
-# (first increment: the codec and its round-trip test)
+# fuzz/ — the op codec, three fuzz drivers, their engines and check part.
+#
+#   make fuzz                 every driver under libFuzzer and AFL++ (ASan+UBSan)
+#                             and the threads driver under TSan, FUZZ_SECONDS
+#                             each (default 60): 7 runs, ~7 min + builds
+#   make fuzz JOBS=N          AFL++ with one main and N-1 secondaries
+#   make fuzz FUZZ_DRIVERS=api   only some drivers
+#   make fuzz-build           just the binaries (build/fuzz/{lf,afl,replay,tsan})
+#   make fuzz-selftest        plant each known bug (-DLM_PLANT_BUG=n) and show
+#                             the fuzzers find it within FUZZ_SELFTEST_SECONDS
+# Crashes land in fuzz/out/crashes/ (git-ignored), the growing corpus in
+# fuzz/out/corpus/. Check part `fuzz` (budget ~4 min on 2 cores: ~60 s of
+# builds, replays of tests/regress/ and the seeds, ~2 min of smoke runs).
 
-FUZZ_OUT := $(BUILD)/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 15
+FUZZ_SELFTEST_SECONDS ?= 120
+JOBS ?= 1
+FUZZ_DRIVERS ?= core api threads
+FUZZ_DIR := $(BUILD)/fuzz
 
-$(FUZZ_OUT)/ops_test: fuzz/ops.c fuzz/ops_test.c fuzz/ops.h
+# Sources every variant depends on (build.sh compiles them all).
+FUZZ_DEPS := $(wildcard fuzz/*.c fuzz/*.h src/*/*.c src/*/*.h include/*.h) fuzz/ops.dict \
+             fuzz/build.sh src/build.mk fuzz/fuzz.mk
+
+# What build.sh needs from src/build.mk: the library without the malloc
+# override (the drivers call lm_*), with the static OS backend.
+.PHONY: fuzz-vars
+fuzz-vars:
+	@echo "FUZZ_LIB_SRCS='$(filter-out src/api/override.c fuzz/ops.c,$(LM_LIB_SRCS)) $(LM_OS_STATIC)'"
+	@echo "FUZZ_CORE_SRCS='$(LM_CORE_SRCS)'"
+	@echo "FUZZ_LIB_FLAGS='$(LM_LIB_CFLAGS)'"
+
+FUZZ_OPT := -O1 -g -fno-omit-frame-pointer $(WARN)
+FUZZ_ASAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+
+# One build.sh call per variant; the stamp stands for its binaries.
+# lf: libFuzzer. The drivers' own files skip comparison tracing: their
+#     pattern loops would otherwise cost half the time and guide nothing.
+$(FUZZ_DIR)/lf/.stamp: $(FUZZ_DEPS)
+	@echo "fuzz: building libFuzzer drivers"
+	@CC=clang CXX=clang++ CFLAGS="$(FUZZ_OPT) $(FUZZ_ASAN) -fsanitize=fuzzer-no-link" \
+	  FUZZ_DRIVER_CFLAGS="-fno-sanitize-coverage=trace-cmp" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
+	  OUT=$(@D) FUZZ_LIB_CFLAGS="$(FUZZ_LIB_CFLAGS)" fuzz/build.sh
+	@touch $@
+# afl: AFL++ in persistent mode (afl-clang-fast links its libFuzzer-style driver).
+$(FUZZ_DIR)/afl/.stamp: $(FUZZ_DEPS)
+	@echo "fuzz: building AFL++ drivers"
+	@AFL_QUIET=1 CC=afl-clang-fast CXX=afl-clang-fast++ CFLAGS="$(FUZZ_OPT) $(FUZZ_ASAN)" \
+	  LIB_FUZZING_ENGINE=-fsanitize=fuzzer OUT=$(@D) FUZZ_LIB_CFLAGS="$(FUZZ_LIB_CFLAGS)" fuzz/build.sh
+	@touch $@
+# replay: no engine, ASan+UBSan; runs files (make check, crash triage).
+$(FUZZ_DIR)/replay/.stamp: $(FUZZ_DEPS)
+	@echo "fuzz: building replay drivers"
+	@CC=clang CXX=clang++ CFLAGS="$(FUZZ_OPT) $(FUZZ_ASAN)" LIB_FUZZING_ENGINE=replay \
+	  OUT=$(@D) FUZZ_LIB_CFLAGS="$(FUZZ_LIB_CFLAGS)" fuzz/build.sh
+	@touch $@
+# tsan: ThreadSanitizer over lemmalloc and the drivers, replay engine.
+$(FUZZ_DIR)/tsan/.stamp: $(FUZZ_DEPS)
+	@echo "fuzz: building TSan drivers"
+	@CC=clang CXX=clang++ CFLAGS="$(FUZZ_OPT) -fsanitize=thread" LIB_FUZZING_ENGINE=replay \
+	  OUT=$(@D) FUZZ_LIB_CFLAGS="-DLM_FREE_CHECK_LOCKED $(FUZZ_LIB_CFLAGS)" \
+	  FUZZ_DRIVERS="api threads" fuzz/build.sh
+	@touch $@
+
+FUZZ_VARIANTS := lf afl replay tsan
+.PHONY: fuzz fuzz-build fuzz-selftest
+fuzz-build: $(foreach v,$(FUZZ_VARIANTS),$(FUZZ_DIR)/$(v)/.stamp)
+
+# Every run goes on after a crash so one report covers all drivers.
+fuzz: fuzz-build
+	@rc=0; for d in $(FUZZ_DRIVERS); do \
+	  fuzz/run.sh libfuzzer $$d $(FUZZ_SECONDS) || rc=1; \
+	  fuzz/run.sh afl $$d $(FUZZ_SECONDS) $(JOBS) || rc=1; \
+	  if [ $$d = threads ]; then fuzz/run.sh tsan $$d $(FUZZ_SECONDS) || rc=1; fi; \
+	done; \
+	if [ $$rc -eq 0 ]; then echo "fuzz: no crash"; else echo "fuzz: CRASHES (see above, fuzz/out/crashes/)"; fi; \
+	exit $$rc
+
+# ---- the op codec on its own ----
+$(FUZZ_DIR)/ops_test: fuzz/ops.c fuzz/ops_test.c fuzz/ops.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) fuzz/ops.c fuzz/ops_test.c -o $@
 
+# ---- check part ----
+# Replays tests/regress/ (every file through every driver: any input is a
+# valid program for each) and the seeds, under ASan+UBSan and, for the
+# threads driver, TSan; then short runs of each engine on scratch corpora.
+FUZZ_SMOKE := $(FUZZ_DIR)/smoke
 CHECK_PARTS += fuzz
 .PHONY: check-fuzz
-check-fuzz: $(FUZZ_OUT)/ops_test
-	@$(FUZZ_OUT)/ops_test
+check-fuzz: $(FUZZ_DIR)/ops_test
+	@$(FUZZ_DIR)/ops_test
+	@if $(MAKE) --no-print-directory -s $(FUZZ_DIR)/replay/.stamp $(FUZZ_DIR)/tsan/.stamp \
+	     $(FUZZ_DIR)/lf/.stamp $(FUZZ_DIR)/afl/.stamp >$(FUZZ_DIR)/build.log 2>&1; \
+	then echo "PASS: fuzz: drivers build (libFuzzer, AFL++, replay, TSan)"; \
+	else tail -20 $(FUZZ_DIR)/build.log; echo "FAIL: fuzz: drivers build"; exit 1; fi
+	@rc=0; for d in core api threads; do \
+	  fuzz/run.sh replay $$d replay tests/regress fuzz/seeds/$$d || rc=1; \
+	done; \
+	fuzz/run.sh replay threads tsan tests/regress fuzz/seeds/threads || rc=1; \
+	rm -rf $(FUZZ_SMOKE); \
+	for d in core api threads; do \
+	  if FUZZ_CORPUS=$(FUZZ_SMOKE)/corpus/$$d FUZZ_CRASHES=$(FUZZ_SMOKE)/crashes/$$d-libfuzzer \
+	     fuzz/run.sh libfuzzer $$d $(FUZZ_SMOKE_SECONDS); \
+	  then echo "PASS: fuzz smoke: $$d under libFuzzer"; else echo "FAIL: fuzz smoke: $$d under libFuzzer"; rc=1; fi; \
+	  if FUZZ_CORPUS=$(FUZZ_SMOKE)/corpus/$$d FUZZ_CRASHES=$(FUZZ_SMOKE)/crashes/$$d-afl \
+	     FUZZ_AFL_OUT=$(FUZZ_SMOKE)/afl/$$d fuzz/run.sh afl $$d 10; \
+	  then echo "PASS: fuzz smoke: $$d under AFL++"; else echo "FAIL: fuzz smoke: $$d under AFL++"; rc=1; fi; \
+	done; \
+	if FUZZ_CORPUS=$(FUZZ_SMOKE)/corpus/threads FUZZ_CRASHES=$(FUZZ_SMOKE)/crashes/threads-tsan \
+	   fuzz/run.sh tsan threads $(FUZZ_SMOKE_SECONDS); \
+	then echo "PASS: fuzz smoke: threads under TSan"; else echo "FAIL: fuzz smoke: threads under TSan"; rc=1; fi; \
+	exit $$rc
+
+# Regenerate the committed seeds and dictionary from the codec.
+.PHONY: fuzz-seeds
+fuzz-seeds:
+	@mkdir -p $(FUZZ_DIR) fuzz/seeds/core fuzz/seeds/api fuzz/seeds/threads
+	$(CC) $(ALL_CFLAGS) fuzz/ops.c fuzz/seedgen.c -o $(FUZZ_DIR)/seedgen
+	$(FUZZ_DIR)/seedgen fuzz

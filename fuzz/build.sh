@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Build the lemmalloc fuzz drivers (fuzz_core, fuzz_api, fuzz_threads).
+#
+# OSS-Fuzz and ClusterFuzzLite run this unchanged: the engine and the
+# sanitizer come from their environment, as everywhere else:
+#   CC, CXX              compilers (clang, or afl-clang-fast for AFL++)
+#   CFLAGS, CXXFLAGS     sanitizer and coverage flags, e.g.
+#                        -fsanitize=address,undefined -fsanitize=fuzzer-no-link
+#   LIB_FUZZING_ENGINE   what supplies main: -fsanitize=fuzzer (libFuzzer),
+#                        an engine library (AFL++'s libAFLDriver.a), or the
+#                        word `replay` for fuzz/replay.c (no engine: replays
+#                        files, used for TSan and by `make check`)
+#   OUT                  where binaries, seed corpora and dictionaries go
+# Local extras (fuzz/fuzz.mk sets them): FUZZ_DRIVERS (subset to build),
+# FUZZ_DRIVER_CFLAGS (flags for the drivers' own files only), FUZZ_LIB_CFLAGS
+# (flags for lemmalloc's files only, e.g. -DLM_PLANT_BUG=3), WORK (objects).
+#
+# lemmalloc's own sources are compiled into every driver (static OS backend,
+# no malloc override), so the sanitizers instrument the allocator and the
+# drivers call lm_* directly, never through ASan's interceptors.
+set -eu
+cd "$(dirname "$0")/.."
+
+CC=${CC:-clang}
+CXX=${CXX:-clang++}
+CFLAGS=${CFLAGS:--O1 -g -fsanitize=address,undefined -fsanitize=fuzzer-no-link}
+CXXFLAGS=${CXXFLAGS:-$CFLAGS}
+LIB_FUZZING_ENGINE=${LIB_FUZZING_ENGINE:--fsanitize=fuzzer}
+OUT=${OUT:-build/fuzz/out}
+WORK=${WORK:-$OUT/obj}
+DRIVERS=${FUZZ_DRIVERS:-core api threads}
+FUZZ_DRIVER_CFLAGS=${FUZZ_DRIVER_CFLAGS:-}
+FUZZ_LIB_CFLAGS=${FUZZ_LIB_CFLAGS:-}
+
+# The library's source lists and flags have one home: src/build.mk.
+eval "$(make -s --no-print-directory fuzz-vars)"
+
+mkdir -p "$OUT" "$WORK"
+common="-std=c11 -Iinclude -Isrc -Ifuzz -pthread"
+
+# compile SRC OBJ FLAGS...: one object, in the background (we wait below).
+pids=()
+compile() {
+  local src=$1 obj=$2; shift 2
+  "$CC" $common $CFLAGS "$@" -c "$src" -o "$obj" &
+  pids+=($!)
+  if [ "${#pids[@]}" -ge "$(nproc)" ]; then wait "${pids[0]}"; pids=("${pids[@]:1}"); fi
+}
+obj_of() { echo "$WORK/$(echo "$1" | tr / _ | sed 's/\.c$/.o/')"; }
+
+lib_objs=() core_objs=()
+for s in $FUZZ_LIB_SRCS; do
+  o=$(obj_of "$s"); compile "$s" "$o" $FUZZ_LIB_FLAGS $FUZZ_LIB_CFLAGS; lib_objs+=("$o")
+done
+for s in $FUZZ_CORE_SRCS; do core_objs+=("$(obj_of "$s")"); done
+for s in fuzz/ops.c fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c; do
+  compile "$s" "$(obj_of "$s")" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
+done
+engine=$LIB_FUZZING_ENGINE
+if [ "$engine" = replay ]; then
+  compile fuzz/replay.c "$(obj_of fuzz/replay.c)" $FUZZ_DRIVER_CFLAGS
+  engine=$(obj_of fuzz/replay.c)
+fi
+for p in "${pids[@]}"; do wait "$p"; done
+
+for d in $DRIVERS; do
+  objs=("$(obj_of fuzz/fuzz_$d.c)" "$(obj_of fuzz/ops.c)")
+  if [ "$d" = core ]; then objs+=("${core_objs[@]}")
+  else objs+=("$(obj_of fuzz/exec.c)" "${lib_objs[@]}"); fi
+  # C++ link: libFuzzer and AFL++'s driver need the C++ runtime.
+  "$CXX" $CXXFLAGS "${objs[@]}" $engine -pthread -o "$OUT/fuzz_$d"
+  cp fuzz/ops.dict "$OUT/fuzz_$d.dict"
+  if command -v zip >/dev/null && [ -d "fuzz/seeds/$d" ]; then
+    rm -f "$OUT/fuzz_${d}_seed_corpus.zip"
+    zip -qj "$OUT/fuzz_${d}_seed_corpus.zip" fuzz/seeds/"$d"/*
+  fi
+done

@@ -1,0 +1,330 @@
+/* Op executor for the api and threads drivers. See exec.h.
+ *
+ * What is checked, per call (glibc's contract, as src/api/malloc.c states):
+ *  - every block: 16-aligned (or the requested alignment), usable size >=
+ *    request and stable while live, all of it writable, not overlapping
+ *    another live block (single thread), its pattern intact until freed;
+ *  - calloc memory reads zero; realloc keeps min(old, new) bytes, and on
+ *    failure leaves the old block intact; realloc(p, 0) frees;
+ *  - size overflow (calloc, reallocarray, > PTRDIFF_MAX) fails with ENOMEM;
+ *    a bad alignment gives EINVAL (posix_memalign leaves *out untouched);
+ *  - malloc_usable_size(NULL) == 0; malloc_trim returns 0 or 1 and leaves
+ *    every live block intact;
+ *  - failure is allowed only where memory may really run out: requests
+ *    above LM_FUZZ_BIG or aligned beyond MAX_ALIGN, or when the driver
+ *    holds more than LM_FUZZ_BUDGET.
+ */
+#define _GNU_SOURCE
+#include "exec.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include "lemmalloc.h"
+
+#define PAGE ((size_t)4096)
+#define LM_FUZZ_BIG ((size_t)16 << 20)
+#define LM_FUZZ_BUDGET ((size_t)64 << 20) /* of the static backend's 256 MiB */
+#define MAX_ALIGN ((size_t)4 << 20)       /* the static backend aligns up to a chunk */
+
+static _Atomic size_t live_bytes;
+
+size_t lm_fuzz_live_bytes(void) { return atomic_load(&live_bytes); }
+
+__attribute__((constructor(101))) void lm_fuzz_exec_setup(void) {
+  /* Purge almost at once so purging interleaves with everything; keep
+   * whatever the user set. */
+  setenv("LEMMALLOC_PURGE_MS", "1", 0);
+  /* More arenas than the CI's two cores, so threads share some and not others. */
+  setenv("LEMMALLOC_ARENAS", "3", 0);
+}
+
+void lm_fuzz_exec_init_shared(struct lm_fuzz_shared *sh) {
+  for (unsigned i = 0; i < LM_OPS_SHARED; i++) {
+    pthread_mutex_init(&sh[i].lock, NULL);
+    memset(&sh[i].b, 0, sizeof sh[i].b);
+  }
+}
+
+static bool may_fail(size_t n) {
+  return n > LM_FUZZ_BIG || lm_fuzz_live_bytes() + n > LM_FUZZ_BUDGET;
+}
+
+/* ---- block bookkeeping ---- */
+
+static void check_block(const struct lm_op *op, const struct lm_fuzz_block *b, const char *when) {
+  size_t bad = lm_fuzz_check(b->p, b->filled, b->filled, b->key);
+  LM_FUZZ_EXPECT(op, bad == SIZE_MAX,
+                 "%s: block %p (%zu bytes, usable %zu) changed at offset %zu: 0x%02x, want 0x%02x",
+                 when, b->p, b->req, b->usable, bad, ((const uint8_t *)b->p)[bad],
+                 lm_fuzz_byte(b->key, bad));
+}
+
+static void fill_block(struct lm_fuzz_block *b) {
+  b->key = lm_fuzz_key(b->p, b->req);
+  lm_fuzz_fill(b->p, b->usable, b->key);
+  b->filled = b->usable;
+}
+
+static void check_no_overlap(struct lm_fuzz_ctx *ctx, const struct lm_op *op, void *p, size_t n) {
+  if (!ctx->check_overlap) return;
+  uintptr_t a = (uintptr_t)p;
+  for (unsigned i = 0; i < LM_OPS_SLOTS; i++) {
+    const struct lm_fuzz_block *o = &ctx->slots[i];
+    if (!o->p) continue;
+    uintptr_t b = (uintptr_t)o->p;
+    LM_FUZZ_EXPECT(op, a + n <= b || b + o->usable <= a,
+                   "new block [%p, +%zu) overlaps live block s%u [%p, +%zu)", p, n, i, o->p,
+                   o->usable);
+  }
+  for (unsigned i = 0; ctx->shared && i < LM_OPS_SHARED; i++) {
+    const struct lm_fuzz_block *o = &ctx->shared[i].b;
+    uintptr_t b = (uintptr_t)o->p;
+    LM_FUZZ_EXPECT(op, !o->p || a + n <= b || b + o->usable <= a,
+                   "new block [%p, +%zu) overlaps shared block %u [%p, +%zu)", p, n, i, o->p,
+                   o->usable);
+  }
+}
+
+/* A new block p for a request of n bytes aligned to align: check it and
+ * record it in *b (which must be empty). */
+static void adopt(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b,
+                  void *p, size_t n, size_t align) {
+  LM_FUZZ_EXPECT(op, (uintptr_t)p % (align < 16 ? 16 : align) == 0,
+                 "block %p is not aligned to %zu", p, align < 16 ? 16 : align);
+  size_t u = lm_malloc_usable_size(p);
+  LM_FUZZ_EXPECT(op, u >= n, "usable size %zu of %p is below the request %zu", u, p, n);
+  check_no_overlap(ctx, op, p, u);
+  *b = (struct lm_fuzz_block){.p = p, .req = n, .usable = u};
+  atomic_fetch_add(&live_bytes, u);
+}
+
+static void drop(struct lm_fuzz_block *b) {
+  atomic_fetch_sub(&live_bytes, b->usable);
+  memset(b, 0, sizeof *b);
+}
+
+static void free_block(const struct lm_op *op, struct lm_fuzz_block *b) {
+  if (!b->p) return;
+  check_block(op, b, "before free");
+  LM_FUZZ_EXPECT(op, lm_malloc_usable_size(b->p) == b->usable,
+                 "usable size of live %p changed from %zu to %zu", b->p, b->usable,
+                 lm_malloc_usable_size(b->p));
+  lm_free(b->p);
+  drop(b);
+}
+
+/* Result of an allocating call into slot b (freed beforehand by the caller). */
+static void got_block(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b,
+                      void *p, int err, size_t n, size_t align, bool zero, const char *fn) {
+  if (!p) {
+    LM_FUZZ_EXPECT(op, may_fail(n), "%s(%zu) failed with %zu bytes live", fn, n,
+                   lm_fuzz_live_bytes());
+    LM_FUZZ_EXPECT(op, err == ENOMEM, "%s(%zu) failed with errno %d, want ENOMEM", fn, n, err);
+    return;
+  }
+  adopt(ctx, op, b, p, n, align);
+  if (zero) {
+    size_t bad = lm_fuzz_check_zero(p, n);
+    LM_FUZZ_EXPECT(op, bad == SIZE_MAX, "calloc'd block %p has byte %zu = 0x%02x", p, bad,
+                   ((uint8_t *)p)[bad]);
+  }
+  fill_block(b);
+}
+
+/* ---- ops ---- */
+
+static void do_realloc(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b,
+                       bool array) {
+  size_t n;
+  bool overflow = __builtin_mul_overflow(op->nmemb, op->size, &n);
+  if (!array) n = op->size, overflow = false;
+  errno = 0;
+  void *q = array ? lm_reallocarray(b->p, op->nmemb, op->size) : lm_realloc(b->p, n);
+  int err = errno;
+  const char *fn = array ? "reallocarray" : "realloc";
+  if (overflow) {
+    LM_FUZZ_EXPECT(op, q == NULL && err == ENOMEM, "%s overflowing %zu x %zu returned %p, errno %d",
+                   fn, op->nmemb, op->size, q, err);
+    if (b->p) check_block(op, b, "after a failed reallocarray");
+    return;
+  }
+  if (b->p && n == 0) { /* glibc: frees, returns NULL */
+    LM_FUZZ_EXPECT(op, q == NULL, "%s(p, 0) returned %p, want NULL", fn, q);
+    drop(b);
+    return;
+  }
+  if (!q) {
+    LM_FUZZ_EXPECT(op, may_fail(n), "%s(%p, %zu) failed with %zu bytes live", fn, b->p, n,
+                   lm_fuzz_live_bytes());
+    LM_FUZZ_EXPECT(op, err == ENOMEM, "%s(%zu) failed with errno %d, want ENOMEM", fn, n, err);
+    if (b->p) check_block(op, b, "after a failed realloc");
+    return;
+  }
+  LM_FUZZ_EXPECT(op, err == 0, "%s succeeded but set errno to %d", fn, err);
+  if (!b->p) {
+    adopt(ctx, op, b, q, n, 16);
+    fill_block(b);
+    return;
+  }
+  struct lm_fuzz_block old = *b;
+  drop(b);
+  old.p = q; /* the kept prefix still carries the old key */
+  size_t keep = old.filled < n ? old.filled : n;
+  size_t bad = lm_fuzz_check(q, old.filled, keep, old.key);
+  LM_FUZZ_EXPECT(op, bad == SIZE_MAX, "%s to %zu bytes lost content at offset %zu", fn, n, bad);
+  adopt(ctx, op, b, q, n, 16);
+  fill_block(b);
+}
+
+static void do_aligned(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b) {
+  size_t a = op->align, n = op->size;
+  bool pow2 = a && !(a & (a - 1));
+  void *p = NULL;
+  errno = 0;
+  switch (op->kind) {
+  case LM_OP_POSIX_MEMALIGN: {
+    void *sentinel = (void *)(uintptr_t)0x5e5e5e5e;
+    p = sentinel;
+    int r = lm_posix_memalign(&p, a, n);
+    LM_FUZZ_EXPECT(op, errno == 0, "posix_memalign changed errno to %d", errno);
+    if (!pow2 || a % sizeof(void *)) {
+      LM_FUZZ_EXPECT(op, r == EINVAL && p == sentinel,
+                     "posix_memalign with bad alignment %zu returned %d, *out %p", a, r, p);
+      return;
+    }
+    if (r) {
+      LM_FUZZ_EXPECT(op, r == ENOMEM && p == sentinel,
+                     "posix_memalign failed with %d and *out %p", r, p);
+      LM_FUZZ_EXPECT(op, may_fail(n) || a > MAX_ALIGN, "posix_memalign(%zu, %zu) failed", a, n);
+      return;
+    }
+    adopt(ctx, op, b, p, n, a);
+    fill_block(b);
+    return;
+  }
+  case LM_OP_ALIGNED_ALLOC:
+    p = lm_aligned_alloc(a, n);
+    if (!pow2) {
+      LM_FUZZ_EXPECT(op, p == NULL && errno == EINVAL,
+                     "aligned_alloc with bad alignment %zu returned %p, errno %d", a, p, errno);
+      return;
+    }
+    break;
+  case LM_OP_MEMALIGN:
+    p = lm_memalign(a, n);
+    if (a > (size_t)PTRDIFF_MAX / 2 + 1) {
+      LM_FUZZ_EXPECT(op, p == NULL && errno == EINVAL,
+                     "memalign with alignment %zu returned %p, errno %d", a, p, errno);
+      return;
+    }
+    /* glibc rounds other alignments up to a power of two */
+    if (a < 16) a = 16;
+    else if (!pow2) a = (size_t)1 << (64 - __builtin_clzll(a));
+    break;
+  case LM_OP_VALLOC:
+    p = lm_valloc(n);
+    a = PAGE;
+    break;
+  default: /* LM_OP_PVALLOC */
+    p = lm_pvalloc(n);
+    a = PAGE;
+    if (n <= (size_t)PTRDIFF_MAX) n = n == 0 ? PAGE : (n + PAGE - 1) & ~(PAGE - 1);
+    break;
+  }
+  if (!p) {
+    LM_FUZZ_EXPECT(op, may_fail(n) || a > MAX_ALIGN, "%s(%zu, %zu) failed with %zu bytes live",
+                   lm_op_kind_name(op->kind), a, n, lm_fuzz_live_bytes());
+    LM_FUZZ_EXPECT(op, errno == ENOMEM, "%s failed with errno %d, want ENOMEM",
+                   lm_op_kind_name(op->kind), errno);
+    return;
+  }
+  adopt(ctx, op, b, p, n, a);
+  fill_block(b);
+}
+
+void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+  for (unsigned i = 0; i < LM_OPS_SLOTS; i++)
+    if (ctx->slots[i].p) check_block(op, &ctx->slots[i], "live block");
+}
+
+void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+  struct lm_fuzz_block *b = &ctx->slots[op->slot];
+  switch (op->kind) {
+  case LM_OP_MALLOC: {
+    free_block(op, b);
+    errno = 0;
+    void *p = lm_malloc(op->size);
+    got_block(ctx, op, b, p, errno, op->size, 16, false, "malloc");
+    break;
+  }
+  case LM_OP_CALLOC: {
+    free_block(op, b);
+    size_t n;
+    bool overflow = __builtin_mul_overflow(op->nmemb, op->size, &n);
+    errno = 0;
+    void *p = lm_calloc(op->nmemb, op->size);
+    if (overflow) {
+      LM_FUZZ_EXPECT(op, p == NULL && errno == ENOMEM,
+                     "calloc overflowing %zu x %zu returned %p, errno %d", op->nmemb, op->size,
+                     p, errno);
+      break;
+    }
+    got_block(ctx, op, b, p, errno, n, 16, true, "calloc");
+    break;
+  }
+  case LM_OP_REALLOC: case LM_OP_REALLOCARRAY:
+    if (b->p) check_block(op, b, "before realloc");
+    do_realloc(ctx, op, b, op->kind == LM_OP_REALLOCARRAY);
+    break;
+  case LM_OP_FREE:
+    free_block(op, b);
+    break;
+  case LM_OP_POSIX_MEMALIGN: case LM_OP_ALIGNED_ALLOC: case LM_OP_MEMALIGN:
+  case LM_OP_VALLOC: case LM_OP_PVALLOC:
+    free_block(op, b);
+    do_aligned(ctx, op, b);
+    break;
+  case LM_OP_USABLE_SIZE: {
+    size_t u = lm_malloc_usable_size(b->p);
+    LM_FUZZ_EXPECT(op, b->p ? u == b->usable : u == 0, "malloc_usable_size(%p) = %zu, want %zu",
+                   b->p, u, b->p ? b->usable : 0);
+    break;
+  }
+  case LM_OP_TRIM: {
+    int r = lm_malloc_trim(op->size);
+    LM_FUZZ_EXPECT(op, r == 0 || r == 1, "malloc_trim returned %d", r);
+    lm_fuzz_exec_check_all(ctx, op); /* purging must not touch a live page */
+    break;
+  }
+  case LM_OP_FILL:
+    if (b->p) {
+      check_block(op, b, "before refill");
+      fill_block(b);
+    }
+    break;
+  case LM_OP_CHECK:
+    if (b->p) check_block(op, b, "check");
+    break;
+  case LM_OP_HANDOFF: case LM_OP_TAKE: {
+    if (!ctx->shared) break;
+    struct lm_fuzz_shared *sh = &ctx->shared[op->aux % LM_OPS_SHARED];
+    pthread_mutex_lock(&sh->lock);
+    /* handoff: swap our block with the shared one; take: move it in, ours freed */
+    if (op->kind == LM_OP_TAKE) free_block(op, b);
+    struct lm_fuzz_block t = sh->b;
+    sh->b = *b;
+    *b = t;
+    pthread_mutex_unlock(&sh->lock);
+    if (b->p) check_block(op, b, "taken from another thread");
+    break;
+  }
+  default: /* thread, barrier: the driver's business */
+    break;
+  }
+}
+
+void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too) {
+  for (unsigned i = 0; i < LM_OPS_SLOTS; i++) free_block(NULL, &ctx->slots[i]);
+  for (unsigned i = 0; shared_too && ctx->shared && i < LM_OPS_SHARED; i++)
+    free_block(NULL, &ctx->shared[i].b);
+}

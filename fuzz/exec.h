@@ -1,0 +1,46 @@
+/* The op executor shared by the api and threads drivers: runs one op
+ * against lemmalloc's lm_* API and checks the result against the glibc
+ * contract lemmalloc promises (include/lemmalloc.h, src/api/malloc.c), with
+ * a content pattern in every live block. */
+#ifndef LM_FUZZ_EXEC_H
+#define LM_FUZZ_EXEC_H
+#include "driver.h"
+
+#include <pthread.h>
+
+/* A live block as the driver knows it. The first `filled` bytes hold the
+ * pattern of `key` (see driver.h); calloc'd blocks are refilled at once. */
+struct lm_fuzz_block {
+  void *p;
+  size_t req, usable, filled;
+  uint64_t key;
+};
+
+/* Blocks handed between threads. */
+struct lm_fuzz_shared {
+  pthread_mutex_t lock;
+  struct lm_fuzz_block b;
+};
+
+struct lm_fuzz_ctx {
+  struct lm_fuzz_block slots[LM_OPS_SLOTS];
+  struct lm_fuzz_shared *shared; /* LM_OPS_SHARED entries */
+  bool check_overlap;            /* single thread: new blocks must not overlap live ones */
+  size_t op_index;
+};
+
+/* Set LEMMALLOC_* for the heap (tiny purge decay, warnings instead of
+ * aborts are NOT set: a reported error is a finding). Runs as a
+ * constructor before lemmalloc's own. */
+void lm_fuzz_exec_setup(void);
+
+void lm_fuzz_exec_init_shared(struct lm_fuzz_shared *sh);
+void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op);
+/* Check and free every block of the context (and, with shared, the shared slots). */
+void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too);
+/* Check the pattern of every live block (after a trim or purge). */
+void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op);
+/* Bytes the driver holds in live blocks (usable sizes), all threads. */
+size_t lm_fuzz_live_bytes(void);
+
+#endif
