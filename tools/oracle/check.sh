@@ -38,8 +38,8 @@ done
 for t in "${targets[@]}"; do
   IFS='|' read -r name path profile <<<"$t"
   args=(--lib "$path"); [ -n "$profile" ] && args+=(--profile "$profile")
-  run "$name-serial" "${args[@]}" --seed 1 --ops 40000
-  run "$name-threads" "${args[@]}" --seed 2 --ops 20000 --threads 4 --no-footprint
+  run "$name-serial" "${args[@]}" --seed 1 --ops 100000
+  run "$name-threads" "${args[@]}" --seed 2 --ops 50000 --threads 4 --no-footprint
 done
 
 # A trace recorded from a real program under lemmalloc replays everywhere.

@@ -1,6 +1,6 @@
 # tools/oracle — the differential oracle (build/lemmalloc-oracle) and its
 # check part. Time budget of check-oracle: about 20 s on 2 cores (five
-# real allocators x (40k serial + 20k threaded ops + a trace replay), ten
+# real allocators x (100k serial + 50k threaded ops + a trace replay), ten
 # planted defects from tests/oracle/broken.mk, each caught and minimized).
 
 ORACLE_SRC := tools/oracle/main.c tools/oracle/run.c tools/oracle/model.c \

@@ -170,7 +170,7 @@ static bool settle(struct ctx *c, struct blk *b, void *p, size_t n, size_t align
                                                                                : B_C23;
   count(c, P_ALIGN);
   if (align > 1 && u % align &&
-      !VIOLATE(c, P_ALIGN, basis, fn, n == 0 ? "zero-size" : when,
+      !VIOLATE(c, P_ALIGN, basis, fn, strcmp(when, "*") ? when : n == 0 ? "zero-size" : "*",
                "%p is not %zu-aligned (request %zu)", p, align, n))
     return false;
   size_t us = usable_of(c, p, n);
