@@ -12,15 +12,16 @@
  * stays a valid program whose live set is bounded by the slots.
  *
  * Never allocates: a static buffer, a static hash, open(2)/write(2). One
- * spinlock of its own orders the records; writes happen under it because
+ * lock of its own orders the records; writes happen under it because
  * the file's order is the trace's meaning, and it is never held while any
  * allocator lock is taken. "%p" in FILE becomes the process id, so traced
  * programs that exec others do not overwrite each other's traces; a forked
- * child (same FILE, no exec) stops tracing at its first flush. */
+ * child (same FILE, no exec) stops tracing. */
 #define _GNU_SOURCE
 #include "api/trace.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -44,14 +45,21 @@ static struct {
   uint8_t buf[BUF_SIZE];
 } T = {.fd = -1};
 
-static int spin;
+/* A mutex, not a spinlock: a thread may wait here while another's write(2)
+ * blocks. Held across fork by the atfork handlers, so the child never
+ * inherits it locked in the middle of a record. */
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread unsigned my_tid; /* 1 + trace thread index; 0: not yet */
 
-static void lock(void) {
-  while (__atomic_exchange_n(&spin, 1, __ATOMIC_ACQUIRE))
-    while (__atomic_load_n(&spin, __ATOMIC_RELAXED)) __builtin_ia32_pause();
+static void lock(void) { pthread_mutex_lock(&mu); }
+static void unlock(void) { pthread_mutex_unlock(&mu); }
+
+static void fork_child(void) {
+  /* The child writes nothing: the parent's trace is the program's. */
+  lm_trace_enabled = 0;
+  T.len = 0;
+  pthread_mutex_init(&mu, NULL);
 }
-static void unlock(void) { __atomic_store_n(&spin, 0, __ATOMIC_RELEASE); }
 
 /* ---- output ------------------------------------------------------------- */
 
@@ -184,6 +192,8 @@ void lm_trace_init(const char *path) {
   T.fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (T.fd < 0) return;
   T.owner = pid;
+  /* Registered before tracing starts: registration may allocate. */
+  pthread_atfork(lock, unlock, fork_child);
   lm_trace_enabled = 1;
 }
 
