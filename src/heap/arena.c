@@ -354,6 +354,8 @@ static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
   S[s].arena = a->idx;
   S[s].state = LM_SLAB_CUR;
   S[s].ph_child = S[s].ph_next = S[s].ph_prev = LM_NONE;
+  S[s].purged = 0;
+  S[s].freed_since_check = 0;
   for (uint32_t i = 0; i < (1u << order); i++) ch->page[pg + i] = s + 1;
   a->class_nslabs[cls]++;
   return s;
@@ -364,7 +366,11 @@ static void slab_release(struct lm_arena *a, uint32_t s, uint32_t stamp) {
   struct lm_chunk *ch = lm_chunks[S[s].chunk];
   uint32_t pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT);
   uint32_t n = 1u << slab_order[S[s].cls];
-  for (uint32_t i = 0; i < n; i++) ch->page[pg + i] = 0;
+  for (uint32_t i = 0; i < n; i++) {
+    ch->page[pg + i] = 0;
+    if (S[s].purged >> i & 1) dirty_mark(ch, pg + i, 1, false); /* clean already */
+  }
+  S[s].purged = 0;
   a->class_nslabs[S[s].cls]--;
   S[s].state = LM_SLAB_UNUSED;
   lm_buddy_free(ch->idx, pg);
@@ -390,7 +396,15 @@ uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint
       a->cur[cls] = s;
     }
     int32_t off = lm_slab_alloc(s);
-    if (off >= 0) out[got++] = (void *)(S[s].base + (uint32_t)off);
+    if (off >= 0) {
+      out[got++] = (void *)(S[s].base + (uint32_t)off);
+      if (lm_unlikely(S[s].purged)) { /* the slot's pages fault back in */
+        uint32_t p0 = (uint32_t)off >> LM_PAGE_SHIFT, p1 = ((uint32_t)off + lm_class_bytes[cls] - 1) >> LM_PAGE_SHIFT;
+        uint32_t m = (uint32_t)S[s].purged & ((2u << p1) - (1u << p0));
+        S[s].purged &= (uint16_t)~m;
+        a->dirty_pages += (size_t)__builtin_popcount(m);
+      }
+    }
     if (off < 0 || lm_slab_is_full(s)) {
       S[s].state = LM_SLAB_FULL;
       a->cur[cls] = LM_NONE;
@@ -399,6 +413,19 @@ uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint
   a->class_nmalloc[cls] += got;
   lm_unlock(&a->lock);
   return got;
+}
+
+/* An empty slab (on no list): kept as the class's spare, or released. */
+static void slab_emptied(struct lm_arena *a, uint32_t s, uint32_t now) {
+  uint32_t cls = S[s].cls;
+  if (a->spare[cls] == LM_NONE) {
+    S[s].state = LM_SLAB_SPARE;
+    a->spare[cls] = s;
+    a->spare_ms[cls] = now;
+    schedule_purge(a, now);
+  } else {
+    slab_release(a, s, now);
+  }
 }
 
 static const char *slab_error(int32_t r) {
@@ -427,6 +454,10 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
       continue;
     }
     a->class_nfree[cls]++;
+    if (now == 0) now = now32() | 1;
+    S[s].free_ms = now;
+    S[s].freed_since_check = 1;
+    if (S[s].state == LM_SLAB_PURGING) continue; /* the purge re-files it */
     bool empty = lm_slab_is_empty(s);
     if (S[s].state == LM_SLAB_FULL && !empty) {
       S[s].state = LM_SLAB_NONFULL;
@@ -434,15 +465,7 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
     } else if (empty) {
       if (S[s].state == LM_SLAB_NONFULL) a->nonfull[cls] = ph_remove(a->nonfull[cls], s);
       else if (S[s].state == LM_SLAB_CUR) a->cur[cls] = LM_NONE;
-      if (now == 0) now = now32() | 1;
-      if (a->spare[cls] == LM_NONE) {
-        S[s].state = LM_SLAB_SPARE;
-        a->spare[cls] = s;
-        a->spare_ms[cls] = now;
-        schedule_purge(a, now);
-      } else {
-        slab_release(a, s, now);
-      }
+      slab_emptied(a, s, now);
     }
   }
   if (locked) lm_unlock(&locked->lock);
@@ -541,6 +564,90 @@ static uint32_t find_runs(struct purge_rec *r, uint32_t now, bool all) {
   return r->nruns;
 }
 
+/* ---- pages wholly free inside live slabs ----
+ * A slab goes back to the buddy only when all its slots are free; until
+ * then a sparse slab (at most half used) keeps every page it ever touched.
+ * Pages whose slots are all free (by the core) hold no state - slot memory
+ * of a free slot is garbage, and cached slots count as allocated - so they
+ * can be released while the slab lives; allocation clears their bit. */
+
+#define SPARSE_BATCH 32
+
+static uint32_t sparse_free_mask(uint32_t s) {
+  uint32_t size = lm_class_bytes[S[s].cls], nslots = S[s].nslots, npages = 1u << slab_order[S[s].cls];
+  uint32_t mask = 0;
+  for (uint32_t p = 0; p < npages; p++) {
+    if (S[s].purged >> p & 1) continue;
+    uint32_t first = (p << LM_PAGE_SHIFT) / size, last = ((p + 1) << LM_PAGE_SHIFT) / size; /* may overrun by one: harmless */
+    bool all_free = true;
+    for (uint32_t k = first; k <= last && k < nslots && all_free; k++)
+      if ((k + 1) * size > (p << LM_PAGE_SHIFT)) all_free = !lm_slab_is_allocated(s, k * size);
+    if (all_free) mask |= 1u << p;
+  }
+  return mask;
+}
+
+/* Lock held on entry and exit; drops it around madvise. */
+static size_t purge_sparse_slabs(struct lm_arena *a, uint32_t now, bool all) {
+  size_t released = 0;
+  uint32_t recs[SPARSE_BATCH], masks[SPARSE_BATCH];
+  struct lm_chunk *ch = a->chunks;
+  uint32_t pg = 0;
+  for (;;) {
+    uint32_t n = 0;
+    while (ch != NULL && n < SPARSE_BATCH) {
+      if (pg >= LM_CHUNK_PAGES) {
+        ch = ch->next;
+        pg = 0;
+        continue;
+      }
+      uint32_t s = ch->page[pg] - 1;
+      if (s >= LM_MAX_SLABS) {
+        pg++;
+        continue;
+      }
+      uint32_t span = 1u << slab_order[S[s].cls];
+      uintptr_t at = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
+      pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT) + span;
+      if (S[s].base != at || S[s].state != LM_SLAB_NONFULL || !S[s].freed_since_check) continue;
+      if (!all && now - S[s].free_ms < lm_heap.cfg.purge_ms) continue;
+      if ((uint64_t)lm_slab_used(s) * lm_class_bytes[S[s].cls] * 2 > ((uint64_t)span << LM_PAGE_SHIFT)) continue;
+      S[s].freed_since_check = 0;
+      uint32_t mask = sparse_free_mask(s);
+      if (mask == 0) continue;
+      a->nonfull[S[s].cls] = ph_remove(a->nonfull[S[s].cls], s);
+      S[s].state = LM_SLAB_PURGING;
+      recs[n] = s;
+      masks[n++] = mask;
+    }
+    if (n == 0) return released;
+    lm_unlock(&a->lock);
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t m = masks[i];
+      while (m) {
+        uint32_t p0 = (uint32_t)__builtin_ctz(m), p1 = p0;
+        while (p1 < 32 && (m >> p1 & 1)) p1++;
+        lm_os_purge((void *)(S[recs[i]].base + ((uintptr_t)p0 << LM_PAGE_SHIFT)), (size_t)(p1 - p0) << LM_PAGE_SHIFT);
+        m &= ~((p1 >= 32 ? 0u : 1u << p1) - (1u << p0));
+      }
+    }
+    lm_lock(&a->lock);
+    for (uint32_t i = 0; i < n; i++) {
+      uint32_t s = recs[i], k = (uint32_t)__builtin_popcount(masks[i]);
+      S[s].purged |= (uint16_t)masks[i];
+      a->dirty_pages -= k;
+      a->purged_pages += k;
+      released += k;
+      if (lm_slab_is_empty(s)) {
+        slab_emptied(a, s, S[s].free_ms);
+      } else {
+        S[s].state = LM_SLAB_NONFULL;
+        a->nonfull[S[s].cls] = ph_insert(a->nonfull[S[s].cls], s);
+      }
+    }
+  }
+}
+
 size_t lm_arena_purge(struct lm_arena *a, bool all) {
   /* One purge per arena at a time: while it holds purge_lock no chunk
    * leaves the arena's list, so the cursor below stays valid across the
@@ -623,38 +730,44 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       lm_buddy_free(r->ch->idx, r->pg);
     }
   }
+  released += purge_sparse_slabs(a, now, all);
   if (released) a->npurge++;
   /* Unmap empty chunks, keeping the lowest one as a reserve. Only clean ones
    * (their pages aged and were purged), or every one on trim. */
-  struct lm_chunk *gone[16];
-  uint32_t ngone = 0;
-  bool kept = false;
-  for (struct lm_chunk **at = &a->chunks; *at && ngone < 16;) {
-    struct lm_chunk *c = *at;
-    if (c->free_pages == LM_CHUNK_PAGES && kept && (c->dirty_free == 0 || all)) {
-      *at = c->next;
-      a->nchunks--;
-      a->dirty_free_pages -= c->dirty_free;
-      a->dirty_pages -= c->dirty_free;
-      gone[ngone++] = c;
-      continue;
-    }
-    if (c->free_pages == LM_CHUNK_PAGES) kept = true;
-    at = &c->next;
-  }
   if (young || a->dirty_free_pages) schedule_purge(a, now);
+  for (;;) {
+    struct lm_chunk *gone[32];
+    uint32_t ngone = 0;
+    bool kept = false;
+    for (struct lm_chunk **at = &a->chunks; *at && ngone < 32;) {
+      struct lm_chunk *c = *at;
+      if (c->free_pages == LM_CHUNK_PAGES && kept && (c->dirty_free == 0 || all)) {
+        *at = c->next;
+        a->nchunks--;
+        a->dirty_free_pages -= c->dirty_free;
+        a->dirty_pages -= c->dirty_free;
+        gone[ngone++] = c;
+        continue;
+      }
+      if (c->free_pages == LM_CHUNK_PAGES) kept = true;
+      at = &c->next;
+    }
+    if (ngone == 0) break;
+    lm_unlock(&a->lock);
+    for (uint32_t i = 0; i < ngone; i++) {
+      struct lm_chunk *c = gone[i];
+      released += c->dirty_free;
+      lm_reg_set(c->base, LM_CHUNK_SIZE, 0);
+      lm_os_unmap((void *)c->base, LM_CHUNK_SIZE);
+      lm_lock(&lm_heap.meta_lock);
+      lm_heap.chunk_bytes -= LM_CHUNK_SIZE;
+      lm_heap.nunmapped_chunks++;
+      chunk_free_ids[chunk_nfree++] = c->idx;
+      lm_unlock(&lm_heap.meta_lock);
+    }
+    lm_lock(&a->lock);
+  }
   lm_unlock(&a->lock);
   lm_unlock(&a->purge_lock);
-  for (uint32_t i = 0; i < ngone; i++) {
-    struct lm_chunk *c = gone[i];
-    released += c->dirty_free;
-    lm_reg_set(c->base, LM_CHUNK_SIZE, 0);
-    lm_os_unmap((void *)c->base, LM_CHUNK_SIZE);
-    lm_lock(&lm_heap.meta_lock);
-    lm_heap.chunk_bytes -= LM_CHUNK_SIZE;
-    lm_heap.nunmapped_chunks++;
-    chunk_free_ids[chunk_nfree++] = c->idx;
-    lm_unlock(&lm_heap.meta_lock);
-  }
   return released;
 }

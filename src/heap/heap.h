@@ -87,8 +87,13 @@ struct lm_slab {
   uint32_t chunk, arena;
   uint32_t state;                 /* enum lm_slab_state */
   uint32_t ph_child, ph_next, ph_prev; /* nonfull pairing heap, by base */
+  uint32_t free_ms;               /* last slot freed (low 32 bits of ms) */
+  uint16_t purged;                /* span pages given back while the slab lives */
+  uint16_t freed_since_check;     /* a slot was freed since the last sparse check */
 };
-enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE };
+/* PURGING: out of every list while its free pages are being released. */
+enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
+                     LM_SLAB_PURGING };
 extern struct lm_slab lm_slabs[LM_MAX_SLABS] LM_HIDDEN;
 
 /* Per size class, filled at init from the core's functions. */

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h> /* rename only: no stream is used */
 #include <string.h>
 #include <unistd.h>
 #include "heapmap.h"
@@ -332,7 +333,7 @@ static uint32_t image_h(const struct lm_heapmap *m) {
 /* PNG: 8-bit palette image, zlib stream of stored (uncompressed)      */
 /* deflate blocks, one IDAT chunk per block.                           */
 
-enum { PX_BG = LM_HM_NSTATES, PX_TEXT, PX_FRAME, PX_NCOLORS };
+enum { PX_BG = LM_HM_NSTATES, PX_TEXT, PX_NCOLORS };
 
 struct canvas {
   uint8_t *px;
@@ -348,12 +349,13 @@ static void fill(struct canvas *c, uint32_t x, uint32_t y, uint32_t w, uint32_t 
  * (lower case letters are drawn as upper case). Row 0 is bits 14..12. */
 static const char font_chars[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ.,:%/()-+=;'";
 static const uint16_t font_bits[] = {
-  075557, 022227, 071747, 071717, 055711, 074717, 074757, 071122, 075757, 075717, /* 0-9 */
+  075557, 026227, 071747, 071717, 055711, 074717, 074757, 071122, 075757, 075717, /* 0-9 */
   025755, 065656, 034443, 065556, 074647, 074644, 034553, 055755, 072227, 011152, /* A-J */
   055655, 044447, 057755, 065555, 025552, 065644, 025563, 065655, 034216, 072222, /* K-T */
   055557, 055552, 055775, 055255, 055222, 071247,                                 /* U-Z */
   000002, 000024, 002020, 051245, 011244, 024442, 021112, 000700, 002720, 007070, 002024, 022000,
 };
+_Static_assert(sizeof font_bits / sizeof font_bits[0] == sizeof font_chars - 1, "one glyph per character");
 
 static void draw_text(struct canvas *c, uint32_t x, uint32_t y, const char *s) {
   for (; *s; s++, x += 8) {
@@ -464,10 +466,10 @@ static void emit_block(struct png *z, bool final) {
     hn += 2;
     z->first = false;
   }
-  uint16_t len = (uint16_t)z->nblk;
+  uint16_t len = (uint16_t)z->nblk, nlen = (uint16_t)~len;
   h[0] = final ? 1 : 0; /* BFINAL, BTYPE 00 = stored */
   h[1] = (uint8_t)len, h[2] = (uint8_t)(len >> 8);
-  h[3] = (uint8_t)~len, h[4] = (uint8_t)(~len >> 8);
+  h[3] = (uint8_t)nlen, h[4] = (uint8_t)(nlen >> 8);
   put_be32(adler, z->a2 << 16 | z->a1);
   chunk_begin(z, "IDAT", (uint32_t)(hn + z->nblk + (final ? 4 : 0)));
   chunk_data(z, hdr, hn);
@@ -508,7 +510,7 @@ int lm_heapmap_write_png(const struct lm_heapmap *m, int fd) {
   chunk_end(&z);
   uint8_t plte[PX_NCOLORS * 3];
   memcpy(plte, state_rgb, sizeof state_rgb);
-  memcpy(plte + PX_BG * 3, "\xff\xff\xff" "\x20\x20\x20" "\x99\x99\x99", 9);
+  memcpy(plte + PX_BG * 3, "\xff\xff\xff" "\x20\x20\x20", 6);
   chunk_begin(&z, "PLTE", sizeof plte);
   chunk_data(&z, plte, sizeof plte);
   chunk_end(&z);
@@ -708,7 +710,7 @@ static void say(const char *a, const char *b) {
   lm_os_write_err(m.s, m.n);
 }
 
-void lm_heapmap_init(void) {
+static void heapmap_init(void) {
   const char *p = lm_os_getenv("LEMMALLOC_HEAPMAP");
   if (p != NULL && *p != '\0') {
     /* %p becomes the pid, so that every process of a forking server keeps
@@ -750,6 +752,10 @@ void lm_heapmap_poll(void) {
   if (__atomic_exchange_n(&lm_heapmap_pending, 0, __ATOMIC_ACQ_REL) && hm_path[0] != '\0') write_configured();
 }
 
-void lm_heapmap_at_exit(void) {
+/* Configuration is read by a constructor of its own and the exit map is
+ * written by a destructor, so the heap needs only the poll in its tick. */
+__attribute__((constructor)) static void heapmap_ctor(void) { heapmap_init(); }
+
+__attribute__((destructor)) static void heapmap_dtor(void) {
   if (hm_path[0] != '\0' && lm_heap_ready()) write_configured();
 }

@@ -60,14 +60,12 @@ int lm_heapmap_write_html(const struct lm_heapmap *m, int fd) LM_HIDDEN;
  * else as HTML. 0, or -1 with errno set. */
 int lm_heapmap_write(const char *path) __attribute__((visibility("default")));
 
-/* LEMMALLOC_HEAPMAP=FILE and LEMMALLOC_HEAPMAP_SIGNAL=NAME (USR1, SIGUSR2,
- * HUP, ... or a number): read at init, which installs the signal handler.
- * The handler only sets lm_heapmap_pending; the next allocator slow path
- * (lm_heap_tick) calls lm_heapmap_poll, which writes FILE. */
-void lm_heapmap_init(void) LM_HIDDEN;
+/* LEMMALLOC_HEAPMAP=FILE ("%p" becomes the pid) writes FILE at exit.
+ * LEMMALLOC_HEAPMAP_SIGNAL=NAME (USR1, SIGUSR2, HUP, WINCH or a number)
+ * installs a handler that only sets lm_heapmap_pending; the next allocator
+ * slow path (lm_heap_tick) calls lm_heapmap_poll, which writes FILE. Both
+ * are read by heapmap.c's own constructor. */
 extern volatile int lm_heapmap_pending LM_HIDDEN;
 void lm_heapmap_poll(void) LM_HIDDEN;
-/* At exit: write FILE if LEMMALLOC_HEAPMAP is set. */
-void lm_heapmap_at_exit(void) LM_HIDDEN;
 
 #endif
