@@ -62,7 +62,7 @@ static size_t from_os(void) { struct mallinfo2 m = mallinfo2(); return m.arena +
 
 int main(int argc, char **argv) {
   int waves = argc > 1 ? atoi(argv[1]) : 300;
-  lt_init("threads");
+  lt_init("thread-exit");
   pthread_key_create(&key, key_destructor);
   char name[96];
   snprintf(name, sizeof name, "thread exit: %d short-lived threads, memory stays flat", waves * PER_WAVE);

@@ -66,6 +66,7 @@ static void *child_thread(void *arg) {
 
 /* In the child: only this thread exists; the heap must be usable. */
 static void child(uint64_t seed) {
+  lt_forked();
   alarm(10);
   uint64_t r = seed | 1;
   static uint8_t *mine[1000];
@@ -102,7 +103,7 @@ static void *forking_worker(void *arg) {
 
 int main(int argc, char **argv) {
   if (argc > 1) forks = atoi(argv[1]);
-  lt_init("threads");
+  lt_init("fork");
   char name[96];
   snprintf(name, sizeof name, "fork: %d forks while %d threads allocate, children allocate and exit", forks, WORKERS);
   TEST(name) {

@@ -170,7 +170,7 @@ int main(int argc, char **argv) {
   int nthreads = argc > 1 ? atoi(argv[1]) : 32;
   if (argc > 2) ops_per_thread = strtoull(argv[2], NULL, 10);
   if (nthreads < 1 || nthreads > 256) nthreads = 32;
-  lt_init("threads");
+  lt_init("stress");
   char name[128];
   snprintf(name, sizeof name, "stress: %d threads x %llu ops, two waves, cross-thread frees, contents kept",
            nthreads, (unsigned long long)ops_per_thread);
