@@ -4,8 +4,9 @@
 #   api      ~15 s   API edge cases on glibc (a check of the test), then on
 #                    lemmalloc preloaded and linked statically (.a)
 #   bad      ~5 s    bad frees: abort with one line, or warn and carry on
-#   threads  ~60 s   stress (32 threads, default and tight settings), fork
-#                    while allocating, thousands of short-lived threads
+#   threads  ~40 s   stress (32 threads, default and tight settings), fork
+#                    while allocating, thousands of short-lived threads,
+#                    three million producer/consumer hand-offs
 #   preload  ~90 s   ruby, python3, perl, git, sqlite3, gcc, sort and a C++
 #                    program under lemmalloc, output compared with glibc's
 # Each test run is bounded by LT_TIMEOUT (tests/lib/preloaded.sh).
@@ -22,7 +23,8 @@ $(TEST_BIN)/bad: tests/bad/bad.c $(TEST_HDR)
 $(TEST_BIN)/stress: tests/threads/stress.c $(TEST_HDR)
 $(TEST_BIN)/fork: tests/threads/fork.c $(TEST_HDR)
 $(TEST_BIN)/thread-exit: tests/threads/exit.c $(TEST_HDR)
-$(TEST_BIN)/api $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit:
+$(TEST_BIN)/remote: tests/threads/remote.c $(TEST_HDR)
+$(TEST_BIN)/api $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote:
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 
@@ -51,13 +53,14 @@ check-bad: $(TEST_LIB) $(TEST_BIN)/bad
 
 # The stress test runs again with one arena and no thread cache: every free
 # then takes the arena lock, the path the cache otherwise hides.
-check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit
+check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote
 	@rc=0; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/stress 32 4000 || rc=1; \
 	LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 \
 	  $(PRELOADED) "lemmalloc, 1 arena, no cache" $(TEST_BIN)/stress 24 2000 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/fork 120 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/thread-exit 300 || rc=1; \
+	$(PRELOADED) lemmalloc $(TEST_BIN)/remote || rc=1; \
 	exit $$rc
 
 check-preload: $(TEST_LIB) $(TEST_BIN)/containers
