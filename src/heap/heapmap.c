@@ -31,34 +31,19 @@ static uint8_t free_state(const struct lm_chunk *ch, uint32_t pg) {
   return ch->dirty[pg / 64] >> (pg % 64) & 1 ? LM_HM_DIRTY : LM_HM_PURGED;
 }
 
-/* Pages of a slab: how many slot bytes each page holds and how many of them
- * are allocated decide its state. A slot that straddles two pages counts in
- * both for the bytes it has in each. */
+/* A slab's pages share its state: all live when every slot is allocated,
+ * partly used when some are (the free slots keep the whole span from going
+ * back), free when none is (an empty slab kept as the class's spare). */
 static void slab_cells(struct walk *w, const struct lm_chunk *ch, uint32_t head, uint32_t npages, uint32_t s) {
-  uint32_t slot_bytes[1u << LM_SLAB_MAX_ORDER] = {0}, live[1u << LM_SLAB_MAX_ORDER] = {0};
   const struct lm_slab *sl = &lm_slabs[s];
-  uint32_t sz = lm_class_bytes[sl->cls];
-  for (uint32_t i = 0; i < sl->nslots; i++) {
-    uint32_t off = i * sz, end = off + sz;
-    bool alloc = lm_slab_is_allocated(s, off);
-    for (uint32_t p = off >> LM_PAGE_SHIFT; p < npages && (p << LM_PAGE_SHIFT) < end; p++) {
-      uint32_t lo = p << LM_PAGE_SHIFT, hi = lo + LM_PAGE_SIZE;
-      uint32_t n = (end < hi ? end : hi) - (off > lo ? off : lo);
-      slot_bytes[p] += n;
-      if (alloc) live[p] += n;
-    }
+  size_t sz = lm_class_bytes[sl->cls], used = lm_slab_used(s);
+  w->m->live_bytes += used * sz;
+  if (used == 0) {
+    for (uint32_t p = head; p < head + npages; p++) w->cur->cell[p] = free_state(ch, p);
+    return;
   }
-  for (uint32_t p = 0; p < npages; p++) {
-    uint8_t st;
-    if (live[p] == 0) st = free_state(ch, head + p);
-    else if (live[p] == slot_bytes[p]) st = LM_HM_LIVE;
-    else {
-      st = LM_HM_PARTLY;
-      w->m->partly_free_bytes += slot_bytes[p] - live[p];
-    }
-    w->m->live_bytes += live[p];
-    w->cur->cell[head + p] = st;
-  }
+  if (used < sl->nslots) w->m->partly_free_bytes += (sl->nslots - used) * sz;
+  memset(&w->cur->cell[head], used < sl->nslots ? LM_HM_PARTLY : LM_HM_LIVE, npages);
 }
 
 static void on_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, bool allocated, uint32_t slab,

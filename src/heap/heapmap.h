@@ -6,12 +6,13 @@
  * so a map can be taken from inside the allocator (at exit, after a signal).
  *
  * Cell states, from the allocator's own bookkeeping:
- *   live     a page of a large block, or a slab page whose every slot is
+ *   live     a page of a large block or of a slab whose every slot is
  *            allocated (slots held in another thread's cache count as live:
  *            only their owner may look at them)
- *   partly   a slab page holding both allocated and free slots
+ *   partly   a page of a slab with both allocated and free slots: the free
+ *            slots keep the whole span from going back to the buddy
  *   dirty    a free page still resident: a free buddy page touched since it
- *            was last purged, or a slab page with no allocated slot
+ *            was last purged, or a page of an empty slab (a class's spare)
  *   purged   a free page the kernel holds no memory for (purged, or never
  *            touched)
  *   meta     a page of lemmalloc's own mapped tables (chunk headers, thread
@@ -37,7 +38,7 @@ struct lm_heapmap {
   bool truncated;                 /* more chunks appeared than cap */
   size_t cells[LM_HM_NSTATES];    /* pages per state, metadata included */
   size_t live_bytes;              /* allocated slot bytes + large blocks */
-  size_t partly_free_bytes;       /* free slot bytes on partly used pages */
+  size_t partly_free_bytes;       /* free slot bytes in partly used slabs */
   size_t huge_live, huge_cached;  /* bytes, not drawn */
   size_t tcache_bytes;            /* free slots in thread caches (drawn live) */
   unsigned narenas;               /* arenas with at least one chunk */
