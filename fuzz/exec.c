@@ -323,6 +323,28 @@ void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   }
 }
 
+void lm_fuzz_check_counts(const struct lm_op *op) {
+  struct lm_stats st;
+  lm_stats(&st);
+  LM_FUZZ_EXPECT(op, st.allocated == lm_fuzz_live_bytes(),
+                 "lm_stats: %zu bytes allocated, the driver holds %zu", st.allocated,
+                 lm_fuzz_live_bytes());
+}
+
+void lm_fuzz_check_empty(void) {
+  lm_trim(); /* the calling thread's cache back to the slabs; others have exited */
+  struct lm_stats st;
+  lm_stats(&st);
+  LM_FUZZ_EXPECT(NULL, st.allocated == 0 && st.large_live == 0 && st.huge_live == 0,
+                 "every block freed, yet lm_stats says %zu bytes allocated, %zu large, %zu huge",
+                 st.allocated, st.large_live, st.huge_live);
+  for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
+    LM_FUZZ_EXPECT(NULL, st.classes[c].nmalloc == st.classes[c].nfree,
+                   "every block freed and caches flushed, yet class %u (%zu bytes) handed out "
+                   "%llu slots and got %llu back", c, st.classes[c].size,
+                   (unsigned long long)st.classes[c].nmalloc, (unsigned long long)st.classes[c].nfree);
+}
+
 void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too) {
   for (unsigned i = 0; i < LM_OPS_SLOTS; i++) free_block(NULL, &ctx->slots[i]);
   for (unsigned i = 0; shared_too && ctx->shared && i < LM_OPS_SHARED; i++)

@@ -40,6 +40,12 @@ void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op);
 void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too);
 /* Check the pattern of every live block (after a trim or purge). */
 void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op);
+/* lm_stats().allocated must equal the driver's live bytes (quiescent heap). */
+void lm_fuzz_check_counts(const struct lm_op *op);
+/* With no block live anywhere and no other thread running: trim, then the
+ * allocator must hold nothing -- no bytes, no large or huge block, and every
+ * slot a slab handed out given back (a lost free leaves one behind). */
+void lm_fuzz_check_empty(void);
 /* Bytes the driver holds in live blocks (usable sizes), all threads. */
 size_t lm_fuzz_live_bytes(void);
 

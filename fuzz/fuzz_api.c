@@ -5,8 +5,9 @@
  *
  * On top of exec.c: new blocks must not overlap any live one, and the
  * allocator's own count of live bytes (lm_stats().allocated) must equal the
- * driver's at every barrier and be zero once the input's blocks are freed:
- * a lost or doubled free shows up there even when no byte is corrupted.
+ * driver's at every barrier; once the input's blocks are freed and the cache
+ * trimmed, the allocator must hold nothing (lm_fuzz_check_empty): a lost or
+ * doubled free shows up there even when no byte is corrupted.
  * A thread op, here, trims and then checks every live block. */
 #include "exec.h"
 #include "lemmalloc.h"
@@ -14,13 +15,6 @@
 static struct lm_fuzz_ctx ctx;
 static struct lm_fuzz_shared shared[LM_OPS_SHARED];
 
-static void check_stats(const struct lm_op *op) {
-  struct lm_stats st;
-  lm_stats(&st);
-  LM_FUZZ_EXPECT(op, st.allocated == lm_fuzz_live_bytes(),
-                 "lm_stats: %zu bytes allocated, the driver holds %zu", st.allocated,
-                 lm_fuzz_live_bytes());
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static struct lm_op ops[LM_FUZZ_MAX_OPS];
@@ -37,13 +31,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lm_fuzz_trace(i, op);
     lm_fuzz_exec(&ctx, op);
     if (op->kind == LM_OP_BARRIER) {
-      check_stats(op);
+      lm_fuzz_check_counts(op);
     } else if (op->kind == LM_OP_THREAD) {
       lm_trim();
       lm_fuzz_exec_check_all(&ctx, op);
     }
   }
   lm_fuzz_exec_release(&ctx, true);
-  check_stats(NULL);
+  lm_fuzz_check_empty();
   return 0;
 }

@@ -57,18 +57,17 @@ struct tiling {
   uint8_t order[PAGES];
   uint32_t block_of[PAGES];
   uint32_t free_pages;
+  uint32_t used_before[PAGES + 1]; /* used pages in [0, i): O(1) range test */
 };
 
-static bool range_unused(const struct chunk_model *m, uint32_t h, uint32_t n) {
-  for (uint32_t i = h; i < h + n; i++)
-    if (m->used[i]) return false;
-  return true;
+static bool range_unused(const struct tiling *t, uint32_t h, uint32_t n) {
+  return t->used_before[h + n] == t->used_before[h];
 }
 
 static void tile(const struct chunk_model *m, uint32_t h, uint32_t k, struct tiling *t) {
   uint32_t n = 1u << k;
   bool allocated = m->head_order[h] == (int8_t)k;
-  if (allocated || range_unused(m, h, n)) {
+  if (allocated || range_unused(t, h, n)) {
     t->head[h] = true;
     t->alloc[h] = allocated;
     t->order[h] = (uint8_t)k;
@@ -80,9 +79,21 @@ static void tile(const struct chunk_model *m, uint32_t h, uint32_t k, struct til
   tile(m, h + n / 2, k - 1, t);
 }
 
-static void tiling_of(const struct chunk_model *m, struct tiling *t) {
-  memset(t, 0, sizeof *t);
+/* The model's tiling of chunk ci, recomputed only after the model changed. */
+static struct tiling tilings[NCHUNKS];
+static bool tiling_stale[NCHUNKS];
+
+static const struct tiling *tiling_of(unsigned ci) {
+  struct tiling *t = &tilings[ci];
+  if (!tiling_stale[ci]) return t;
+  const struct chunk_model *m = &cm[ci];
+  memset(t->head, 0, sizeof t->head);
+  t->free_pages = 0;
+  t->used_before[0] = 0;
+  for (uint32_t i = 0; i < PAGES; i++) t->used_before[i + 1] = t->used_before[i] + m->used[i];
   tile(m, 0, LM_MAX_ORDER, t);
+  tiling_stale[ci] = false;
+  return t;
 }
 
 /* ---- state feedback ----
@@ -109,31 +120,35 @@ static void result_feature(const struct lm_op *op, int32_t r) {
 
 /* ---- comparisons ---- */
 
-static void compare_chunk(const struct lm_op *op, unsigned ci) {
+/* full: every page; otherwise only the model's block heads (with
+ * lm_buddy_check vouching for the pages in between): most steps take the
+ * cheap road, every FULL_EVERY-th op and the last one the whole. */
+#define FULL_EVERY 16
+
+static void compare_chunk(const struct lm_op *op, unsigned ci, bool full) {
   uint32_t c = chunk_ids[ci];
-  static struct tiling t;
-  tiling_of(&cm[ci], &t);
+  const struct tiling *t = tiling_of(ci);
   uint32_t nfree[LM_MAX_ORDER + 1] = {0};
   for (uint32_t p = 0; p < PAGES; p++)
-    if (t.head[p] && !t.alloc[p]) nfree[t.order[p]]++;
+    if (t->head[p] && !t->alloc[p]) nfree[t->order[p]]++;
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++)
     feature((ci * (LM_MAX_ORDER + 1) + k) * 4 + bucket(nfree[k]));
   LM_FUZZ_EXPECT(op, lm_buddy_check(c), "lm_buddy_check(%u) failed", c);
-  LM_FUZZ_EXPECT(op, lm_buddy_free_pages(c) == t.free_pages,
+  LM_FUZZ_EXPECT(op, lm_buddy_free_pages(c) == t->free_pages,
                  "chunk %u: lm_buddy_free_pages = %u, model %u", c, lm_buddy_free_pages(c),
-                 t.free_pages);
-  for (uint32_t p = 0; p < PAGES; p++) {
+                 t->free_pages);
+  for (uint32_t p = 0; p < PAGES; p += full || !t->head[p] ? 1 : 1u << t->order[p]) {
     bool h = lm_buddy_is_head(c, p);
     uint32_t o = lm_buddy_order(c, p);
     bool a = lm_buddy_is_allocated(c, p);
-    LM_FUZZ_EXPECT(op, h == t.head[p] && o == (t.head[p] ? t.order[p] : 0u) &&
-                       a == (t.head[p] && t.alloc[p]),
+    LM_FUZZ_EXPECT(op, h == t->head[p] && o == (t->head[p] ? t->order[p] : 0u) &&
+                       a == (t->head[p] && t->alloc[p]),
                    "chunk %u page %u: core says head=%d order=%u allocated=%d, "
                    "model head=%d order=%u allocated=%d",
-                   c, p, h, o, a, t.head[p], t.order[p], t.alloc[p]);
+                   c, p, h, o, a, t->head[p], t->order[p], t->alloc[p]);
     if (!h) continue;
     /* block_of costs O(order): ask it at the block's first, middle and last page. */
-    uint32_t last = p + (1u << t.order[p]) - 1, probes[3] = {p, p + (last - p + 1) / 2, last};
+    uint32_t last = p + (1u << t->order[p]) - 1, probes[3] = {p, p + (last - p + 1) / 2, last};
     for (unsigned k = 0; k < 3; k++) {
       int32_t b = lm_buddy_block_of(c, probes[k]);
       LM_FUZZ_EXPECT(op, b == (int32_t)p, "chunk %u: block_of(%u) = %d, model %u", c,
@@ -145,7 +160,7 @@ static void compare_chunk(const struct lm_op *op, unsigned ci) {
                  "chunk %u: block_of past the chunk is not LM_ERR_RANGE", c);
 }
 
-static void compare_slab(const struct lm_op *op, unsigned si) {
+static void compare_slab(const struct lm_op *op, unsigned si, bool full, uint32_t touched) {
   uint32_t s = slab_ids[si];
   const struct slab_model *m = &sm[si];
   feature(NCHUNKS * (LM_MAX_ORDER + 1) * 4 + si * 8 + bucket(m->nfreed) * 2 +
@@ -159,7 +174,7 @@ static void compare_slab(const struct lm_op *op, unsigned si) {
                      lm_slab_is_full(s) == (m->used == m->nslots),
                  "slab %u: is_empty=%d is_full=%d with %u of %u used", s, lm_slab_is_empty(s),
                  lm_slab_is_full(s), m->used, m->nslots);
-  for (uint32_t i = 0; i < m->nslots; i++)
+  for (uint32_t i = full ? 0 : touched; i < m->nslots && (full || i == touched); i++)
     LM_FUZZ_EXPECT(op, lm_slab_is_allocated(s, i * m->size) == (bool)m->alloc[i],
                    "slab %u slot %u: is_allocated=%d, model %d", s, i,
                    lm_slab_is_allocated(s, i * m->size), m->alloc[i]);
@@ -224,20 +239,21 @@ static int32_t buddy_head_error(const struct tiling *t, uint32_t page, bool want
   return t->order[page];
 }
 
-static void mark(struct chunk_model *m, uint32_t h, uint32_t k, bool used) {
+static void mark(unsigned ci, uint32_t h, uint32_t k, bool used) {
+  struct chunk_model *m = &cm[ci];
+  tiling_stale[ci] = true;
   m->head_order[h] = used ? (int8_t)k : -1;
   memset(&m->used[h], used, (size_t)1 << k);
 }
 
 static void do_buddy_alloc(const struct lm_op *op, unsigned ci, uint32_t order, int32_t *got) {
-  static struct tiling t;
-  tiling_of(&cm[ci], &t);
+  const struct tiling *t = tiling_of(ci);
   /* buddy.h: the smallest order that has a free block (best fit), and the
    * result keeps the lowest pages of the block it is split from. */
   int best = -1;
   for (uint32_t p = 0; p < PAGES; p++)
-    if (t.head[p] && !t.alloc[p] && t.order[p] >= order && (best < 0 || t.order[p] < best))
-      best = t.order[p];
+    if (t->head[p] && !t->alloc[p] && t->order[p] >= order && (best < 0 || t->order[p] < best))
+      best = t->order[p];
   int32_t r = lm_buddy_alloc(chunk_ids[ci], order);
   result_feature(op, r);
   if (best < 0) {
@@ -248,24 +264,23 @@ static void do_buddy_alloc(const struct lm_op *op, unsigned ci, uint32_t order, 
   uint32_t n = 1u << order;
   LM_FUZZ_EXPECT(op, r >= 0 && (uint32_t)r % n == 0 && (uint32_t)r + n <= PAGES,
                  "buddy alloc of order %u returned %d: not an aligned block in the chunk", order, r);
-  LM_FUZZ_EXPECT(op, t.head[r] && !t.alloc[r] && t.order[r] == best,
+  LM_FUZZ_EXPECT(op, t->head[r] && !t->alloc[r] && t->order[r] == best,
                  "buddy alloc of order %u returned page %d, not the head of a free block of "
                  "order %d (the smallest that fits)", order, r, best);
-  LM_FUZZ_EXPECT(op, range_unused(&cm[ci], (uint32_t)r, n),
+  LM_FUZZ_EXPECT(op, range_unused(t, (uint32_t)r, n),
                  "buddy alloc returned pages [%d, %u) that are in use", r, (uint32_t)r + n);
-  mark(&cm[ci], (uint32_t)r, order, true);
+  mark(ci, (uint32_t)r, order, true);
   *got = r;
 }
 
 static int32_t do_buddy_free(const struct lm_op *op, unsigned ci, uint32_t page, bool take) {
-  static struct tiling t;
-  tiling_of(&cm[ci], &t);
-  int32_t want = buddy_head_error(&t, page, !take);
+  const struct tiling *t = tiling_of(ci);
+  int32_t want = buddy_head_error(t, page, !take);
   int32_t r = take ? lm_buddy_take(chunk_ids[ci], page) : lm_buddy_free(chunk_ids[ci], page);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "buddy %s of page %u returned %d, want %d",
                  take ? "take" : "free", page, r, want);
-  if (r >= 0) mark(&cm[ci], page, (uint32_t)r, take);
+  if (r >= 0) mark(ci, page, (uint32_t)r, take);
   return r;
 }
 
@@ -312,6 +327,7 @@ static void reset(void) {
     lm_buddy_init(chunk_ids[ci]);
     memset(cm[ci].head_order, -1, sizeof cm[ci].head_order);
     memset(cm[ci].used, 0, sizeof cm[ci].used);
+    tiling_stale[ci] = true;
   }
   /* Slabs start as real size classes: one tiny, some middle, the largest. */
   static const uint32_t cls[NSLABS] = {0, 3, 9, 17, 26, LM_NUM_CLASSES - 1};
@@ -337,11 +353,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     bool to_slab = op->slot & 1; /* for kinds that go either way */
     int32_t got = -1;
     bool chunk_touched = false, slab_touched = false;
+    uint32_t touched_slot = UINT32_MAX; /* slab slot an op changed, if any */
     switch (op->kind) {
     case LM_OP_MALLOC: case LM_OP_CALLOC: case LM_OP_POSIX_MEMALIGN:
     case LM_OP_ALIGNED_ALLOC: case LM_OP_MEMALIGN:
       if (op->kind == LM_OP_MALLOC && to_slab) {
         do_slab_alloc(op, si, &got);
+        if (got >= 0) touched_slot = (uint32_t)got / sm[si].size;
         if (got >= 0) *e = (struct entry){SLAB, (uint8_t)si, (uint32_t)got};
         slab_touched = true;
       } else {
@@ -356,6 +374,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (e->type == SLAB) {
         si = e->idx;
         do_slab_free(op, si, e->where);
+        touched_slot = e->where / sm[si].size;
         slab_touched = true;
       } else if (e->type == BUDDY) {
         ci = e->idx;
@@ -366,6 +385,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case LM_OP_REALLOC: case LM_OP_REALLOCARRAY: /* frees at raw offsets: the error paths */
       if (to_slab) {
         do_slab_free(op, si, (uint32_t)op->size);
+        touched_slot = (uint32_t)op->size / sm[si].size;
         slab_touched = true;
       } else {
         do_buddy_free(op, ci, (uint32_t)op->size, false);
@@ -406,8 +426,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       chunk_touched = slab_touched = true;
       break;
     }
-    if (chunk_touched) compare_chunk(op, ci);
-    if (slab_touched) compare_slab(op, si);
+    bool full = i % FULL_EVERY == 0 || i + 1 == n || op->kind == LM_OP_PVALLOC;
+    if (chunk_touched) compare_chunk(op, ci, full);
+    if (slab_touched) compare_slab(op, si, full, touched_slot);
   }
   return 0;
 }

@@ -36,13 +36,6 @@ struct worker {
 };
 static struct worker workers[LM_OPS_MAX_THREADS];
 
-static void check_stats(const struct lm_op *op) {
-  struct lm_stats st;
-  lm_stats(&st);
-  LM_FUZZ_EXPECT(op, st.allocated == lm_fuzz_live_bytes(),
-                 "lm_stats: %zu bytes allocated, the driver holds %zu", st.allocated,
-                 lm_fuzz_live_bytes());
-}
 
 static void *run(void *arg) {
   struct worker *w = arg;
@@ -51,7 +44,7 @@ static void *run(void *arg) {
     if (op->kind == LM_OP_BARRIER) {
       /* Everyone parks; thread 0 compares the counts; everyone goes on. */
       pthread_barrier_wait(&barrier);
-      if (w->id == 0) check_stats(op);
+      if (w->id == 0) lm_fuzz_check_counts(op);
       pthread_barrier_wait(&barrier);
       continue;
     }
@@ -89,6 +82,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   pthread_barrier_destroy(&barrier);
   struct lm_fuzz_ctx main_ctx = {.shared = shared};
   lm_fuzz_exec_release(&main_ctx, true);
-  check_stats(NULL);
+  lm_fuzz_check_empty();
   return 0;
 }
