@@ -107,8 +107,15 @@ uint64_t trees(int id) {
   return h;
 }
 
+// Over-aligned objects go through operator new(size, align_val_t), which
+// libstdc++ serves with aligned_alloc.
+struct alignas(128) Cell {
+  uint64_t v[3];
+};
+
 uint64_t lists_and_sets(int id) {
   std::list<std::vector<double>> l;
+  std::vector<std::unique_ptr<Cell>> cells;
   std::set<std::pair<int, std::string>> s;
   uint64_t h = 11;
   for (int i = 0; i < 5000; i++) {
@@ -116,7 +123,10 @@ uint64_t lists_and_sets(int id) {
     if (l.size() > 300) l.pop_front();
     s.emplace(i % 701, std::to_string(i * id));
     if (i % 3 == 0) s.erase(s.begin());
+    cells.push_back(std::make_unique<Cell>(Cell{{(uint64_t)i, (uint64_t)id, 0}}));
+    if (cells.size() > 100) cells.erase(cells.begin(), cells.begin() + 50);
   }
+  for (auto &c : cells) h = mix(h, c->v[0] + (reinterpret_cast<uintptr_t>(c.get()) % alignof(Cell)));
   for (auto &v : l) h = mix(h, (uint64_t)v.size());
   for (auto &p : s) h = mix(h, (uint64_t)p.first + p.second.size());
   return h;
