@@ -154,7 +154,7 @@ struct lm_heap {
   struct lm_arena arenas[LM_MAX_ARENAS];
   uint64_t key;                   /* random: marks slots in a tcache */
   uint64_t next_tick_ms;
-  uint64_t next_rows_ms;          /* next metadata purge (tick winner only) */
+  uint64_t next_rows_ms;          /* next pass over the core's slab rows */
   lm_lock_t init_lock, meta_lock, huge_lock;
   int initialized;                /* 0, 1 busy, 2 done */
   /* huge mappings, under huge_lock */

@@ -208,7 +208,7 @@ static void summary_line(const struct lm_heapmap *m, int i, struct sb *b) {
   switch (i) {
   case 0:
     sb_u64(b, m->nchunks);
-    sb_str(b, " chunks (");
+    sb_str(b, m->nchunks == 1 ? " chunk (" : " chunks (");
     sb_bytes(b, (uint64_t)m->nchunks * LM_CHUNK_SIZE);
     sb_str(b, ") in ");
     sb_u64(b, m->narenas);
@@ -224,9 +224,9 @@ static void summary_line(const struct lm_heapmap *m, int i, struct sb *b) {
     sb_pct(b, m->live_bytes, res);
     break;
   case 2:
-    sb_str(b, "partly used pages: ");
+    sb_str(b, "pages of partly used slabs: ");
     sb_u64(b, m->cells[LM_HM_PARTLY]);
-    sb_str(b, ", free slot bytes on them ");
+    sb_str(b, ", free slots in them ");
     sb_bytes(b, m->partly_free_bytes);
     sb_str(b, "; free resident pages: ");
     sb_u64(b, m->cells[LM_HM_DIRTY]);
