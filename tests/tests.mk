@@ -2,7 +2,8 @@
 # (issue 3): tests/README.md says what each covers. Check parts, with their
 # time budget on 2 cores:
 #   api      ~15 s   API edge cases on glibc (a check of the test), then on
-#                    lemmalloc preloaded and linked statically (.a)
+#                    lemmalloc preloaded (default settings, and no caches)
+#                    and linked statically (.a)
 #   bad      ~5 s    bad frees: abort with one line, or warn and carry on
 #   threads  ~40 s   stress (32 threads, default and tight settings), fork
 #                    while allocating, thousands of short-lived threads,
@@ -41,10 +42,14 @@ $(TEST_BIN)/containers: tests/cpp/containers.cpp
 CHECK_PARTS += api bad threads preload
 .PHONY: check-api check-bad check-threads check-preload
 
+# The API test runs again with every cache off and purging at once: the
+# paths (fresh mappings, purged pages) that warm caches otherwise hide.
 check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/api-static
 	@rc=0; \
 	LT_EXPECT=glibc timeout -k 5 300 $(TEST_BIN)/api || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/api || rc=1; \
+	LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_HUGE_CACHE=0 LEMMALLOC_PURGE_MS=0 \
+	  $(PRELOADED) "lemmalloc, no caches, purge at once" $(TEST_BIN)/api || rc=1; \
 	$(STATIC) lemmalloc-static $(TEST_BIN)/api-static || rc=1; \
 	exit $$rc
 
