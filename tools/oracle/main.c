@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/personality.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -312,6 +313,15 @@ int main(int argc, char **argv) {
 #undef ARG
   }
   if (!o.lib || o.threads < 1 || o.threads > LM_OPS_MAX_THREADS || o.rounds < 3) usage();
+
+  /* Without address randomization a serial run is reproducible: the same
+   * sequence meets the same addresses, so minimizing and replaying find
+   * the same failure (a bug may hang on where mmap puts things). */
+  int pers = personality(0xffffffff);
+  if (pers != -1 && !(pers & ADDR_NO_RANDOMIZE) && !getenv("LEMMALLOC_ORACLE_ASLR")) {
+    setenv("LEMMALLOC_ORACLE_ASLR", "1", 1); /* try once */
+    if (personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1) execv("/proc/self/exe", argv);
+  }
 
   char missing[256], err[512];
   if (target_load(&T, o.lib, missing, sizeof missing, err, sizeof err) != 0) {
