@@ -1,5 +1,6 @@
-/* Bad input: double frees, interior, stack and foreign pointers, realloc of
- * a freed block. Each case runs in a child (this program re-executed with
+/* Bad input: double frees (also of a block in another live thread's cache),
+ * interior, never-allocated, stack and foreign pointers, realloc of a freed
+ * block. Each case runs in a child (this program re-executed with
  * `case NAME`) so that LEMMALLOC_ON_ERROR is read at start-up:
  *   default  the child must die of SIGABRT after exactly one stderr line that
  *            says "lemmalloc", names the problem and prints the pointer;
@@ -47,6 +48,18 @@ static void *freed(size_t n) {
 
 static void *thread_free(void *p) { free(p); return NULL; }
 
+/* Frees its block, then stays alive (its cache holding the block) until the
+ * main thread has made the second free. */
+static pthread_mutex_t hold = PTHREAD_MUTEX_INITIALIZER;
+static pthread_barrier_t freed_it;
+static void *thread_free_and_hold(void *p) {
+  free(p);
+  pthread_barrier_wait(&freed_it);
+  pthread_mutex_lock(&hold);
+  pthread_mutex_unlock(&hold);
+  return NULL;
+}
+
 /* Each case does its setup, reports the pointer, then makes the bad call.
  * stdout's buffer is allocated first: allocated later, it could reuse the
  * block a case just freed, and the "double" free would be a valid one. */
@@ -76,6 +89,24 @@ static void run_case(const char *c) {
     pthread_create(&t, NULL, thread_free, p);
     pthread_join(t, NULL);
     report(p); free(p);
+  } else if (!strcmp(c, "double-free-in-live-thread-cache")) {
+    void *p = malloc(48);
+    pthread_t t;
+    pthread_mutex_lock(&hold);
+    pthread_barrier_init(&freed_it, NULL, 2);
+    pthread_create(&t, NULL, thread_free_and_hold, p);
+    pthread_barrier_wait(&freed_it);
+    report(p); free(p);
+    pthread_mutex_unlock(&hold);
+    pthread_join(t, NULL);
+  } else if (!strcmp(c, "never-allocated-slot")) {
+    /* A slot further along the same slab, never handed out (or sitting in
+     * this thread's cache after a refill). */
+    char *p = live(64) + 64 * 40;
+    report(p); free(p);
+  } else if (!strcmp(c, "interior-of-freed-large")) {
+    char *p = freed(100 * KiB);
+    report(p + 8192); free(p + 8192);
   } else if (!strcmp(c, "interior-small")) {
     char *p = live(64) + 16;
     report(p); free(p);
@@ -175,6 +206,9 @@ static const struct expect cases[] = {
   { "double-free-huge", { "double free", "invalid" } }, /* unmapped by the first free */
   { "double-free-aligned", { "double free" } },
   { "double-free-other-thread", { "double free" } },
+  { "double-free-in-live-thread-cache", { "double free" } },
+  { "never-allocated-slot", { "double free", "invalid" } },
+  { "interior-of-freed-large", { "interior", "invalid", "double free" } },
   { "interior-small", { "interior", "invalid" } },
   { "interior-small-odd", { "interior", "invalid" } },
   { "interior-large", { "interior", "invalid" } },
