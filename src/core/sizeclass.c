@@ -3,9 +3,10 @@
  *
  * lm_size_class is on every malloc's path, so it is a few instructions with
  * no loop and no table: classes in (2^k, 2^(k+1)] are 2^(k-2) apart, so for
- * m = n - 1 the class is 4k - 24 + (m >> (k-2)), with k = floor(log2 m)
+ * m = n - 1 the class is 4k - 24 + m / 2^(k-2), with k = floor(log2 m)
  * found by at most three comparisons (k <= 6 folds into the first case).
- * Every shift is by a constant, which keeps the proof linear. */
+ * Every divisor is a constant power of two (the compiler emits a shift),
+ * which keeps the proof linear: WP knows division, not shifts. */
 #include "sizeclass.h"
 
 /* Class c -> block size; mirrors ClassSize() in spec/sizeclass.acsl. */
@@ -43,22 +44,22 @@ uint32_t lm_size_class(uint32_t n)
 {
   uint32_t m = n - (n != 0); /* n - 1, and 0 for n == 0 */
   if (m < 128)
-    return m >> 4;
+    return m / 16;
   if (m < 1024) {
     if (m < 256)
-      return 4 + (m >> 5);
+      return 4 + m / 32;
     if (m < 512)
-      return 8 + (m >> 6);
-    return 12 + (m >> 7);
+      return 8 + m / 64;
+    return 12 + m / 128;
   }
   if (m < 4096) {
     if (m < 2048)
-      return 16 + (m >> 8);
-    return 20 + (m >> 9);
+      return 16 + m / 256;
+    return 20 + m / 512;
   }
   if (m < 8192)
-    return 24 + (m >> 10);
-  return 28 + (m >> 11);
+    return 24 + m / 1024;
+  return 28 + m / 2048;
 }
 
 uint32_t lm_class_size(uint32_t c)
@@ -75,3 +76,28 @@ uint32_t lm_class_slab_slots(uint32_t c)
 {
   return lm_class_slots[c];
 }
+
+/* Lemma functions: facts about the logic model, proven once here (ghost code
+ * with an empty body: WP proves the postcondition from the precondition). */
+
+/*@ ghost
+  /@ requires a_class: IsClass(a);
+     requires b_class: IsClass(b);
+     requires ordered: a < b;
+     assigns \nothing;
+     ensures increasing: ClassSize(a) < ClassSize(b);
+  @/
+  void lm_class_size_increasing(uint32_t a, uint32_t b) {}
+*/
+
+/* Smallest fit is monotone in n, so lm_size_class (which returns it) is
+ * monotone: n <= m implies lm_size_class(n) <= lm_size_class(m). */
+/*@ ghost
+  /@ requires ordered: n <= m;
+     requires fit_n: SmallestFit(n, a);
+     requires fit_m: SmallestFit(m, b);
+     assigns \nothing;
+     ensures monotone: a <= b;
+  @/
+  void lm_size_class_monotone(uint32_t n, uint32_t m, uint32_t a, uint32_t b) {}
+*/

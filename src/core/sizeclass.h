@@ -3,19 +3,61 @@
 #ifndef LM_SIZECLASS_H
 #define LM_SIZECLASS_H
 #include "core.h"
+#ifdef __FRAMAC__
+#include "../../spec/sizeclass.acsl"
+#endif
 
 /* Class index for a request of n bytes, 0 <= n <= LM_SMALL_MAX (n == 0 maps
- * to class 0). Total, monotone; lm_class_size(lm_size_class(n)) >= n. */
+ * to class 0). Total, monotone; lm_class_size(lm_size_class(n)) >= n, and it
+ * is the smallest such class, so the block wastes less than 16 bytes up to
+ * 64 and less than a quarter of the request above. No loop, no table. */
+/*@
+  requires domain: n <= LM_SMALL_MAX;
+  assigns \nothing;
+  ensures in_range: IsClass(\result);
+  ensures fits: n <= ClassSize(\result);
+  ensures smallest: \result == 0 || ClassSize(\result - 1) < n;
+  ensures waste_quantum: 1 <= n <= 64 ==> ClassSize(\result) - n < LM_QUANTUM;
+  ensures waste_quarter: n > 64 ==> 4 * (ClassSize(\result) - n) < n;
+*/
 uint32_t lm_size_class(uint32_t n);
 
 /* Block size of class c (0 <= c < LM_NUM_CLASSES): a multiple of 16,
  * strictly increasing in c, lm_class_size(LM_NUM_CLASSES-1) == LM_SMALL_MAX. */
+/*@
+  requires domain: 0 <= c < LM_NUM_CLASSES;
+  assigns \nothing;
+  ensures size: \result == ClassSize(c);
+  ensures quantum: \result % LM_QUANTUM == 0;
+  ensures increasing: c + 1 < LM_NUM_CLASSES ==> \result < ClassSize(c + 1);
+  ensures bounds: LM_QUANTUM <= \result <= LM_SMALL_MAX;
+  ensures last: c == LM_NUM_CLASSES - 1 ==> \result == LM_SMALL_MAX;
+*/
 uint32_t lm_class_size(uint32_t c);
 
 /* Buddy order (pages = 2^order, order <= LM_SLAB_MAX_ORDER) of a slab for
- * class c, and the number of slots it holds (1..LM_SLAB_MAX_SLOTS), chosen so
- * that slots * size fits in the span. */
+ * class c: the smallest order whose span, cut into as many slots as fit (at
+ * most LM_SLAB_MAX_SLOTS), leaves a tail of at most 1/8 of the span. */
+/*@
+  requires domain: 0 <= c < LM_NUM_CLASSES;
+  assigns \nothing;
+  ensures rule: \result == SlabOrder(c);
+  ensures bounded: \result <= LM_SLAB_MAX_ORDER;
+  ensures tail_small: TailSmall(\result, c);
+  ensures smallest: \forall integer k; 0 <= k < \result ==> !TailSmall(k, c);
+*/
 uint32_t lm_class_slab_order(uint32_t c);
+
+/* The number of slots that slab holds (1..LM_SLAB_MAX_SLOTS): as many as fit
+ * in its span, so slots * size <= span and the tail is at most span / 8. */
+/*@
+  requires domain: 0 <= c < LM_NUM_CLASSES;
+  assigns \nothing;
+  ensures as_many_as_fit: \result == SlotsFit(SlabOrder(c), ClassSize(c));
+  ensures bounds: 1 <= \result <= LM_SLAB_MAX_SLOTS;
+  ensures inside_span: \result * ClassSize(c) <= SpanBytes(SlabOrder(c));
+  ensures tail_small: 8 * (SpanBytes(SlabOrder(c)) - \result * ClassSize(c)) <= SpanBytes(SlabOrder(c));
+*/
 uint32_t lm_class_slab_slots(uint32_t c);
 
 #endif

@@ -61,7 +61,7 @@ int32_t lm_slab_free(uint32_t s, uint32_t off)
   uint32_t slot = off / size;
   if (slot >= lm_slab_hdr[s].nslots)
     return LM_ERR_RANGE;
-  if (slot * size != off)
+  if (off % size != 0) /* same division as above: no second divide */
     return LM_ERR_INTERIOR;
   uint32_t top = lm_slab_hdr[s].top;
   if (slot >= lm_slab_hdr[s].bump || lm_slab_pos[s][slot] < top)
@@ -82,7 +82,7 @@ bool lm_slab_is_allocated(uint32_t s, uint32_t off)
 {
   uint32_t size = lm_slab_hdr[s].size;
   uint32_t slot = off / size;
-  return slot < lm_slab_hdr[s].nslots && slot * size == off &&
+  return slot < lm_slab_hdr[s].nslots && off % size == 0 &&
          slot < lm_slab_hdr[s].bump && lm_slab_pos[s][slot] >= lm_slab_hdr[s].top;
 }
 
@@ -103,11 +103,17 @@ uint32_t lm_slab_slot_size(uint32_t s)
 
 bool lm_slab_is_empty(uint32_t s)
 {
+  /* Witness that a slab is not empty: the slot at stack position Top. */
+  //@ assert witness: Top(s) < Bump(s) ==> Allocated(s, Perm(s, Top(s)));
   return lm_slab_hdr[s].bump == lm_slab_hdr[s].top;
 }
 
 bool lm_slab_is_full(uint32_t s)
 {
+  /* Witnesses that a slab is not full: slot Bump, never handed out, or the
+   * free slot at stack position 0. */
+  //@ assert witness_bump: Bump(s) < NSlots(s) ==> !Allocated(s, Bump(s));
+  //@ assert witness_top: Top(s) > 0 ==> 0 <= Perm(s, 0) < NSlots(s) && !Allocated(s, Perm(s, 0));
   return lm_slab_hdr[s].top == 0 && lm_slab_hdr[s].bump == lm_slab_hdr[s].nslots;
 }
 
@@ -120,11 +126,21 @@ bool lm_slab_check(uint32_t s)
     return false;
   if (top > bump || bump > n)
     return false;
+  /*@ loop invariant bound: 0 <= i <= bump;
+      loop invariant perm_ok: \forall integer j, x; 0 <= j < i && x == Perm(s, j) ==>
+        0 <= x < bump && Pos(s, x) == j;
+      loop assigns i;
+      loop variant bump - i; */
   for (uint32_t i = 0; i < bump; i++) {
     uint32_t x = lm_slab_perm[s][i];
     if (x >= bump || lm_slab_pos[s][x] != i)
       return false;
   }
+  /*@ loop invariant bound: 0 <= x <= bump;
+      loop invariant pos_ok: \forall integer y, j; 0 <= y < x && j == Pos(s, y) ==>
+        0 <= j < bump && Perm(s, j) == y;
+      loop assigns x;
+      loop variant bump - x; */
   for (uint32_t x = 0; x < bump; x++) {
     uint32_t i = lm_slab_pos[s][x];
     if (i >= bump || lm_slab_perm[s][i] != x)

@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# make verify: run Frama-C WP on each src/core/*.c on its own, print
+# proved/total per function (and per lemma), and compare with the committed
+# proofs/<name>.expected. See proofs/README.md.
+#
+# usage: proofs/verify.sh [--update] [NAME...]     NAME: sizeclass, slab, ...
+#   --update          rewrite proofs/<name>.expected from this run
+#   VERIFY_FCT=f,g    prove only these functions (for iterating; compares
+#                     only them, and --update rewrites only their lines)
+#   VERIFY_TIMEOUT=s  per-goal prover timeout (default 10 s)
+#
+# Per-file extra flags (e.g. -wp-init-const, -wp-timeout, -wp-prover) are
+# read from proofs/<name>.flags: whitespace-separated, `#` starts a comment.
+# They come after the common flags, so they may override them.
+#
+# Fails (exit 1) on: a Frama-C error; a function or lemma of the expected
+# file missing; fewer goals proved than expected; and any unproved goal that
+# the expected file does not name (so a finished proof can never silently
+# break, while work in progress lands honestly, its open goals listed).
+set -u
+cd "$(dirname "$0")/.."
+
+update=0
+names=()
+for a in "$@"; do
+  case "$a" in
+    --update) update=1 ;;
+    -*) echo "verify: unknown option $a" >&2; exit 2 ;;
+    *) names+=("${a%.c}") ;;
+  esac
+done
+if [ "${#names[@]}" -eq 0 ]; then
+  for f in src/core/*.c; do names+=("$(basename "$f" .c)"); done
+fi
+
+command -v frama-c >/dev/null || { echo "FAIL: verify: frama-c not installed (run scripts/deps.sh)"; exit 1; }
+# Why3 must know Z3 and CVC4 before WP can call them.
+if ! [ -f "$HOME/.why3.conf" ] || ! grep -q 'name = "Z3"' "$HOME/.why3.conf"; then
+  why3 config detect >/dev/null 2>&1 || why3 config --detect >/dev/null 2>&1
+fi
+
+COMMON=(-wp -wp-rte -warn-unsigned-overflow -warn-unsigned-downcast
+        -wp-prover z3,cvc4 -wp-par 2 -wp-timeout "${VERIFY_TIMEOUT:-10}"
+        -cpp-extra-args=-Isrc\ -Iinclude)
+out=build/proofs
+mkdir -p "$out"
+rc=0
+all_start=$(date +%s)
+for name in "${names[@]}"; do
+  src=src/core/$name.c
+  [ -f "$src" ] || { echo "FAIL: verify: $src does not exist"; rc=1; continue; }
+  flags=()
+  if [ -f "proofs/$name.flags" ]; then
+    # shellcheck disable=SC2207
+    flags=($(sed 's/#.*//' "proofs/$name.flags"))
+  fi
+  # Tactic scripts (e.g. the Range case splits) live in proofs/<name>.session
+  # and are replayed by the `script` prover; --update turns `script` into
+  # `tip`, which also searches (-wp-auto) and saves scripts for open goals.
+  flags+=(-wp-session "proofs/$name.session" -wp-cache none)
+  if [ "$update" -eq 1 ]; then
+    for i in "${!flags[@]}"; do
+      [ "${flags[$i]}" = -wp-prover ] && flags[$((i + 1))]=$(sed 's/\bscript\b/tip/' <<<"${flags[$((i + 1))]}")
+    done
+  fi
+  fct=()
+  [ -n "${VERIFY_FCT:-}" ] && fct=(-wp-fct "$VERIFY_FCT")
+  json=$out/$name.json log=$out/$name.log
+  rm -f "$json" # WP reuses an existing report to "stabilize" step counts
+  start=$(date +%s)
+  nice frama-c "${COMMON[@]}" "${flags[@]}" "${fct[@]}" -wp-report-json "$json" "$src" >"$log" 2>&1
+  frc=$?
+  secs=$(( $(date +%s) - start ))
+  if [ "$frc" -ne 0 ] || ! [ -s "$json" ]; then
+    echo "FAIL: verify: $name.c: frama-c exited $frc after ${secs}s (log: $log)"
+    grep -E 'error|Error' "$log" | head -5 | sed 's/^/  /'
+    rc=1
+    continue
+  fi
+  python3 - "$name" "$json" "proofs/$name.expected" "$update" "$secs" "${VERIFY_FCT:-}" <<'PY' || rc=1
+import json, os, sys
+name, jpath, epath, update, secs, only = sys.argv[1:7]
+update = update == "1"
+only = set(f for f in only.split(",") if f)
+
+# Current results: {entry: (proved, total, [unproved goals])}, where entry is
+# a function name or "lemma:Name". Goal names drop the function prefix.
+rep = json.load(open(jpath))
+cur = {}
+def add(entry, prefix, goals):
+    proved = total = 0
+    bad = []
+    for goal, st in goals.items():
+        if goal.startswith("wp:"):
+            continue
+        m = st.get("wp:main", {})
+        t, v = m.get("total", 0), m.get("valid", 0)
+        total += t; proved += v
+        if v < t:
+            bad.append(goal[len(prefix):] if goal.startswith(prefix) else goal)
+    cur[entry] = (proved, total, sorted(bad))
+for fn, goals in rep.get("wp:functions", {}).items():
+    add(fn, fn + "_", goals)
+for ax, lemmas in rep.get("wp:axiomatics", {}).items():
+    for lem, st in lemmas.items():
+        if lem.startswith("wp:"):
+            continue
+        add("lemma:" + lem[len("lemma_"):] if lem.startswith("lemma_") else lem, "", {lem: st})
+
+def read_expected(path):
+    exp = {}
+    if os.path.exists(path):
+        for line in open(path):
+            line = line.split("#")[0].split()
+            if len(line) >= 3:
+                exp[line[0]] = (int(line[1]), int(line[2]), sorted(line[3:]))
+    return exp
+exp = read_expected(epath)
+
+if update:
+    new = dict(exp) if only else {}
+    new.update(cur)
+    with open(epath, "w") as f:
+        f.write("# proofs/%s.expected: written by `make verify-update`; one line per\n"
+                "# function or lemma: name proved total [goals not yet proved...]\n" % name)
+        for e in sorted(new):
+            p, t, bad = new[e]
+            f.write(" ".join([e, str(p), str(t)] + bad) + "\n")
+    print("verify: wrote %s (%d entries)" % (epath, len(new)))
+
+fail = False
+for e in sorted(set(cur) | set(exp)):
+    if only and e.split(":")[-1] not in only and e not in only:
+        continue
+    if e not in cur:
+        print("FAIL: verify: %s.c %s: missing (expected %d/%d)" % (name, e, exp[e][0], exp[e][1]))
+        fail = True
+        continue
+    p, t, bad = cur[e]
+    msgs = []
+    known = set(exp[e][2]) if e in exp else set()
+    new_bad = [g for g in bad if g not in known]
+    if e in exp and p < exp[e][0]:
+        msgs.append("regression: %d proved, expected %d" % (p, exp[e][0]))
+    if new_bad:
+        msgs.append("unproved: " + " ".join(new_bad))
+    line = "%s.c %s %d/%d" % (name, e, p, t)
+    if msgs:
+        print("FAIL: verify: %s (%s)" % (line, "; ".join(msgs)))
+        fail = True
+    else:
+        notes = []
+        if bad:
+            notes.append("known unproved: " + " ".join(bad))
+        if e not in exp:
+            notes.append("not in %s yet" % epath)
+        if e in exp and set(exp[e][2]) - set(bad):
+            notes.append("now proved, run make verify-update: " + " ".join(sorted(set(exp[e][2]) - set(bad))))
+        print("PASS: verify: %s%s" % (line, " (" + "; ".join(notes) + ")" if notes else ""))
+P = sum(v[0] for v in cur.values()); T = sum(v[1] for v in cur.values())
+print("verify: %s.c: %d/%d goals proved in %ss" % (name, P, T, secs))
+sys.exit(1 if fail and not update else 0)
+PY
+done
+echo "verify: total wall time $(( $(date +%s) - all_start ))s"
+exit $rc

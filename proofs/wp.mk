@@ -1,0 +1,18 @@
+# make verify: Frama-C WP on each src/core/*.c, results compared with the
+# committed proofs/<name>.expected (see proofs/README.md).
+#   make verify                 prove everything, fail on any regression
+#   make verify-update          rewrite the expected files (and tactic scripts)
+#   make verify VERIFY_FILES=slab VERIFY_FCT=lm_slab_free   iterate on one function
+# Check part `verify`: one PASS:/FAIL: line per function. Time budget: under
+# 10 minutes for the whole core on 2 cores (see proofs/README.md for the
+# measured time).
+
+CHECK_PARTS += verify
+VERIFY_FILES ?=
+
+.PHONY: verify verify-update check-verify
+verify check-verify:
+	@VERIFY_FCT="$(VERIFY_FCT)" proofs/verify.sh $(VERIFY_FILES)
+
+verify-update:
+	@VERIFY_FCT="$(VERIFY_FCT)" proofs/verify.sh --update $(VERIFY_FILES)
