@@ -16,7 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 struct opts {
   const char *lib, *replay, *profile, *min_out, *save;
   uint64_t seed;
@@ -285,7 +284,7 @@ static void print_table(const struct report *ops_rep, const struct report *fp_re
   }
 }
 
-int main(int argc, char **argv) {
+static struct opts parse_args(int argc, char **argv) {
   struct opts o = {.seed = 1, .ops = 100000, .threads = 1, .footprint = true, .rounds = 12,
                    .timeout = 300, .min_time = 30, .fill_max = 1 << 20,
                    .min_out = "oracle-min.trace", .edges = true};
@@ -313,7 +312,12 @@ int main(int argc, char **argv) {
 #undef ARG
   }
   if (!o.lib || o.threads < 1 || o.threads > LM_OPS_MAX_THREADS || o.rounds < 3) usage();
+  return o;
+}
 
+/* Load the target; re-executes the oracle when the loader needs settings
+ * that only take effect at start-up. Returns 0, or 2 after printing why. */
+static int load_target(const struct opts *o, char **argv, char *missing, size_t cap) {
   /* Without address randomization a serial run is reproducible: the same
    * sequence meets the same addresses, so minimizing and replaying find
    * the same failure (a bug may hang on where mmap puts things). */
@@ -322,9 +326,8 @@ int main(int argc, char **argv) {
     setenv("LEMMALLOC_ORACLE_ASLR", "1", 1); /* try once */
     if (personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1) execv("/proc/self/exe", argv);
   }
-
-  char missing[256], err[512];
-  if (target_load(&T, o.lib, missing, sizeof missing, err, sizeof err) != 0) {
+  char err[512];
+  if (target_load(&T, o->lib, missing, cap, err, sizeof err) != 0) {
     /* Allocators built with initial-exec TLS (jemalloc) need static TLS
      * room that dlopen only finds if the loader reserved it at start-up. */
     if (strstr(err, "static TLS") && !getenv("LEMMALLOC_ORACLE_REEXEC")) {
@@ -339,24 +342,93 @@ int main(int argc, char **argv) {
     fprintf(stderr, "oracle: %s\n", err);
     return 2;
   }
-  if (o.profile) {
-    if (profile_load(&PR, o.profile) != 0) return 2;
+  if (o->profile) {
+    if (profile_load(&PR, o->profile) != 0) return 2;
     have_profile = true;
   }
+  return 0;
+}
+
+/* The sequence to run: replayed, or the edge prelude + generated ops. */
+static struct lm_op *load_sequence(const struct opts *o, size_t *n) {
+  if (o->replay) return read_trace(o->replay, n);
+  struct lm_op *ops = malloc((o->ops + 64) * sizeof *ops);
+  if (!ops) return NULL;
+  *n = o->edges ? edge_prelude(ops) : 0;
+  *n += lm_ops_generate(o->seed, o->ops, o->threads, ops + *n);
+  return ops;
+}
+
+static void print_summary(const struct opts *o, const struct report *ops_rep,
+                          const struct report *fp_rep, const struct violation *v, size_t n,
+                          double cpu, double wall) {
+  print_table(ops_rep, fp_rep, v->prop >= 0 ? v : NULL);
+  size_t sk = 0;
+  for (int k = 0; k < LM_OP_KINDS; k++)
+    sk += ops_rep->skipped[k];
+  if (sk) printf("skipped: %zu ops whose function the target lacks\n", sk);
+  for (size_t i = 0; have_profile && i < PR.n; i++) {
+    const struct allow *a = &PR.a[i];
+    if (ops_rep->allowed[i])
+      printf("deviation %s %s %s: seen %zu times [%s, %s] -- %s\n", prop_name(a->prop), a->fn,
+             a->when, ops_rep->allowed[i], category(ops_rep->allowed_basis[i]),
+             basis_name(ops_rep->allowed_basis[i]), a->why);
+    else
+      printf("deviation %s %s %s: not seen -- %s\n", prop_name(a->prop), a->fn, a->when, a->why);
+  }
+  if (fp_rep)
+    printf("footprint: %zu KiB resident after warm-up, %zu KiB after %u rounds\n",
+           fp_rep->footprint_warm >> 10, fp_rep->footprint_end >> 10, o->rounds);
+  /* CPU time is the figure to compare: wall time depends on the load. */
+  printf("time: %.2f s CPU, %.2f s wall for %zu ops (%.2f s CPU per million)\n", cpu, wall, n,
+         n ? cpu * 1e6 / (double)n : 0);
+}
+
+/* Print the violation, minimize the sequence and write it out. */
+static void report_violation(const struct opts *o, const struct violation *v, struct lm_op *ops,
+                             size_t n, bool threaded) {
+  printf("VIOLATION %s [%s, %s] in %s", prop_name(v->prop), category(v->basis),
+         basis_name(v->basis), v->fn);
+  if (strcmp(v->when, "*") != 0) printf(" (%s)", v->when);
+  if (v->op_index != SIZE_MAX) printf(" at op %zu: %s\n", v->op_index, v->call);
+  else printf(" in the footprint phase\n");
+  printf("  %s\n", v->detail);
+  if (v->prop == P_FOOTPRINT || v->op_index >= n) return;
+
+  /* Serial runs stop at the violation, so later ops cannot matter. A
+   * threaded failure is first tried serially: determinism makes
+   * minimizing far cheaper. */
+  size_t m = threaded ? n : v->op_index + 1;
+  bool mt = threaded && !reproduces(o, ops, m, false, v);
+  unsigned runs = 0;
+  m = ddmin(o, ops, m, mt, v, &runs);
+  if (!write_trace(o->min_out, ops, m)) return;
+  printf("minimized: %zu op%s (%u runs) -> %s\n", m, m == 1 ? "" : "s", runs, o->min_out);
+  unsigned nt = 1;
+  for (size_t i = 0; mt && i < m; i++)
+    if (ops[i].thread + 1u > nt) nt = ops[i].thread + 1u;
+  char thr[32] = "";
+  if (mt) snprintf(thr, sizeof thr, " --threads %u", nt < 2 ? 2 : nt);
+  printf("  replay: lemmalloc-oracle --lib %s --replay %s%s%s%s\n", o->lib, o->min_out, thr,
+         o->profile ? " --profile " : "", o->profile ? o->profile : "");
+  for (size_t i = 0; i < m && i < 20; i++) {
+    char line[160];
+    lm_op_format(&ops[i], line, sizeof line);
+    printf("  %3zu  %s\n", i, line);
+  }
+  if (m > 20) printf("  ... %zu more\n", m - 20);
+}
+
+int main(int argc, char **argv) {
+  struct opts o = parse_args(argc, argv);
+  char missing[256];
+  if (load_target(&o, argv, missing, sizeof missing) != 0) return 2;
   REP = mmap(NULL, sizeof *REP, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (REP == MAP_FAILED) return 2;
 
-  size_t n;
-  struct lm_op *ops;
-  if (o.replay) {
-    ops = read_trace(o.replay, &n);
-    if (!ops) return 2;
-  } else {
-    ops = malloc((o.ops + 64) * sizeof *ops);
-    if (!ops) return 2;
-    n = o.edges ? edge_prelude(ops) : 0;
-    n += lm_ops_generate(o.seed, o.ops, o.threads, ops + n);
-  }
+  size_t n = 0;
+  struct lm_op *ops = load_sequence(&o, &n);
+  if (!ops) return 2;
   bool threaded = o.threads_given && o.threads > 1;
   if (o.list) {
     for (size_t i = 0; i < n; i++) {
@@ -367,7 +439,6 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (o.save && !write_trace(o.save, ops, n)) return 2;
-
   if (!o.quiet) {
     printf("target: %s", T.name);
     if (missing[0]) printf(" (missing, skipped: %s)", missing);
@@ -377,78 +448,22 @@ int main(int argc, char **argv) {
                 o.threads, o.threads > 1 ? "s" : "");
   }
 
-  double dt = isolated(&o, RUN_OPS, ops, n, threaded), cpu = last_cpu;
   static struct report ops_rep, fp_rep;
+  double wall = isolated(&o, RUN_OPS, ops, n, threaded), cpu = last_cpu;
   ops_rep = *REP;
   struct violation v = REP->v;
-  bool have_fp = false;
-  if (v.prop < 0 && o.footprint) {
+  bool have_fp = v.prop < 0 && o.footprint;
+  if (have_fp) {
     isolated(&o, RUN_FOOTPRINT, NULL, 0, false);
     fp_rep = *REP;
-    have_fp = true;
     if (REP->v.prop >= 0) v = REP->v;
   }
-
-  if (!o.quiet) {
-    print_table(&ops_rep, have_fp ? &fp_rep : NULL, v.prop >= 0 ? &v : NULL);
-    size_t sk = 0;
-    for (int k = 0; k < LM_OP_KINDS; k++)
-      sk += ops_rep.skipped[k];
-    if (sk) printf("skipped: %zu ops whose function the target lacks\n", sk);
-    for (size_t i = 0; have_profile && i < PR.n; i++) {
-      const struct allow *a = &PR.a[i];
-      if (ops_rep.allowed[i])
-        printf("deviation %s %s %s: seen %zu times [%s, %s] -- %s\n", prop_name(a->prop), a->fn,
-               a->when, ops_rep.allowed[i], category(ops_rep.allowed_basis[i]),
-               basis_name(ops_rep.allowed_basis[i]), a->why);
-      else
-        printf("deviation %s %s %s: not seen -- %s\n", prop_name(a->prop), a->fn, a->when, a->why);
-    }
-    if (have_fp)
-      printf("footprint: %zu KiB resident after warm-up, %zu KiB after %u rounds\n",
-             fp_rep.footprint_warm >> 10, fp_rep.footprint_end >> 10, o.rounds);
-    /* CPU time is the figure to compare: wall time depends on the load. */
-    printf("time: %.2f s CPU, %.2f s wall for %zu ops (%.2f s CPU per million)\n", cpu, dt, n,
-           n ? cpu * 1e6 / (double)n : 0);
-  }
-
+  if (!o.quiet) print_summary(&o, &ops_rep, have_fp ? &fp_rep : NULL, &v, n, cpu, wall);
   if (v.prop < 0) {
     printf("result: pass %s\n", T.name);
     return 0;
   }
-
-  printf("VIOLATION %s [%s, %s] in %s", prop_name(v.prop), category(v.basis),
-         basis_name(v.basis), v.fn);
-  if (strcmp(v.when, "*") != 0) printf(" (%s)", v.when);
-  if (v.op_index != SIZE_MAX) printf(" at op %zu: %s\n", v.op_index, v.call);
-  else printf(" in the footprint phase\n");
-  printf("  %s\n", v.detail);
-
-  if (v.prop != P_FOOTPRINT && v.op_index < n) {
-    /* Serial runs stop at the violation, so later ops cannot matter. A
-     * threaded failure is first tried serially: determinism makes
-     * minimizing far cheaper. */
-    size_t m = threaded ? n : v.op_index + 1;
-    bool mt = threaded && !reproduces(&o, ops, m, false, &v);
-    unsigned runs = 0;
-    m = ddmin(&o, ops, m, mt, &v, &runs);
-    if (write_trace(o.min_out, ops, m)) {
-      printf("minimized: %zu op%s (%u runs) -> %s\n", m, m == 1 ? "" : "s", runs, o.min_out);
-      unsigned nt = 1;
-      for (size_t i = 0; mt && i < m; i++)
-        if (ops[i].thread + 1u > nt) nt = ops[i].thread + 1u;
-      char thr[32] = "";
-      if (mt) snprintf(thr, sizeof thr, " --threads %u", nt < 2 ? 2 : nt);
-      printf("  replay: lemmalloc-oracle --lib %s --replay %s%s%s%s\n", o.lib, o.min_out, thr,
-             o.profile ? " --profile " : "", o.profile ? o.profile : "");
-      for (size_t i = 0; i < m && i < 20; i++) {
-        char line[160];
-        lm_op_format(&ops[i], line, sizeof line);
-        printf("  %3zu  %s\n", i, line);
-      }
-      if (m > 20) printf("  ... %zu more\n", m - 20);
-    }
-  }
+  report_violation(&o, &v, ops, n, threaded);
   printf("result: violation %s %s %s\n", prop_name(v.prop), v.fn, T.name);
   return 1;
 }
