@@ -26,6 +26,9 @@ run() {
   fi
 }
 
+# The model itself: patterns, sampling, the interval set.
+"$out/model_test" || rc=1
+
 lib() { ldconfig -p | awk -v n="$1" '$1 == n {print $NF; exit}'; }
 
 # The real allocators: serial with the footprint phase, then threaded.
