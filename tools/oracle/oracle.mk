@@ -15,7 +15,13 @@ $(ORACLE): $(ORACLE_SRC) $(ORACLE_HDR)
 all: $(ORACLE)
 
 CHECK_PARTS += oracle
-.PHONY: check-oracle oracle
+.PHONY: check-oracle oracle oracle-table
 oracle: $(ORACLE)
+
+# The results table (allocator x property) and CPU time per million ops;
+# ORACLE_OPS per run (two runs per allocator), a few minutes at 1000000.
+ORACLE_OPS ?= 200000
+oracle-table: $(ORACLE) $(BUILD)/liblemmalloc.so
+	@tools/oracle/table.sh $(ORACLE_OPS)
 check-oracle: $(ORACLE) $(BUILD)/liblemmalloc.so oracle-tests
 	@tools/oracle/check.sh $(ORACLE) $(BUILD)/liblemmalloc.so $(BUILD)
