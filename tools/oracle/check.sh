@@ -47,7 +47,7 @@ done
 
 # A trace recorded from a real program under lemmalloc replays everywhere.
 trace=$out/traced.trace
-if LEMMALLOC_TRACE=$trace LD_PRELOAD=$lemmalloc "$out/traced" >/dev/null && [ -s "$trace" ]; then
+if LEMMALLOC_TRACE=$trace LD_PRELOAD=$lemmalloc timeout 120 "$out/traced" >/dev/null && [ -s "$trace" ]; then
   pass "trace: LEMMALLOC_TRACE recorded $(stat -c %s "$trace") bytes from a 5-thread program"
   for t in "${targets[@]}"; do
     IFS='|' read -r name path profile <<<"$t"
