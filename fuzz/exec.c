@@ -10,6 +10,11 @@
  *    a bad alignment gives EINVAL (posix_memalign leaves *out untouched);
  *  - malloc_usable_size(NULL) == 0; malloc_trim returns 0 or 1 and leaves
  *    every live block intact;
+ *  - with bad_frees (single thread), ops on an empty slot hand lemmalloc
+ *    bad pointers -- the slot's old block (double free), an interior
+ *    pointer, a pointer it never gave out -- under M_CHECK_ACTION "warn":
+ *    each must be reported and ignored (usable size 0), changing nothing,
+ *    which the content checks and the final empty-heap check verify;
  *  - failure is allowed only where memory may really run out: requests
  *    above LM_FUZZ_BIG or aligned beyond MAX_ALIGN, or when the driver
  *    holds more than LM_FUZZ_BUDGET.
@@ -247,8 +252,81 @@ void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
     if (ctx->slots[i].p) check_block(op, &ctx->slots[i], "live block");
 }
 
+/* ---- bad pointers ---- */
+
+#include <fcntl.h>
+#include <unistd.h>
+
+/* glibc's M_CHECK_ACTION: bit 1 set aborts on a bad pointer, clear warns. */
+#define M_CHECK_ACTION (-5)
+
+static bool inside(const struct lm_fuzz_block *b, uintptr_t a, bool start) {
+  uintptr_t p = (uintptr_t)b->p;
+  return b->p && (start ? a == p : a >= p && a < p + b->usable);
+}
+
+/* Is a the start of (or, !start, inside) a block the driver holds? */
+static bool held(const struct lm_fuzz_ctx *ctx, const void *ptr, bool start) {
+  uintptr_t a = (uintptr_t)ptr;
+  for (unsigned i = 0; i < LM_OPS_SLOTS; i++)
+    if (inside(&ctx->slots[i], a, start)) return true;
+  for (unsigned i = 0; ctx->shared && i < LM_OPS_SHARED; i++)
+    if (inside(&ctx->shared[i].b, a, start)) return true;
+  return false;
+}
+
+/* free(p) or usable_size(p) for a p lemmalloc must reject, with its report
+ * silenced: stderr is for findings. usable_size must say 0 when `strict`;
+ * a freed slot still in a thread cache looks allocated to its slab, and only
+ * free looks further (the cache key), so for those it may say the class size. */
+static void bad_call(const struct lm_op *op, void *p, bool usable, bool strict) {
+  static int devnull = -1;
+  if (devnull < 0) devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
+  int saved = dup(2);
+  if (devnull >= 0 && saved >= 0) dup2(devnull, 2);
+  lm_mallopt(M_CHECK_ACTION, 0);
+  size_t u = 0;
+  if (usable) u = lm_malloc_usable_size(p);
+  else lm_free(p);
+  lm_mallopt(M_CHECK_ACTION, 2);
+  if (saved >= 0) {
+    dup2(saved, 2);
+    close(saved);
+  }
+  LM_FUZZ_EXPECT(op, u == 0 || !strict, "malloc_usable_size of bad pointer %p = %zu, want 0", p, u);
+}
+
+static uint8_t foreign[64] __attribute__((aligned(16)));
+
+/* An op on an empty slot, with bad_frees: pass a pointer lemmalloc must refuse. */
+static void bad_pointer(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+  void *stale = ctx->stale[op->slot];
+  switch (op->kind) {
+  case LM_OP_FREE: case LM_OP_USABLE_SIZE: /* the slot's old block: freed already */
+    if (stale && !held(ctx, stale, true)) bad_call(op, stale, op->kind == LM_OP_USABLE_SIZE, false);
+    break;
+  case LM_OP_FILL: /* inside the next live block, not at its start */
+    for (unsigned k = 1; k < LM_OPS_SLOTS; k++) {
+      struct lm_fuzz_block *o = &ctx->slots[(op->slot + k) % LM_OPS_SLOTS];
+      if (!o->p) continue;
+      size_t off = 1 + (op->slot * 16u) % o->usable; /* 1 .. usable */
+      if (off < o->usable) bad_call(op, (uint8_t *)o->p + off, false, true);
+      check_block(op, o, "after a bad free inside it");
+      break;
+    }
+    break;
+  case LM_OP_CHECK: /* memory lemmalloc never handed out */
+    bad_call(op, foreign + 16 * (op->slot % 4), op->slot & 1, true);
+    break;
+  default:
+    break;
+  }
+}
+
 void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   struct lm_fuzz_block *b = &ctx->slots[op->slot];
+  if (b->p) ctx->stale[op->slot] = b->p;
+  else if (ctx->bad_frees) bad_pointer(ctx, op);
   switch (op->kind) {
   case LM_OP_MALLOC: {
     free_block(op, b);

@@ -26,6 +26,8 @@ struct lm_fuzz_ctx {
   struct lm_fuzz_block slots[LM_OPS_SLOTS];
   struct lm_fuzz_shared *shared; /* LM_OPS_SHARED entries */
   bool check_overlap;            /* single thread: new blocks must not overlap live ones */
+  bool bad_frees;                /* single thread: ops on empty slots pass bad pointers */
+  void *stale[LM_OPS_SLOTS];     /* the block each slot held last */
   size_t op_index;
 };
 

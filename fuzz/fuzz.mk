@@ -119,3 +119,8 @@ fuzz-seeds:
 	@mkdir -p $(FUZZ_DIR) fuzz/seeds/core fuzz/seeds/api fuzz/seeds/threads
 	$(CC) $(ALL_CFLAGS) fuzz/ops.c fuzz/seedgen.c -o $(FUZZ_DIR)/seedgen
 	$(FUZZ_DIR)/seedgen fuzz
+
+# Planted bugs (fuzz/plants.txt): each must be found within FUZZ_SELFTEST_SECONDS
+# per driver, from the seeds alone. ~1-2 min per bug.
+fuzz-selftest:
+	@fuzz/selftest.sh $(FUZZ_SELFTEST_SECONDS) $(PLANTS)

@@ -8,6 +8,7 @@
  * driver's at every barrier; once the input's blocks are freed and the cache
  * trimmed, the allocator must hold nothing (lm_fuzz_check_empty): a lost or
  * doubled free shows up there even when no byte is corrupted.
+ * Ops on empty slots pass bad pointers (exec.c: bad_frees).
  * A thread op, here, trims and then checks every live block. */
 #include "exec.h"
 #include "lemmalloc.h"
@@ -25,6 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   }
   ctx.shared = shared;
   ctx.check_overlap = true;
+  ctx.bad_frees = true;
+  memset(ctx.stale, 0, sizeof ctx.stale); /* each input stands alone */
   size_t n = lm_ops_decode(data, size, ops, LM_FUZZ_MAX_OPS);
   for (size_t i = 0; i < n; i++) {
     const struct lm_op *op = &ops[i];

@@ -4,8 +4,9 @@
  * for builds where no engine fits (ThreadSanitizer: libFuzzer's coverage
  * counters are themselves racy across threads, and TSan reports them).
  *
- *   -seconds=N   after the files, run generated workloads (lm_ops_generate,
- *                random seeds) until N seconds have passed
+ *   -seconds=N   a time budget: files until it runs out (every file of the
+ *                first directory at least), then generated workloads
+ *                (lm_ops_generate, random seeds) for what is left
  *   -threads=N   threads those workloads use (default 6), -ops=N their length
  *   -seed=N      first seed (default: from the clock; printed)
  * Exits 0 if every input ran; a contract violation or sanitizer report
@@ -73,17 +74,25 @@ static long generate(double seconds, unsigned threads, size_t nops, uint64_t see
 }
 
 int main(int argc, char **argv) {
-  int bad = 0, n = 0;
+  int bad = 0, n = 0, skipped = 0;
   double seconds = 0;
   unsigned threads = 6;
   size_t nops = 400;
   uint64_t seed = (uint64_t)time(NULL) * 1000003u;
   for (int i = 1; i < argc; i++) {
-    struct stat st;
     if (sscanf(argv[i], "-seconds=%lf", &seconds) == 1) continue;
     if (sscanf(argv[i], "-threads=%u", &threads) == 1) continue;
     if (sscanf(argv[i], "-ops=%zu", &nops) == 1) continue;
-    if (strncmp(argv[i], "-seed=", 6) == 0) { seed = strtoull(argv[i] + 6, NULL, 0); continue; }
+    if (strncmp(argv[i], "-seed=", 6) == 0) seed = strtoull(argv[i] + 6, NULL, 0);
+  }
+  /* With -seconds, the budget covers the files too: the first ones named
+   * (seeds, regressions) always run, a big corpus may be cut short. */
+  double t0 = now(), deadline = t0 + seconds;
+  int first = 0; /* the first path given always runs whole */
+  for (int i = 1; i < argc; i++) {
+    struct stat st;
+    if (argv[i][0] == '-') continue;
+    if (!first) first = i;
     if (stat(argv[i], &st) != 0) { perror(argv[i]); bad++; continue; }
     if (!S_ISDIR(st.st_mode)) { bad += run_file(argv[i]); n++; continue; }
     DIR *d = opendir(argv[i]);
@@ -92,16 +101,19 @@ int main(int argc, char **argv) {
       if (e->d_name[0] == '.') continue; /* ., .., and hidden notes */
       char path[4096];
       snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
-      if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) { bad += run_file(path); n++; }
+      if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      if (seconds > 0 && i != first && now() > deadline) { skipped++; continue; }
+      bad += run_file(path);
+      n++;
     }
     closedir(d);
   }
-  fprintf(stderr, "replay: %d inputs, %d unreadable\n", n, bad);
-  if (seconds > 0) {
-    double t0 = now();
-    long runs = generate(seconds, threads, nops ? nops : 1, seed);
+  fprintf(stderr, "replay: %d inputs, %d unreadable, %d left for lack of time\n", n, bad, skipped);
+  if (seconds > 0 && now() < deadline) {
+    double t1 = now();
+    long runs = generate(deadline - t1, threads, nops ? nops : 1, seed);
     fprintf(stderr, "replay: %ld generated workloads in %.1f s: %.1f execs/s\n", runs,
-            now() - t0, (double)runs / (now() - t0));
+            now() - t1, (double)runs / (now() - t1));
   }
   return bad ? 1 : 0;
 }
