@@ -127,6 +127,7 @@ if update:
             p, t, bad = new[e]
             f.write(" ".join([e, str(p), str(t)] + bad) + "\n")
     print("verify: wrote %s (%d entries)" % (epath, len(new)))
+    exp = new
 
 fail = False
 for e in sorted(set(cur) | set(exp)):

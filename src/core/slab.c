@@ -24,6 +24,33 @@ struct lm_slab_hdr lm_slab_hdr[LM_MAX_SLABS];
 uint16_t lm_slab_perm[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS];
 uint16_t lm_slab_pos[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS];
 
+/* Lemma functions: the contracts in slab.h name slots by index (off / size,
+ * x * size); these restate them in bytes. Ghost code with empty bodies: WP
+ * proves each postcondition from the precondition alone. */
+
+/* A slot index x < n is the offset x * size: a multiple of the slot size
+ * whose slot lies wholly inside the n * size bytes of the slots. */
+/*@ ghost
+  /@ requires size_pos: size > 0;
+     requires slot: x < n;
+     assigns \nothing;
+     ensures aligned: (x * size) % size == 0;
+     ensures index: (x * size) / size == x;
+     ensures inside: x * size + size <= n * size;
+  @/
+  void lm_slab_lemma_slot(uint32_t x, uint32_t size, uint32_t n) {}
+*/
+
+/* lm_slab_free's out_of_range behavior (off / size >= n) is exactly "off
+ * at or beyond the end of the last slot". */
+/*@ ghost
+  /@ requires size_pos: size > 0;
+     assigns \nothing;
+     ensures range: off / size >= n <==> off >= n * size;
+  @/
+  void lm_slab_lemma_range(uint32_t off, uint32_t size, uint32_t n) {}
+*/
+
 void lm_slab_init(uint32_t s, uint32_t slot_size, uint32_t nslots)
 {
   lm_slab_hdr[s].size = (uint16_t)slot_size;
@@ -52,6 +79,7 @@ int32_t lm_slab_alloc(uint32_t s)
     lm_slab_pos[s][bump] = (uint16_t)bump;
     lm_slab_hdr[s].bump = (uint16_t)(bump + 1);
   }
+  //@ ghost lm_slab_lemma_slot(slot, lm_slab_hdr[s].size, lm_slab_hdr[s].nslots);
   return (int32_t)(slot * lm_slab_hdr[s].size);
 }
 
@@ -148,3 +176,4 @@ bool lm_slab_check(uint32_t s)
   }
   return true;
 }
+

@@ -54,6 +54,9 @@ void lm_slab_init(uint32_t s, uint32_t slot_size, uint32_t nslots);
   assigns LM_SLAB_STATE(s);
   LM_SLAB_ENSURES_VALID(s)
   ensures geometry: SlotSize(s) == \old(SlotSize(s)) && NSlots(s) == \old(NSlots(s));
+  ensures aligned: \result >= 0 ==> \result % SlotSize(s) == 0;
+  ensures inside: \result >= 0 ==> \result + SlotSize(s) <= NSlots(s) * SlotSize(s);
+  ensures error: \result < 0 ==> \result == LM_ERR_NOMEM;
   behavior reuse:
     assumes Top(s) > 0;
     ensures lifo: \result == \old(Perm(s, Top(s) - 1)) * SlotSize(s);
