@@ -116,6 +116,35 @@ void lm_heapmap_release(struct lm_heapmap *m) {
   if (m) lm_os_unmap(m, m->map_bytes);
 }
 
+struct usage_walk {
+  struct lm_hm_usage *u;
+  uint32_t last_arena;
+};
+
+static void usage_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, bool allocated, uint32_t slab,
+                        void *arg) {
+  (void)ch, (void)pg;
+  struct lm_hm_usage *u = ((struct usage_walk *)arg)->u;
+  if (!allocated || slab == LM_NONE) return;
+  const struct lm_slab *sl = &lm_slabs[slab];
+  u->slots[sl->cls] += sl->nslots;
+  u->used[sl->cls] += lm_slab_used(slab);
+  u->slab_bytes += (size_t)LM_PAGE_SIZE << order;
+}
+
+static void usage_chunk(const struct lm_arena *a, const struct lm_chunk *ch, void *arg) {
+  struct usage_walk *w = arg;
+  if (w->u->narenas == 0 || a->idx != w->last_arena) w->u->narenas++;
+  w->last_arena = a->idx;
+  lm_chunk_each_block(ch, usage_block, w);
+}
+
+void lm_heapmap_usage(struct lm_hm_usage *u) {
+  memset(u, 0, sizeof *u);
+  struct usage_walk w = {.u = u};
+  lm_heap_each_chunk(usage_chunk, &w);
+}
+
 /* ------------------------------------------------------------------ */
 /* Text, formatted by hand                                             */
 

@@ -50,6 +50,16 @@ struct lm_heapmap {
 struct lm_heapmap *lm_heapmap_take(void) LM_HIDDEN;
 void lm_heapmap_release(struct lm_heapmap *m) LM_HIDDEN;
 
+/* Slab usage for the statistics, by the same walk without the cells: per
+ * class, the slots of its slabs and how many are allocated (slots in thread
+ * caches included); bytes in slab spans; arenas holding chunks. */
+struct lm_hm_usage {
+  uint64_t slots[LM_NUM_CLASSES], used[LM_NUM_CLASSES];
+  size_t slab_bytes;
+  unsigned narenas;
+};
+void lm_heapmap_usage(struct lm_hm_usage *u) LM_HIDDEN;
+
 /* Write a snapshot to fd: PNG (palette image, stored-deflate, with legend
  * and totals drawn in) or a self-contained HTML page (canvas and tooltips,
  * no network). Return 0, or -1 on a write error. */
