@@ -50,12 +50,28 @@ static size_t release(struct lm_huge **v, uint32_t n) {
   return bytes;
 }
 
-/* Move or resize h's mapping (h is not reachable by others meanwhile). */
+/* Move or resize h's mapping (h is its caller's: nobody else looks it up
+ * meanwhile). Its registry entries are cleared before mremap gives any
+ * address range back: once released, a range can be mapped and registered
+ * at once by another thread (a chunk, say), whose entries a late clear
+ * would wipe out. */
 static bool reshape(struct lm_huge *h, size_t size) {
-  void *q = lm_os_remap((void *)h->base, h->size, size, LM_CHUNK_SIZE);
-  if (q == NULL) return false;
   lm_reg_set(h->base, h->size, 0);
-  lm_reg_set((uintptr_t)q, size, tag(h)); /* leaf exists or is mapped: see below */
+  void *q = lm_os_remap((void *)h->base, h->size, size, LM_CHUNK_SIZE);
+  if (q == NULL || !lm_reg_set((uintptr_t)q, size, tag(h))) {
+    if (q != NULL) { /* no registry leaf: give the new range back unregistered */
+      lm_reg_set((uintptr_t)q, size, 0);
+      lm_os_unmap(q, size);
+      lm_lock(&lm_heap.huge_lock);
+      lm_heap.huge_live_bytes -= h->size;
+      h->base = 0;
+      h->size = 0;
+      lm_unlock(&lm_heap.huge_lock);
+      return false;
+    }
+    lm_reg_set(h->base, h->size, tag(h));
+    return false;
+  }
   lm_lock(&lm_heap.huge_lock);
   lm_heap.huge_live_bytes += size - h->size;
   h->base = (uintptr_t)q;
@@ -65,7 +81,7 @@ static bool reshape(struct lm_huge *h, size_t size) {
 }
 
 void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
-  size = page_round(size);
+  size = size ? page_round(size) : LM_PAGE_SIZE; /* size 0 with a huge alignment */
   if (align < LM_CHUNK_SIZE) align = LM_CHUNK_SIZE;
   struct lm_huge *h = NULL, *grow = NULL;
   lm_lock(&lm_heap.huge_lock);
