@@ -13,11 +13,13 @@
 
 #define PAGE 4096u
 
+/* No MAP_NORESERVE: the kernel's overcommit policy must be able to refuse
+ * an impossible request (malloc(1 TiB) returns NULL, as with glibc). */
 void *lm_os_map(size_t size, size_t align) {
   size_t extra = align > PAGE ? align - PAGE : 0;
   if (size + extra < size) return NULL;
   char *p = mmap(NULL, size + extra, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return NULL;
   if (extra == 0) return p;
   /* Over-map by align - PAGE and cut both ends off. */
