@@ -4,9 +4,9 @@
 #define LM_API_H
 #include "heap/tcache.h"
 
-void *lm_malloc_slow(size_t n) LM_HIDDEN;
-void lm_free_slow(void *p) LM_HIDDEN;
-void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN;
+void *lm_malloc_slow(size_t n) LM_HIDDEN __attribute__((noinline));
+void lm_free_slow(void *p) LM_HIDDEN __attribute__((noinline));
+void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinline));
 
 #ifdef LM_HAVE_TRACE
 #include "api/trace.h"
