@@ -659,11 +659,14 @@ int lm_heapmap_write(const char *path) {
   struct lm_tcache *tc = lm_tc;
   if (tc != &lm_tc_none) lm_tc_flush_all(tc);
   /* Written next to the target and renamed over it: a reader never sees
-   * half a map. */
+   * half a map. The name is unique to this call (pid and sequence). */
+  static unsigned seq;
   char tmp[4096];
   struct sb suffix = {.n = 0};
   sb_str(&suffix, ".tmp");
   sb_u64(&suffix, (uint64_t)getpid());
+  sb_str(&suffix, ".");
+  sb_u64(&suffix, __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED));
   size_t n = strlen(path);
   if (n + suffix.n + 1 > sizeof tmp) {
     errno = ENAMETOOLONG;
