@@ -11,7 +11,7 @@ OBS_DIR := $(BUILD)/observe
 # directly); `sort` also drops heapmap.c and vg.c if LM_LIB_SRCS has them.
 OBS_LIB_SRCS := $(sort $(LM_LIB_SRCS) src/heap/heapmap.c src/heap/vg.c) $(LM_OS_POSIX)
 OBS_ENV := LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=3600000 \
-           LEMMALLOC_HEAPMAP=$(OBS_DIR)/sig-%p.html LEMMALLOC_HEAPMAP_SIGNAL=USR1
+           LEMMALLOC_HEAPMAP=$(OBS_DIR)/sig-%p-%n.html LEMMALLOC_HEAPMAP_SIGNAL=USR1
 
 $(OBS_DIR)/heapmap_test: tests/observe/heapmap_test.c tests/lib/test.h $(OBS_LIB_SRCS) $(LM_LIB_HDRS)
 	@mkdir -p $(@D)

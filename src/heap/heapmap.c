@@ -205,6 +205,7 @@ static void sb_pct(struct sb *b, uint64_t num, uint64_t den) {
 static const char *const state_name[LM_HM_NSTATES] = {
   "live", "partly used slab", "free, resident (dirty)", "free, returned to the kernel", "metadata",
 };
+static const char *const state_short[LM_HM_NSTATES] = {"live", "partly", "dirty", "purged", "meta"};
 static const char state_letter[LM_HM_NSTATES] = {'l', 'p', 'd', 'r', 'm'};
 static const uint8_t state_rgb[LM_HM_NSTATES][3] = {
   {38, 86, 184},   /* live: blue */
@@ -646,6 +647,42 @@ int lm_heapmap_write_html(const struct lm_heapmap *m, int fd) {
 }
 
 /* ------------------------------------------------------------------ */
+/* Text: legend, totals and one line per chunk, for terminals and logs  */
+
+int lm_heapmap_write_text(const struct lm_heapmap *m, int fd) {
+  struct out o = {.fd = fd};
+  struct sb b;
+  out_str(&o, "lemmalloc heap map: one cell per 4 KiB page\n");
+  for (int s = 0; s < LM_HM_NSTATES; s++) {
+    legend_line(m, s, &b);
+    out_line(&o, "  ", &b, "\n");
+  }
+  for (int i = 0; i < NSUMMARY; i++) {
+    summary_line(m, i, &b);
+    out_line(&o, "", &b, "\n");
+  }
+  for (size_t i = 0; i < m->nchunks; i++) {
+    const struct lm_hm_chunk *ch = &m->chunk[i];
+    uint32_t count[LM_HM_NSTATES] = {0};
+    for (uint32_t p = 0; p < LM_CHUNK_PAGES; p++) count[ch->cell[p]]++;
+    b.n = 0;
+    sb_str(&b, "chunk arena ");
+    sb_u64(&b, ch->arena);
+    sb_str(&b, " ");
+    sb_hex(&b, ch->base);
+    for (int s = 0; s < LM_HM_META; s++) {
+      sb_str(&b, s ? ", " : ": ");
+      sb_u64(&b, count[s]);
+      sb_str(&b, " ");
+      sb_str(&b, state_short[s]);
+    }
+    out_line(&o, "", &b, "\n");
+  }
+  out_flush(&o);
+  return o.err ? -1 : 0;
+}
+
+/* ------------------------------------------------------------------ */
 /* Writing a file; configuration; the signal                           */
 
 static bool ends_with(const char *s, const char *suffix) {
@@ -681,7 +718,9 @@ int lm_heapmap_write(const char *path) {
   }
   int r = -1, fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {
-    r = ends_with(path, ".png") ? lm_heapmap_write_png(m, fd) : lm_heapmap_write_html(m, fd);
+    r = ends_with(path, ".png")   ? lm_heapmap_write_png(m, fd)
+        : ends_with(path, ".txt") ? lm_heapmap_write_text(m, fd)
+                                  : lm_heapmap_write_html(m, fd);
     if (close(fd) != 0) r = -1;
     if (r == 0 && rename(tmp, path) != 0) r = -1;
     if (r != 0) {
@@ -696,7 +735,9 @@ int lm_heapmap_write(const char *path) {
   return r;
 }
 
-static char hm_path[1024]; /* LEMMALLOC_HEAPMAP with %p expanded; "" if unset */
+/* LEMMALLOC_HEAPMAP as given; "" if unset. */
+static char hm_tmpl[1024];
+static unsigned hm_seq; /* maps written from the configuration so far */
 volatile int lm_heapmap_pending;
 
 static void on_signal(int sig) {
@@ -729,28 +770,13 @@ static void say(const char *a, const char *b) {
 
 static void heapmap_init(void) {
   const char *p = lm_os_getenv("LEMMALLOC_HEAPMAP");
-  if (p != NULL && *p != '\0') {
-    /* %p becomes the pid, so that every process of a forking server keeps
-     * its own map. */
-    struct sb pid = {.n = 0};
-    sb_u64(&pid, (uint64_t)getpid());
-    size_t n = 0;
-    for (; *p && n + sizeof pid.s < sizeof hm_path; p++) {
-      if (p[0] == '%' && p[1] == 'p') {
-        memcpy(hm_path + n, pid.s, pid.n);
-        n += pid.n;
-        p++;
-      } else {
-        hm_path[n++] = *p;
-      }
-    }
-    hm_path[n] = '\0';
-  }
+  if (p != NULL && strlen(p) < sizeof hm_tmpl) memcpy(hm_tmpl, p, strlen(p) + 1);
+  else if (p != NULL) say("LEMMALLOC_HEAPMAP: path too long", "");
   const char *s = lm_os_getenv("LEMMALLOC_HEAPMAP_SIGNAL");
   if (s == NULL || *s == '\0') return;
   int sig = signal_number(s);
   if (sig == 0) return say("LEMMALLOC_HEAPMAP_SIGNAL: not a signal lemmalloc may take: ", s);
-  if (hm_path[0] == '\0') return say("LEMMALLOC_HEAPMAP_SIGNAL needs LEMMALLOC_HEAPMAP=FILE", "");
+  if (hm_tmpl[0] == '\0') return say("LEMMALLOC_HEAPMAP_SIGNAL needs LEMMALLOC_HEAPMAP=FILE", "");
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_signal;
@@ -759,14 +785,33 @@ static void heapmap_init(void) {
   sigaction(sig, &sa, NULL);
 }
 
+/* The template with "%p" replaced by the pid (now: a forked child gets its
+ * own) and "%n" by the number of maps this process wrote before (0, 1, ...),
+ * so that a series of signals keeps every map. */
 static void write_configured(void) {
   int saved = errno;
-  if (lm_heapmap_write(hm_path) != 0) say("cannot write the heap map to ", hm_path);
+  struct sb pid = {.n = 0}, seq = {.n = 0};
+  sb_u64(&pid, (uint64_t)getpid());
+  sb_u64(&seq, __atomic_fetch_add(&hm_seq, 1, __ATOMIC_RELAXED));
+  char path[sizeof hm_tmpl + 64];
+  size_t n = 0;
+  for (const char *t = hm_tmpl; *t && n + sizeof pid.s < sizeof path; t++) {
+    const struct sb *v = t[0] == '%' && t[1] == 'p' ? &pid : t[0] == '%' && t[1] == 'n' ? &seq : NULL;
+    if (v) {
+      memcpy(path + n, v->s, v->n);
+      n += v->n;
+      t++;
+    } else {
+      path[n++] = *t;
+    }
+  }
+  path[n] = '\0';
+  if (lm_heapmap_write(path) != 0) say("cannot write the heap map to ", path);
   errno = saved;
 }
 
 void lm_heapmap_poll(void) {
-  if (__atomic_exchange_n(&lm_heapmap_pending, 0, __ATOMIC_ACQ_REL) && hm_path[0] != '\0') write_configured();
+  if (__atomic_exchange_n(&lm_heapmap_pending, 0, __ATOMIC_ACQ_REL) && hm_tmpl[0] != '\0') write_configured();
 }
 
 /* Configuration is read by a constructor of its own and the exit map is
@@ -774,5 +819,5 @@ void lm_heapmap_poll(void) {
 __attribute__((constructor)) static void heapmap_ctor(void) { heapmap_init(); }
 
 __attribute__((destructor)) static void heapmap_dtor(void) {
-  if (hm_path[0] != '\0' && lm_heap_ready()) write_configured();
+  if (hm_tmpl[0] != '\0' && lm_heap_ready()) write_configured();
 }

@@ -65,13 +65,16 @@ void lm_heapmap_usage(struct lm_hm_usage *u) LM_HIDDEN;
  * no network). Return 0, or -1 on a write error. */
 int lm_heapmap_write_png(const struct lm_heapmap *m, int fd) LM_HIDDEN;
 int lm_heapmap_write_html(const struct lm_heapmap *m, int fd) LM_HIDDEN;
+/* Legend, totals and one line of counts per chunk. */
+int lm_heapmap_write_text(const struct lm_heapmap *m, int fd) LM_HIDDEN;
 
 /* lm_heapmap_write(path) is public (include/lemmalloc.h): flush the calling
  * thread's cache, take a snapshot, write it as PNG if path ends in ".png",
- * else as HTML. 0, or -1 with errno set. */
+ * as text if in ".txt", else as HTML. 0, or -1 with errno set. */
 int lm_heapmap_write(const char *path) __attribute__((visibility("default")));
 
-/* LEMMALLOC_HEAPMAP=FILE ("%p" becomes the pid) writes FILE at exit.
+/* LEMMALLOC_HEAPMAP=FILE writes FILE at exit ("%p" in FILE becomes the
+ * pid, "%n" the number of maps the process wrote before: 0, 1, ...).
  * LEMMALLOC_HEAPMAP_SIGNAL=NAME (USR1, SIGUSR2, HUP, WINCH or a number)
  * installs a handler that only sets lm_heapmap_pending; the next allocator
  * slow path (lm_heap_tick) calls lm_heapmap_poll, which writes FILE. Both

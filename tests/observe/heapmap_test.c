@@ -163,17 +163,31 @@ int main(int argc, char **argv) {
   }
 
   TEST("LEMMALLOC_HEAPMAP_SIGNAL: the handler only flags, the poll writes LEMMALLOC_HEAPMAP") {
-    const char *want = getenv("LEMMALLOC_HEAPMAP");
-    CHECKF(want != NULL && strstr(want, "%p") != NULL, "LEMMALLOC_HEAPMAP=%s", want ? want : "(unset)");
-    char path[4096];
-    const char *at = want ? strstr(want, "%p") : NULL;
-    if (at) snprintf(path, sizeof path, "%.*s%d%s", (int)(at - want), want, (int)getpid(), at + 2);
-    unlink(path);
-    raise(SIGUSR1);
-    struct stat sb;
-    CHECK(lm_heapmap_pending == 1 && stat(path, &sb) != 0); /* nothing written in the handler */
-    lm_heapmap_poll();
-    CHECK(lm_heapmap_pending == 0 && stat(path, &sb) == 0 && sb.st_size > 1000);
+    const char *want = getenv("LEMMALLOC_HEAPMAP"); /* DIR/sig-%p-%n.html */
+    const char *at = want ? strstr(want, "%p-%n") : NULL;
+    CHECKF(at != NULL, "LEMMALLOC_HEAPMAP=%s", want ? want : "(unset)");
+    for (int n = 0; at && n < 2; n++) {
+      char path[4096];
+      snprintf(path, sizeof path, "%.*s%d-%d%s", (int)(at - want), want, (int)getpid(), n, at + 5);
+      unlink(path);
+      raise(SIGUSR1);
+      struct stat sb;
+      CHECK(lm_heapmap_pending == 1 && stat(path, &sb) != 0); /* nothing written in the handler */
+      lm_heapmap_poll();
+      CHECKF(lm_heapmap_pending == 0 && stat(path, &sb) == 0 && sb.st_size > 1000, "%s not written", path);
+    }
+  }
+
+  TEST("text format: legend, totals, a line per chunk") {
+    char path[4096], text[8192] = "";
+    snprintf(path, sizeof path, "%s/map.txt", dir);
+    CHECK(lm_heapmap_write(path) == 0);
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    text[n] = '\0';
+    CHECK(strstr(text, "live: ") && strstr(text, "metadata: ") && strstr(text, " = "));
+    CHECK(strstr(text, "chunk arena 0 0x") && strstr(text, " purged\n"));
   }
 
   TEST("one snapshot written as PNG and HTML") {

@@ -71,6 +71,6 @@ LEMMALLOC_PURGE_MS=3600000 LT_EXPECT=lemmalloc LD_PRELOAD=$lib clean "API test (
   "$logs/api.log" timeout 300 "${VG[@]}" "$api"
 # The heap map test links the library's sources: no preload.
 LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=3600000 \
-  LEMMALLOC_HEAPMAP="$logs/sig-%p.html" LEMMALLOC_HEAPMAP_SIGNAL=USR1 \
+  LEMMALLOC_HEAPMAP="$logs/sig-%p-%n.html" LEMMALLOC_HEAPMAP_SIGNAL=USR1 \
   clean "heap map test is memcheck-clean" "$logs/heapmap.log" timeout 300 "${VG[@]}" "$heapmap" "$logs"
 exit $rc
