@@ -22,12 +22,7 @@
 #error "buddy: stacks and positions are uint16_t, so LM_MAX_ORDER <= 15"
 #endif
 
-LM_BUDDY_HIDDEN uint8_t lm_buddy_st[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-LM_BUDDY_HIDDEN uint8_t lm_buddy_ord[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-LM_BUDDY_HIDDEN uint16_t lm_buddy_pos[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-LM_BUDDY_HIDDEN uint16_t lm_buddy_stk[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
-LM_BUDDY_HIDDEN uint16_t lm_buddy_cnt[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS];
-LM_BUDDY_HIDDEN uint32_t lm_buddy_nfree[LM_MAX_CHUNKS];
+LM_BUDDY_HIDDEN struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS];
 
 /* Powers of two from a table: `1u << k` with a symbolic k is opaque to the
  * provers, a table lookup is a plain value (spec: Pow2). */
@@ -43,27 +38,27 @@ static inline uint32_t buddy_of(uint32_t p, uint32_t k)
   return p % (2 * w) == 0 ? p + w : p - w;
 }
 
-/* Drop head p from its stack: the last entry fills its slot. */
-static inline void unlink_head(uint32_t c, uint32_t p)
+/* Drop head p (on stack s, order k) from its stack: the last entry fills
+ * its slot. */
+static inline void unlink_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
-  uint32_t s = (uint32_t)lm_buddy_st[c][p] - 1, k = lm_buddy_ord[c][p];
-  uint32_t i = lm_buddy_pos[c][p], n = (uint32_t)lm_buddy_cnt[c][s][k] - 1;
-  uint32_t last = lm_buddy_stk[c][s][k][n];
-  lm_buddy_stk[c][s][k][i] = (uint16_t)last;
-  lm_buddy_pos[c][last] = (uint16_t)i;
-  lm_buddy_cnt[c][s][k] = (uint16_t)n;
-  lm_buddy_st[c][p] = LM_BUDDY_INTERIOR;
+  uint32_t i = lm_buddy[c].pos[p], n = (uint32_t)lm_buddy[c].cnt[s][k] - 1;
+  uint32_t last = lm_buddy[c].stk[s][k][n];
+  lm_buddy[c].stk[s][k][i] = (uint16_t)last;
+  lm_buddy[c].pos[last] = (uint16_t)i;
+  lm_buddy[c].cnt[s][k] = (uint16_t)n;
+  lm_buddy[c].st[p] = LM_BUDDY_INTERIOR;
 }
 
 /* Make p a head of order k in state s+1 on top of stack (s, k). */
 static inline void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
-  uint32_t n = lm_buddy_cnt[c][s][k];
-  lm_buddy_stk[c][s][k][n] = (uint16_t)p;
-  lm_buddy_pos[c][p] = (uint16_t)n;
-  lm_buddy_cnt[c][s][k] = (uint16_t)(n + 1);
-  lm_buddy_st[c][p] = (uint8_t)(s + 1);
-  lm_buddy_ord[c][p] = (uint8_t)k;
+  uint32_t n = lm_buddy[c].cnt[s][k];
+  lm_buddy[c].stk[s][k][n] = (uint16_t)p;
+  lm_buddy[c].pos[p] = (uint16_t)n;
+  lm_buddy[c].cnt[s][k] = (uint16_t)(n + 1);
+  lm_buddy[c].st[p] = (uint8_t)(s + 1);
+  lm_buddy[c].ord[p] = (uint8_t)k;
 }
 
 /* The four moves. Each takes a valid chunk to a valid chunk. */
@@ -72,19 +67,19 @@ static inline void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 /*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES;
     LM_BUDDY_VALID(requires, c)
     requires free: FreeHead(c, p);
-    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p], LM_BUDDY_STACKS(c);
+    assigns lm_buddy[c];
     LM_BUDDY_VALID(ensures, c)
+    ensures kept: PagesKept{Pre, Here}(c, p, p);
     ensures used: UsedHead(c, p) && Ord(c, p) == \old(Ord(c, p));
-    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) - Pow2(Ord(c, p)); */
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(Ord(c, p)); */
 static void take_free(uint32_t c, uint32_t p)
 {
-  uint32_t k = lm_buddy_ord[c][p];
-  //@ ghost lm_buddy_lemma_order(k);
+  uint32_t k = lm_buddy[c].ord[p];
   //@ ghost lm_buddy_lemma_term(c, 0, k);
-  unlink_head(c, p);
+  unlink_head(c, 0, k, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
   link_head(c, 1, k, p);
-  lm_buddy_nfree[c] -= lm_buddy_pow2[k];
+  lm_buddy[c].nfree -= lm_buddy_pow2[k];
 }
 
 /* Allocated head p of order k >= 1 keeps the lower half (order k-1) and
@@ -93,24 +88,24 @@ static void take_free(uint32_t c, uint32_t p)
 /*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES;
     LM_BUDDY_VALID(requires, c)
     requires used: UsedHead(c, p) && Ord(c, p) >= 1;
-    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p],
-            lm_buddy_st[c][p + Pow2(Ord(c, p) - 1)], lm_buddy_ord[c][p + Pow2(Ord(c, p) - 1)],
-            LM_BUDDY_STACKS(c);
+    assigns lm_buddy[c];
     LM_BUDDY_VALID(ensures, c)
+    ensures kept: PagesKept{Pre, Here}(c, p, p + Pow2(Ord(c, p)));
     ensures low: UsedHead(c, p) && Ord(c, p) == \old(Ord(c, p)) - 1;
     ensures high: FreeHead(c, p + Pow2(Ord(c, p))) && Ord(c, p + Pow2(Ord(c, p))) == Ord(c, p);
-    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) + Pow2(Ord(c, p)); */
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(Ord(c, p)); */
 static void split(uint32_t c, uint32_t p)
 {
-  uint32_t k = (uint32_t)lm_buddy_ord[c][p] - 1;
-  //@ ghost lm_buddy_lemma_order(k);
+  uint32_t k = (uint32_t)lm_buddy[c].ord[p] - 1;
+  //@ ghost lm_buddy_lemma_pow2(k);
+  //@ ghost lm_buddy_lemma_half(p, k);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
-  unlink_head(c, p);
+  unlink_head(c, 1, k + 1, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
   link_head(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   link_head(c, 0, k, p + lm_buddy_pow2[k]);
-  lm_buddy_nfree[c] += lm_buddy_pow2[k];
+  lm_buddy[c].nfree += lm_buddy_pow2[k];
 }
 
 /* Allocated head p of order k < max whose buddy is a free block of order k:
@@ -120,27 +115,27 @@ static void split(uint32_t c, uint32_t p)
     requires used: UsedHead(c, p) && Ord(c, p) < LM_MAX_ORDER;
     requires buddy_free: FreeHead(c, Buddy(p, Ord(c, p))) &&
       Ord(c, Buddy(p, Ord(c, p))) == Ord(c, p);
-    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p],
-            lm_buddy_st[c][Buddy(p, Ord(c, p))], lm_buddy_ord[c][Buddy(p, Ord(c, p))],
-            LM_BUDDY_STACKS(c);
+    assigns lm_buddy[c];
     LM_BUDDY_VALID(ensures, c)
+    ensures kept: PagesKept{Pre, Here}(c, p, \old(Buddy(p, Ord(c, p))));
     ensures merged_low: \old(LowHalf(p, Ord(c, p))) ==> \result == p;
     ensures merged_high: !\old(LowHalf(p, Ord(c, p))) ==> \result == p - Pow2(\old(Ord(c, p)));
     ensures used: UsedHead(c, \result) && Ord(c, \result) == \old(Ord(c, p)) + 1;
-    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) - Pow2(\old(Ord(c, p))); */
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(\old(Ord(c, p))); */
 static uint32_t merge(uint32_t c, uint32_t p)
 {
-  uint32_t k = lm_buddy_ord[c][p];
-  //@ ghost lm_buddy_lemma_order(k);
-  //@ ghost lm_buddy_lemma_order(k + 1);
+  uint32_t k = lm_buddy[c].ord[p];
+  //@ ghost lm_buddy_lemma_pow2(k);
+  //@ ghost lm_buddy_lemma_half(p, k);
   uint32_t b = buddy_of(p, k);
+  //@ ghost lm_buddy_lemma_half(b, k);
   uint32_t m = b < p ? b : p;
   //@ ghost lm_buddy_lemma_term(c, 0, k);
-  unlink_head(c, b);
-  unlink_head(c, p);
+  unlink_head(c, 0, k, b);
+  unlink_head(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
   link_head(c, 1, k + 1, m);
-  lm_buddy_nfree[c] -= lm_buddy_pow2[k];
+  lm_buddy[c].nfree -= lm_buddy_pow2[k];
   return m;
 }
 
@@ -151,47 +146,50 @@ static uint32_t merge(uint32_t c, uint32_t p)
     requires used: UsedHead(c, p);
     requires maximal: Ord(c, p) == LM_MAX_ORDER ||
       !(FreeHead(c, Buddy(p, Ord(c, p))) && Ord(c, Buddy(p, Ord(c, p))) == Ord(c, p));
-    assigns lm_buddy_st[c][p], lm_buddy_ord[c][p], LM_BUDDY_STACKS(c);
+    assigns lm_buddy[c];
     LM_BUDDY_VALID(ensures, c)
+    ensures kept: PagesKept{Pre, Here}(c, p, p);
     ensures free: FreeHead(c, p) && Ord(c, p) == \old(Ord(c, p));
-    ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) + Pow2(Ord(c, p)); */
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(Ord(c, p)); */
 static void release(uint32_t c, uint32_t p)
 {
-  uint32_t k = lm_buddy_ord[c][p];
-  //@ ghost lm_buddy_lemma_order(k);
+  uint32_t k = lm_buddy[c].ord[p];
+  //@ ghost lm_buddy_lemma_pow2(k);
+  /*@ ghost if (p >= lm_buddy_pow2[k]) lm_buddy_lemma_half(p - lm_buddy_pow2[k], k); */
+  //@ ghost lm_buddy_lemma_half(p, k);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
-  unlink_head(c, p);
+  unlink_head(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   link_head(c, 0, k, p);
-  lm_buddy_nfree[c] += lm_buddy_pow2[k];
+  lm_buddy[c].nfree += lm_buddy_pow2[k];
 }
 
 /* Is the buddy of allocated head p (order k < max) a free block of order k? */
 static inline bool buddy_free(uint32_t c, uint32_t p, uint32_t k)
 {
   uint32_t b = buddy_of(p, k);
-  return lm_buddy_st[c][b] == LM_BUDDY_FREE && lm_buddy_ord[c][b] == k;
+  return lm_buddy[c].st[b] == LM_BUDDY_FREE && lm_buddy[c].ord[b] == k;
 }
 
 void lm_buddy_init(uint32_t c)
 {
   /*@ loop invariant p_range: 0 <= p <= LM_CHUNK_PAGES;
       loop invariant cleared: \forall integer q; 0 <= q < p ==> !Head(c, q);
-      loop assigns p, lm_buddy_st[c][0 .. LM_CHUNK_PAGES - 1];
+      loop assigns p, lm_buddy[c].st[0 .. LM_CHUNK_PAGES - 1];
       loop variant LM_CHUNK_PAGES - p; */
   for (uint32_t p = 0; p < LM_CHUNK_PAGES; p++)
-    lm_buddy_st[c][p] = LM_BUDDY_INTERIOR;
+    lm_buddy[c].st[p] = LM_BUDDY_INTERIOR;
   /*@ loop invariant k_range: 0 <= k <= LM_MAX_ORDER + 1;
       loop invariant emptied: \forall integer s, j; 0 <= s < 2 && 0 <= j < k ==>
-        lm_buddy_cnt[c][s][j] == 0;
-      loop assigns k, lm_buddy_cnt[c][0 .. 1][0 .. LM_MAX_ORDER];
+        lm_buddy[c].cnt[s][j] == 0;
+      loop assigns k, lm_buddy[c].cnt[0 .. 1][0 .. LM_MAX_ORDER];
       loop variant LM_MAX_ORDER + 1 - k; */
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
-    lm_buddy_cnt[c][0][k] = 0;
-    lm_buddy_cnt[c][1][k] = 0;
+    lm_buddy[c].cnt[0][k] = 0;
+    lm_buddy[c].cnt[1][k] = 0;
   }
   link_head(c, 0, LM_MAX_ORDER, 0);
-  lm_buddy_nfree[c] = LM_CHUNK_PAGES;
+  lm_buddy[c].nfree = LM_CHUNK_PAGES;
 }
 
 /* Allocation policy: the smallest order with a free block, and on that
@@ -204,14 +202,14 @@ int32_t lm_buddy_alloc(uint32_t c, uint32_t order)
 {
   uint32_t k = order;
   /*@ loop invariant k_range: order <= k && (k <= LM_MAX_ORDER + 1 || k == order);
-      loop invariant none_below: \forall integer j; order <= j < k ==> lm_buddy_cnt[c][0][j] == 0;
+      loop invariant none_below: \forall integer j; order <= j < k ==> lm_buddy[c].cnt[0][j] == 0;
       loop assigns k;
       loop variant LM_MAX_ORDER + 1 - k; */
-  while (k <= LM_MAX_ORDER && lm_buddy_cnt[c][0][k] == 0)
+  while (k <= LM_MAX_ORDER && lm_buddy[c].cnt[0][k] == 0)
     k++;
   if (k > LM_MAX_ORDER)
     return LM_ERR_NOMEM;
-  uint32_t p = lm_buddy_stk[c][0][k][lm_buddy_cnt[c][0][k] - 1];
+  uint32_t p = lm_buddy[c].stk[0][k][lm_buddy[c].cnt[0][k] - 1];
   take_free(c, p);
   /*@ loop invariant k_range: order <= k <= LM_MAX_ORDER;
       loop invariant p_in: InChunk(p);
@@ -221,11 +219,11 @@ int32_t lm_buddy_alloc(uint32_t c, uint32_t order)
         (UsedHead(c, q) <==> \at(UsedHead(c, q), Pre));
       loop invariant others_order: \forall integer q; InChunk(q) && q != p && UsedHead(c, q) ==>
         Ord(c, q) == \at(Ord(c, q), Pre);
-      loop invariant count: lm_buddy_nfree[c] == \at(lm_buddy_nfree[c], Pre) - Pow2(k);
+      loop invariant count: lm_buddy[c].nfree == \at(lm_buddy[c].nfree, Pre) - Pow2(k);
       loop assigns k, LM_BUDDY_CHUNK(c);
       loop variant k - order; */
   while (k > order) {
-    //@ ghost lm_buddy_lemma_order(k - 1);
+    //@ ghost lm_buddy_lemma_pow2(k - 1);
     split(c, p);
     k--;
   }
@@ -236,11 +234,11 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page)
 {
   if (page >= LM_CHUNK_PAGES)
     return LM_ERR_RANGE;
-  if (lm_buddy_st[c][page] == LM_BUDDY_INTERIOR)
+  if (lm_buddy[c].st[page] == LM_BUDDY_INTERIOR)
     return LM_ERR_INTERIOR;
-  if (lm_buddy_st[c][page] != LM_BUDDY_USED)
+  if (lm_buddy[c].st[page] != LM_BUDDY_USED)
     return LM_ERR_NOT_ALLOCATED;
-  uint32_t order = lm_buddy_ord[c][page], k = order, p = page;
+  uint32_t order = lm_buddy[c].ord[page], k = order, p = page;
   /*@ loop invariant k_range: order <= k <= LM_MAX_ORDER;
       loop invariant p_in: InChunk(p);
       loop invariant p_used: UsedHead(c, p) && Ord(c, p) == k;
@@ -251,16 +249,17 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page)
       loop invariant p_new: \let pp = p; pp == page || !\at(UsedHead(c, pp), Pre);
       loop invariant others_order: \forall integer q; InChunk(q) && q != p && UsedHead(c, q) ==>
         Ord(c, q) == \at(Ord(c, q), Pre);
-      loop invariant count: lm_buddy_nfree[c] == \at(lm_buddy_nfree[c], Pre) + Pow2(order) - Pow2(k);
+      loop invariant count: lm_buddy[c].nfree == \at(lm_buddy[c].nfree, Pre) + Pow2(order) - Pow2(k);
       loop assigns k, p, LM_BUDDY_CHUNK(c);
       loop variant LM_MAX_ORDER - k; */
-  while (k < LM_MAX_ORDER && buddy_free(c, p, k)) {
-    //@ ghost lm_buddy_lemma_order(k);
-    //@ ghost lm_buddy_lemma_order(k + 1);
+  while (k < LM_MAX_ORDER) {
+    //@ ghost lm_buddy_lemma_pow2(k);
+    //@ ghost lm_buddy_lemma_half(p, k);
+    if (!buddy_free(c, p, k))
+      break;
     p = merge(c, p);
     k++;
   }
-  //@ ghost lm_buddy_lemma_order(k);
   release(c, p);
   return (int32_t)order;
 }
@@ -269,12 +268,12 @@ int32_t lm_buddy_take(uint32_t c, uint32_t page)
 {
   if (page >= LM_CHUNK_PAGES)
     return LM_ERR_RANGE;
-  if (lm_buddy_st[c][page] == LM_BUDDY_INTERIOR)
+  if (lm_buddy[c].st[page] == LM_BUDDY_INTERIOR)
     return LM_ERR_INTERIOR;
-  if (lm_buddy_st[c][page] != LM_BUDDY_FREE)
+  if (lm_buddy[c].st[page] != LM_BUDDY_FREE)
     return LM_ERR_NOT_FREE;
   take_free(c, page);
-  return (int32_t)lm_buddy_ord[c][page];
+  return (int32_t)lm_buddy[c].ord[page];
 }
 
 /* The containing block's head is `page` rounded down to 2^k for k = its
@@ -289,10 +288,10 @@ int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
       loop assigns k;
       loop variant LM_MAX_ORDER - k; */
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
-    //@ ghost lm_buddy_lemma_order(k);
+    //@ ghost lm_buddy_lemma_round(g, page, k);
     uint32_t h = page - page % lm_buddy_pow2[k];
-    if (lm_buddy_st[c][h] != LM_BUDDY_INTERIOR &&
-        page - h < lm_buddy_pow2[lm_buddy_ord[c][h]])
+    if (lm_buddy[c].st[h] != LM_BUDDY_INTERIOR &&
+        page - h < lm_buddy_pow2[lm_buddy[c].ord[h]])
       return (int32_t)h;
   }
   return LM_ERR_RANGE; /* unreachable on a valid chunk */
@@ -300,22 +299,22 @@ int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
 
 bool lm_buddy_is_head(uint32_t c, uint32_t page)
 {
-  return page < LM_CHUNK_PAGES && lm_buddy_st[c][page] != LM_BUDDY_INTERIOR;
+  return page < LM_CHUNK_PAGES && lm_buddy[c].st[page] != LM_BUDDY_INTERIOR;
 }
 
 uint32_t lm_buddy_order(uint32_t c, uint32_t page)
 {
-  return lm_buddy_is_head(c, page) ? lm_buddy_ord[c][page] : 0;
+  return lm_buddy_is_head(c, page) ? lm_buddy[c].ord[page] : 0;
 }
 
 bool lm_buddy_is_allocated(uint32_t c, uint32_t page)
 {
-  return page < LM_CHUNK_PAGES && lm_buddy_st[c][page] == LM_BUDDY_USED;
+  return page < LM_CHUNK_PAGES && lm_buddy[c].st[page] == LM_BUDDY_USED;
 }
 
 uint32_t lm_buddy_free_pages(uint32_t c)
 {
-  return lm_buddy_nfree[c];
+  return lm_buddy[c].nfree;
 }
 
 /* Mirror of BuddyValid(c), for tests and fuzzers. */
@@ -326,41 +325,41 @@ bool lm_buddy_check(uint32_t c)
   uint32_t total = 0, free_pages = 0;
   for (uint32_t s = 0; s < 2; s++)
     for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
-      uint32_t n = lm_buddy_cnt[c][s][k];
+      uint32_t n = lm_buddy[c].cnt[s][k];
       if (n > LM_CHUNK_PAGES)
         return false;
       for (uint32_t j = 0; j < n; j++) {
-        uint32_t q = lm_buddy_stk[c][s][k][j];
-        if (q >= LM_CHUNK_PAGES || lm_buddy_st[c][q] != s + 1 ||
-            lm_buddy_ord[c][q] != k || lm_buddy_pos[c][q] != j)
+        uint32_t q = lm_buddy[c].stk[s][k][j];
+        if (q >= LM_CHUNK_PAGES || lm_buddy[c].st[q] != s + 1 ||
+            lm_buddy[c].ord[q] != k || lm_buddy[c].pos[q] != j)
           return false;
       }
       total += n * lm_buddy_pow2[k];
       if (s == 0)
         free_pages += n * lm_buddy_pow2[k];
     }
-  if (total != LM_CHUNK_PAGES || free_pages != lm_buddy_nfree[c])
+  if (total != LM_CHUNK_PAGES || free_pages != lm_buddy[c].nfree)
     return false;
   /* Tiling: walking from page 0 head to head covers the chunk exactly;
    * every head is aligned, on its stack, and every other page interior. */
   uint32_t p = 0;
   while (p < LM_CHUNK_PAGES) {
-    uint32_t s = lm_buddy_st[c][p], k = lm_buddy_ord[c][p];
+    uint32_t s = lm_buddy[c].st[p], k = lm_buddy[c].ord[p];
     if (s == LM_BUDDY_INTERIOR || s > LM_BUDDY_USED || k > LM_MAX_ORDER)
       return false;
     uint32_t w = lm_buddy_pow2[k];
     if (p % w != 0 || p + w > LM_CHUNK_PAGES)
       return false;
-    if (lm_buddy_pos[c][p] >= lm_buddy_cnt[c][s - 1][k] ||
-        lm_buddy_stk[c][s - 1][k][lm_buddy_pos[c][p]] != p)
+    if (lm_buddy[c].pos[p] >= lm_buddy[c].cnt[s - 1][k] ||
+        lm_buddy[c].stk[s - 1][k][lm_buddy[c].pos[p]] != p)
       return false;
     for (uint32_t q = p + 1; q < p + w; q++)
-      if (lm_buddy_st[c][q] != LM_BUDDY_INTERIOR)
+      if (lm_buddy[c].st[q] != LM_BUDDY_INTERIOR)
         return false;
     /* Maximally merged: a free block's buddy is not free of its order. */
     if (s == LM_BUDDY_FREE && k < LM_MAX_ORDER) {
       uint32_t b = buddy_of(p, k);
-      if (lm_buddy_st[c][b] == LM_BUDDY_FREE && lm_buddy_ord[c][b] == k)
+      if (lm_buddy[c].st[b] == LM_BUDDY_FREE && lm_buddy[c].ord[b] == k)
         return false;
     }
     p += w;

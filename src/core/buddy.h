@@ -17,52 +17,23 @@
 #define LM_BUDDY_HIDDEN __attribute__((visibility("hidden")))
 #endif
 
-/* The state of every chunk, in global arrays so that WP sees plain values
- * (see spec/buddy.md). Declared here only because the contracts below read
- * them: nothing outside buddy.c may touch them.
- *   st[c][p]        LM_BUDDY_INTERIOR / _FREE / _USED
- *   ord[c][p]       order of the block headed by p (heads only)
- *   pos[c][p]       slot of head p on stack (st-1, ord)
- *   stk[c][s][k][j] the j-th head of the stack of state s+1 and order k
- *   cnt[c][s][k]    how many heads that stack holds
- *   nfree[c]        pages in free blocks */
-extern LM_BUDDY_HIDDEN uint8_t lm_buddy_st[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint8_t lm_buddy_ord[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint16_t lm_buddy_pos[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint16_t lm_buddy_stk[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint16_t lm_buddy_cnt[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS];
-extern LM_BUDDY_HIDDEN uint32_t lm_buddy_nfree[LM_MAX_CHUNKS];
+/* The state of one chunk. Declared here only because the contracts below
+ * read it: nothing outside buddy.c may touch it. */
+struct lm_buddy_chunk {
+  uint8_t st[LM_CHUNK_PAGES];   /* LM_BUDDY_INTERIOR / _FREE / _USED */
+  uint8_t ord[LM_CHUNK_PAGES];  /* order of the block headed by p (heads) */
+  uint16_t pos[LM_CHUNK_PAGES]; /* slot of head p on stack (st-1, ord) */
+  /* stk[s][k][j]: the j-th head in state s+1 of order k, j < cnt[s][k] */
+  uint16_t stk[2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
+  uint16_t cnt[2][LM_BUDDY_ORDERS];
+  uint32_t nfree;               /* pages in free blocks */
+};
+
+/* Every chunk's state in one global array indexed by chunk, whose address
+ * is never taken: WP then treats it as a plain value (see spec/buddy.md),
+ * and an operation's footprint is the single element lm_buddy[c]. */
+extern LM_BUDDY_HIDDEN struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS];
 extern LM_BUDDY_HIDDEN const uint16_t lm_buddy_pow2[16];
-
-#define LM_BUDDY_ORDERS (LM_MAX_ORDER + 1)
-
-/* Page states: a page is the head of a free or an allocated block, or lies
- * inside a block (interior). */
-#define LM_BUDDY_INTERIOR 0
-#define LM_BUDDY_FREE 1
-#define LM_BUDDY_USED 2
-
-#ifndef LM_BUDDY_HIDDEN
-#define LM_BUDDY_HIDDEN __attribute__((visibility("hidden")))
-#endif
-
-/* The state of every chunk, in global arrays so that WP sees plain values
- * (see spec/buddy.md). Declared here only because the contracts below read
- * them: nothing outside buddy.c may touch them.
- *   st[c][p]        LM_BUDDY_INTERIOR / _FREE / _USED
- *   ord[c][p]       order of the block headed by p (heads only)
- *   pos[c][p]       slot of head p on stack (st-1, ord)
- *   stk[c][s][k][j] the j-th head of the stack of state s+1 and order k
- *   cnt[c][s][k]    how many heads that stack holds
- *   nfree[c]        pages in free blocks */
-extern LM_BUDDY_HIDDEN uint8_t lm_buddy_st[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint8_t lm_buddy_ord[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint16_t lm_buddy_pos[LM_MAX_CHUNKS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint16_t lm_buddy_stk[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
-extern LM_BUDDY_HIDDEN uint16_t lm_buddy_cnt[LM_MAX_CHUNKS][2][LM_BUDDY_ORDERS];
-extern LM_BUDDY_HIDDEN uint32_t lm_buddy_nfree[LM_MAX_CHUNKS];
-extern LM_BUDDY_HIDDEN const uint16_t lm_buddy_pow2[16];
-
 
 #ifdef __FRAMAC__
 #include "../../spec/buddy.acsl"
@@ -73,7 +44,7 @@ extern LM_BUDDY_HIDDEN const uint16_t lm_buddy_pow2[16];
     assigns LM_BUDDY_CHUNK(c);
     LM_BUDDY_VALID(ensures, c)
     ensures whole: FreeHead(c, 0) && Ord(c, 0) == LM_MAX_ORDER;
-    ensures all_free: lm_buddy_nfree[c] == LM_CHUNK_PAGES; */
+    ensures all_free: lm_buddy[c].nfree == LM_CHUNK_PAGES; */
 void lm_buddy_init(uint32_t c);
 
 /* Allocate a block of 2^order pages (order 0..LM_MAX_ORDER), splitting a
@@ -98,7 +69,7 @@ void lm_buddy_init(uint32_t c);
         (UsedHead(c, q) <==> \at(UsedHead(c, q), Pre));
       ensures others_order: \forall integer q; InChunk(q) && q != \result && UsedHead(c, q) ==>
         Ord(c, q) == \at(Ord(c, q), Pre);
-      ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) - Pow2(order);
+      ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(order);
     behavior nomem:
       assumes order > LM_MAX_ORDER ||
         \forall integer p; InChunk(p) && FreeHead(c, p) ==> Ord(c, p) < order;
@@ -137,7 +108,7 @@ int32_t lm_buddy_alloc(uint32_t c, uint32_t order);
         (UsedHead(c, q) <==> (\at(UsedHead(c, q), Pre) && q != page));
       ensures others_order: \forall integer q; InChunk(q) && UsedHead(c, q) ==>
         Ord(c, q) == \at(Ord(c, q), Pre);
-      ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) + Pow2(\result);
+      ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(\result);
     complete behaviors;
     disjoint behaviors; */
 int32_t lm_buddy_free(uint32_t c, uint32_t page);
@@ -167,9 +138,9 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page);
       ensures order: \result == \old(Ord(c, page)) && Ord(c, page) == \result;
       ensures taken: UsedHead(c, page);
       ensures others: \forall integer q; InChunk(q) && q != page ==>
-        lm_buddy_st[c][q] == \at(lm_buddy_st[c][q], Pre) &&
-        lm_buddy_ord[c][q] == \at(lm_buddy_ord[c][q], Pre);
-      ensures count: lm_buddy_nfree[c] == \old(lm_buddy_nfree[c]) - Pow2(\result);
+        lm_buddy[c].st[q] == \at(lm_buddy[c].st[q], Pre) &&
+        lm_buddy[c].ord[q] == \at(lm_buddy[c].ord[q], Pre);
+      ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(\result);
     complete behaviors;
     disjoint behaviors; */
 int32_t lm_buddy_take(uint32_t c, uint32_t page);

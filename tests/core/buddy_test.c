@@ -135,21 +135,14 @@ static void t_free_merge(void)
 }
 
 /* A failing free or take must leave every byte of the state unchanged. */
-static uint8_t snap[sizeof lm_buddy_st[0] + sizeof lm_buddy_ord[0] + sizeof lm_buddy_pos[0] +
-                    sizeof lm_buddy_stk[0] + sizeof lm_buddy_cnt[0] + sizeof lm_buddy_nfree[0]];
-static void snapshot(uint32_t c, uint8_t *out)
+static struct lm_buddy_chunk snap;
+static void snapshot(uint32_t c, struct lm_buddy_chunk *out)
 {
-  size_t o = 0;
-#define SNAP(a) memcpy(out + o, &a[c], sizeof a[c]), o += sizeof a[c]
-  SNAP(lm_buddy_st); SNAP(lm_buddy_ord); SNAP(lm_buddy_pos);
-  SNAP(lm_buddy_stk); SNAP(lm_buddy_cnt); SNAP(lm_buddy_nfree);
-#undef SNAP
+  memcpy(out, &lm_buddy[c], sizeof *out);
 }
 static bool unchanged(uint32_t c)
 {
-  static uint8_t now[sizeof snap];
-  snapshot(c, now);
-  return memcmp(now, snap, sizeof snap) == 0;
+  return memcmp(&lm_buddy[c], &snap, sizeof snap) == 0;
 }
 
 static void t_bad_free(void)
@@ -158,7 +151,7 @@ static void t_bad_free(void)
   lm_buddy_init(c);
   EXPECT(lm_buddy_alloc(c, 2) == 0);  /* pages 0..3 allocated */
   EXPECT(lm_buddy_alloc(c, 0) == 4);
-  snapshot(c, snap);
+  snapshot(c, &snap);
   EXPECT(lm_buddy_free(c, N) == LM_ERR_RANGE && unchanged(c));
   EXPECT(lm_buddy_free(c, UINT32_MAX) == LM_ERR_RANGE && unchanged(c));
   EXPECT(lm_buddy_free(c, 1) == LM_ERR_INTERIOR && unchanged(c));
@@ -168,12 +161,12 @@ static void t_bad_free(void)
   EXPECT(lm_buddy_free(c, 513) == LM_ERR_INTERIOR && unchanged(c));
   /* double free */
   EXPECT(lm_buddy_free(c, 4) == 0);
-  snapshot(c, snap);
+  snapshot(c, &snap);
   EXPECT(lm_buddy_is_head(c, 4) && lm_buddy_order(c, 4) == 2); /* merged with 5, 6 */
   EXPECT(lm_buddy_free(c, 4) == LM_ERR_NOT_ALLOCATED && unchanged(c));
   EXPECT(lm_buddy_free(c, 5) == LM_ERR_INTERIOR && unchanged(c));
   EXPECT(lm_buddy_free(c, 0) == 2 && lm_buddy_free_pages(c) == N);
-  snapshot(c, snap);
+  snapshot(c, &snap);
   EXPECT(lm_buddy_free(c, 0) == LM_ERR_NOT_ALLOCATED && unchanged(c));
   EXPECT(lm_buddy_check(c));
 }
@@ -183,7 +176,7 @@ static void t_take(void)
   uint32_t c = 5;
   lm_buddy_init(c);
   EXPECT(lm_buddy_alloc(c, 0) == 0);
-  snapshot(c, snap);
+  snapshot(c, &snap);
   EXPECT(lm_buddy_take(c, N) == LM_ERR_RANGE && unchanged(c));
   EXPECT(lm_buddy_take(c, 0) == LM_ERR_NOT_FREE && unchanged(c));
   EXPECT(lm_buddy_take(c, 3) == LM_ERR_INTERIOR && unchanged(c));
@@ -238,16 +231,16 @@ static void t_check_detects(void)
     (lv) = saved_;                                                           \
     EXPECT(lm_buddy_check(c));                                               \
   } while (0)
-  BREAK(lm_buddy_st[c][3], LM_BUDDY_FREE);          /* overlap */
-  BREAK(lm_buddy_st[c][1], LM_BUDDY_INTERIOR);      /* gap */
-  BREAK(lm_buddy_st[c][1], 3);                      /* bad state */
-  BREAK(lm_buddy_ord[c][1], 1);                     /* changes tiling */
-  BREAK(lm_buddy_ord[c][4], 3);                     /* misaligned */
-  BREAK(lm_buddy_pos[c][1], 1);                     /* stack link */
-  BREAK(lm_buddy_cnt[c][0][0], 0);                  /* free block off its stack */
-  BREAK(lm_buddy_cnt[c][1][2], 2);                  /* stale entry */
-  BREAK(lm_buddy_nfree[c], N);                      /* count */
-  BREAK(lm_buddy_st[c][0], LM_BUDDY_FREE);          /* free buddies unmerged + stacks */
+  BREAK(lm_buddy[c].st[3], LM_BUDDY_FREE);          /* overlap */
+  BREAK(lm_buddy[c].st[1], LM_BUDDY_INTERIOR);      /* gap */
+  BREAK(lm_buddy[c].st[1], 3);                      /* bad state */
+  BREAK(lm_buddy[c].ord[1], 1);                     /* changes tiling */
+  BREAK(lm_buddy[c].ord[4], 3);                     /* misaligned */
+  BREAK(lm_buddy[c].pos[1], 1);                     /* stack link */
+  BREAK(lm_buddy[c].cnt[0][0], 0);                  /* free block off its stack */
+  BREAK(lm_buddy[c].cnt[1][2], 2);                  /* stale entry */
+  BREAK(lm_buddy[c].nfree, N);                      /* count */
+  BREAK(lm_buddy[c].st[0], LM_BUDDY_FREE);          /* free buddies unmerged + stacks */
 #undef BREAK
 }
 
@@ -384,7 +377,7 @@ static void differential(uint32_t c, uint64_t ops, uint64_t seed)
       else if (take ? mused[p] : !mused[p]) want = take ? LM_ERR_NOT_FREE : LM_ERR_NOT_ALLOCATED;
       else want = mord[p];
       if (want < 0)
-        snapshot(c, snap);
+        snapshot(c, &snap);
       int32_t got = take ? lm_buddy_take(c, p) : lm_buddy_free(c, p);
       EXPECT(got == want);
       if (want < 0) {
