@@ -131,6 +131,11 @@ static size_t edge_prelude(struct lm_op *out) {
     {.kind = LM_OP_REALLOC, .slot = 9, .size = 100000},
     {.kind = LM_OP_REALLOC, .slot = 9, .size = 10},
     {.kind = LM_OP_TRIM, .size = 0},
+    /* Chunk-sized alignment of an empty block: crashed lemmalloc once. */
+    {.kind = LM_OP_POSIX_MEMALIGN, .slot = 10, .align = (size_t)4 << 20, .size = 0},
+    {.kind = LM_OP_ALIGNED_ALLOC, .slot = 11, .align = (size_t)4 << 20, .size = 0},
+    {.kind = LM_OP_FREE, .slot = 10},
+    {.kind = LM_OP_FREE, .slot = 11},
   };
   size_t n = sizeof e / sizeof e[0];
   memcpy(out, e, sizeof e);
