@@ -227,7 +227,10 @@ def geomean(xs):
 
 
 def run_suite(suite, workloads, allocs, runs):
+    """Runs everything; every row also goes to <suite>-runs.csv.tmp at once,
+    so an interrupted run leaves what it measured."""
     os.makedirs(RESULTS, exist_ok=True)
+    partial = os.path.join(RESULTS, suite + "-runs.csv.tmp")
     rows, rss_rows = [], []
     total = runs * len(workloads) * len(allocs)
     done, t_start = 0, time.monotonic()
@@ -247,6 +250,7 @@ def run_suite(suite, workloads, allocs, runs):
                        "maxrss_kib": maxrss, "ok": int(ok),
                        "metrics": " ".join("%s=%s" % kv for kv in (metrics or {}).items())}
                 rows.append(row)
+                write_csv(partial, rows)
                 for t, kib in samples:
                     rss_rows.append({"workload": w.name, "allocator": a, "run": r + 1,
                                      "t_s": round(t, 3), "rss_kib": kib})
@@ -473,6 +477,7 @@ def main():
     summ = summarize(rows, ws, allocs)
     base = os.path.join(RESULTS, suite)
     write_csv(base + "-runs.csv", rows)
+    os.remove(base + "-runs.csv.tmp")
     write_csv(base + "-summary.csv", summ)
     if suite == "memory":
         write_csv(base + "-rss.csv", rss_rows)
