@@ -73,7 +73,7 @@ only=("$@")
 export LC_ALL=C
 
 compare ruby "8 threads: strings, hashes, JSON" ruby "$here/work.rb"
-compare python3 "PYTHONMALLOC=malloc, 6 threads: dicts, JSON, regexes" \
+compare python3 "PYTHONMALLOC=malloc, 6 threads: dicts, JSON, regexes; fork pool" \
   env PYTHONMALLOC=malloc PYTHONHASHSEED=0 /usr/bin/python3 "$here/work.py"
 compare perl "hashes, regexes, sort" env PERL_HASH_SEED=0 perl "$here/work.pl"
 compare git "init, add, commit, log, fsck, gc" bash "$here/git.sh"

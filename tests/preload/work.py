@@ -1,7 +1,9 @@
 # CPython doing real work with every allocation sent to malloc
 # (PYTHONMALLOC=malloc): dicts, lists, sets, strings, JSON, regexes, sorting,
-# threads handing objects to each other. Prints a deterministic summary.
+# threads handing objects to each other, a fork-based process pool started
+# while a thread allocates. Prints a deterministic summary.
 import json
+import multiprocessing
 import queue
 import re
 import threading
@@ -37,5 +39,26 @@ while not q.empty():
 for t, r in enumerate(results):
     print("thread", t, r)
 print("handed over:", handed)
+
+
+def square_words(n):
+    return sum(len(str(i) * (i % 7)) for i in range(n * 1000))
+
+
+stop = threading.Event()
+
+
+def churn():
+    while not stop.is_set():
+        junk = [{"k": str(i)} for i in range(1000)]
+        del junk
+
+
+busy = threading.Thread(target=churn)
+busy.start()
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    print("pool:", pool.map(square_words, range(1, 13)))
+stop.set()
+busy.join()
 big = {str(i) * 2: [i] * (i % 5) for i in range(200000)}
 print("big dict:", len(big), sum(len(v) for v in big.values()), sorted(big)[-1])
