@@ -1,7 +1,7 @@
 # Seeing inside: the heap map and valgrind support (issue 8).
-# Check part `observe`. Time budget: about 1 minute on 2 cores (measured:
-# heap map tests 1 s; valgrind 35 s, of which the API test under memcheck
-# takes 20 s).
+# Check part `observe`. Time budget: about 1.5 minutes on 2 cores (measured:
+# heap map tests 1 s; valgrind 50 s, of which the API test under memcheck
+# takes 20 s and the thread stress test 15 s).
 #
 #   make observe-heapmap   heap map pattern tests; writes build/observe/map.{png,html}
 #   make observe-valgrind  buggy programs under memcheck; logs in build/observe/vg/
@@ -26,6 +26,10 @@ $(OBS_DIR)/api_test: tests/api/api.c tests/lib/test.h
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< -ldl
 
+$(OBS_DIR)/stress_test: tests/threads/stress.c tests/lib/test.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< -pthread -ldl
+
 .PHONY: observe-heapmap observe-valgrind check-observe
 observe-heapmap: $(OBS_DIR)/heapmap_test
 	@rm -f $(OBS_DIR)/map.png $(OBS_DIR)/map.html
@@ -36,14 +40,15 @@ observe-heapmap: $(OBS_DIR)/heapmap_test
 	python3 tests/observe/check_files.py $(OBS_DIR)/map.png $(OBS_DIR)/map.html $$counts || rc=1; \
 	exit $$rc
 
-observe-valgrind: $(BUILD)/liblemmalloc.so $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_test $(OBS_DIR)/heapmap_test
+observe-valgrind: $(BUILD)/liblemmalloc.so $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_test $(OBS_DIR)/stress_test \
+                  $(OBS_DIR)/heapmap_test
 	@tests/observe/valgrind.sh $(BUILD)/liblemmalloc.so $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_test \
-	  $(OBS_DIR)/heapmap_test $(OBS_DIR)/vg
+	  $(OBS_DIR)/stress_test $(OBS_DIR)/heapmap_test $(OBS_DIR)/vg
 
 CHECK_PARTS += observe
 check-observe:
 	@rc=0; \
-	if $(MAKE) --no-print-directory -s $(OBS_DIR)/heapmap_test $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_test \
+	if $(MAKE) --no-print-directory -s $(OBS_DIR)/heapmap_test $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_test $(OBS_DIR)/stress_test \
 	     $(BUILD)/liblemmalloc.so >$(OBS_DIR).log 2>&1; \
 	then echo "PASS: observe: build the heap map test and the valgrind programs"; \
 	else cat $(OBS_DIR).log; echo "FAIL: observe: build"; exit 1; fi; \

@@ -2,16 +2,16 @@
 # valgrind tests: the buggy programs of vg_bugs.c under memcheck with
 # lemmalloc preloaded must get the error memcheck reports with glibc's
 # malloc, at the program's own line; careful programs (vg_bugs clean, the
-# API test, the heap map test) must get none.
+# API test, the thread stress test, the heap map test) must get none.
 #
-#   tests/observe/valgrind.sh LIB VG_BUGS API_TEST HEAPMAP_TEST LOGDIR
+#   tests/observe/valgrind.sh LIB VG_BUGS API_TEST STRESS_TEST HEAPMAP_TEST LOGDIR
 #
 # The command line that keeps lemmalloc serving under valgrind (memcheck
 # otherwise redirects every exported malloc, lemmalloc's too, to its own):
 #   LD_PRELOAD=$LIB valgrind --soname-synonyms=somalloc=nouserintercepts PROG
 # Prints PASS:/FAIL: lines; exits 1 if any failed.
 set -u
-lib=$1 bugs=$2 api=$3 heapmap=$4 logs=$5
+lib=$1 bugs=$2 api=$3 stress=$4 heapmap=$5 logs=$6
 mkdir -p "$logs"
 rc=0
 VG=(valgrind --soname-synonyms=somalloc=nouserintercepts --leak-check=full --track-fds=no)
@@ -69,6 +69,9 @@ LD_PRELOAD=$lib clean "clean program (small, large, huge, realloc, aligned; serv
 # mallinfo2 check expects the heap to hold still between two calls.
 LEMMALLOC_PURGE_MS=3600000 LT_EXPECT=lemmalloc LD_PRELOAD=$lib clean "API test (tests/api/api.c) is memcheck-clean" \
   "$logs/api.log" timeout 300 "${VG[@]}" "$api"
+# Threads: 4 threads, 2000 operations each (memcheck runs one thread at a time).
+LT_EXPECT=lemmalloc LD_PRELOAD=$lib clean "thread stress test (tests/threads/stress.c, 4 x 2000) is memcheck-clean" \
+  "$logs/stress.log" timeout 300 "${VG[@]}" "$stress" 4 2000
 # The heap map test links the library's sources: no preload.
 LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=3600000 \
   LEMMALLOC_HEAPMAP="$logs/sig-%p-%n.html" LEMMALLOC_HEAPMAP_SIGNAL=USR1 \
