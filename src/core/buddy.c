@@ -11,10 +11,10 @@
  * split, merge, release), each of which maps a valid chunk to a valid chunk,
  * so the invariant holds at every loop head and between calls.
  *
- * The small static inline helpers (buddy_of, buddy_free, unlink_head,
- * link_head) carry no contracts: the proof inlines them into their callers
- * (-inline-calls, proofs/buddy.flags), where they break the invariant
- * only between two lines of one move. */
+ * unlink_head and link_head break the invariant; their contracts say
+ * exactly which cells they write, and the moves put it back together. The
+ * two one-line helpers buddy_of and buddy_free carry no contracts: the
+ * proof inlines them into their callers (-inline-calls, proofs/buddy.flags). */
 #define LM_BUDDY_LEMMAS /* this file proves and uses the lemma functions */
 #include "core.h"
 
@@ -39,8 +39,22 @@ static inline uint32_t buddy_of(uint32_t p, uint32_t k)
 }
 
 /* Drop head p (on stack s, order k) from its stack: the last entry fills
- * its slot. */
-static inline void unlink_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
+ * its slot. The page count of the stacks drops by 2^k. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
+    requires on_stack: lm_buddy[c].pos[p] < lm_buddy[c].cnt[s][k] <= LM_CHUNK_PAGES;
+    requires last_in: lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1] < LM_CHUNK_PAGES;
+    assigns lm_buddy[c].stk[s][k][lm_buddy[c].pos[p]],
+            lm_buddy[c].pos[lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1]],
+            lm_buddy[c].cnt[s][k], lm_buddy[c].st[p];
+    ensures moved: lm_buddy[c].stk[s][k][\old(lm_buddy[c].pos[p])] ==
+      \old(lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1]);
+    ensures moved_pos: lm_buddy[c].pos[\old(lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1])] ==
+      \old(lm_buddy[c].pos[p]);
+    ensures popped: lm_buddy[c].cnt[s][k] == \old(lm_buddy[c].cnt[s][k]) - 1;
+    ensures interior: lm_buddy[c].st[p] == LM_BUDDY_INTERIOR;
+    ensures pages_s: Pages(c, s) == \old(Pages(c, s)) - Pow2(k);
+    ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
+static void unlink_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
   uint32_t i = lm_buddy[c].pos[p], n = (uint32_t)lm_buddy[c].cnt[s][k] - 1;
   uint32_t last = lm_buddy[c].stk[s][k][n];
@@ -50,8 +64,19 @@ static inline void unlink_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
   lm_buddy[c].st[p] = LM_BUDDY_INTERIOR;
 }
 
-/* Make p a head of order k in state s+1 on top of stack (s, k). */
-static inline void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
+/* Make p a head of order k in state s+1 on top of stack (s, k). The page
+ * count of the stacks grows by 2^k. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
+    requires room: lm_buddy[c].cnt[s][k] < LM_CHUNK_PAGES;
+    assigns lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k]], lm_buddy[c].pos[p],
+            lm_buddy[c].cnt[s][k], lm_buddy[c].st[p], lm_buddy[c].ord[p];
+    ensures pushed: lm_buddy[c].stk[s][k][\old(lm_buddy[c].cnt[s][k])] == p;
+    ensures pos: lm_buddy[c].pos[p] == \old(lm_buddy[c].cnt[s][k]);
+    ensures count: lm_buddy[c].cnt[s][k] == \old(lm_buddy[c].cnt[s][k]) + 1;
+    ensures head: lm_buddy[c].st[p] == s + 1 && lm_buddy[c].ord[p] == k;
+    ensures pages_s: Pages(c, s) == \old(Pages(c, s)) + Pow2(k);
+    ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
+static void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
   uint32_t n = lm_buddy[c].cnt[s][k];
   lm_buddy[c].stk[s][k][n] = (uint16_t)p;
