@@ -6,7 +6,6 @@
  * Built with -fno-builtin so the compiler cannot fold or drop the calls. */
 #include "../lib/test.h"
 #include <errno.h>
-#include <fcntl.h>
 #include <malloc.h>
 #include <stdint.h>
 
@@ -19,9 +18,9 @@
 #define KiB ((size_t)1 << 10)
 #define MiB ((size_t)1 << 20)
 
-/* Sizes arrive through a volatile so the compiler sees no constant overflow. */
-/* vzero hides constant invalid alignments from the compiler: clang 14
- * crashes (in GVN) on an alloc_align assumption that is not a power of two. */
+/* Impossible sizes arrive through a volatile so the compiler sees no
+ * constant overflow; vzero hides constant invalid alignments (clang 14
+ * crashes in GVN on an alloc_align assumption that is not a power of two). */
 static volatile size_t vmax = SIZE_MAX, vzero = 0;
 #define HUGE_REQ (vmax)
 
@@ -52,7 +51,8 @@ static long rss_kib(void) {
 static size_t inuse(void) { struct mallinfo2 m = mallinfo2(); return m.uordblks + m.hblkhd; }
 static int aligned(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
-/* Sizes across every kind of block: tiny, each small class edge, large, huge. */
+/* Sizes on and around powers of two and class edges, 1 B to 33 MiB: small
+ * (slab), large (buddy span) and huge (own mapping) blocks. */
 static const size_t sizes[] = {
   1, 7, 8, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 80, 100, 127, 128, 129, 200, 255,
   256, 257, 500, 1000, 1023, 1024, 1025, 2047, 2048, 2049, 4095, 4096, 4097, 8191, 8192,
@@ -239,6 +239,22 @@ static void test_realloc(void) {
       CHECKF(q == p, "realloc(p, usable %zu) of a %zu block moved it", u, ns[k]);
       free(q ? q : p);
     }
+  }
+  TEST("realloc of aligned blocks keeps contents") {
+    const size_t ns[] = { 10, 5000, 100000, 5 * MiB };
+    for (size_t a = 16; a <= 64 * MiB; a *= 4)
+      for (size_t i = 0; i < 4; i++)
+        for (size_t j = 0; j < 4; j++) {
+          char *p = memalign(a, ns[i]);
+          CHECKF(p != NULL, "memalign(%zu, %zu)", a, ns[i]);
+          if (!p) continue;
+          fill(p, ns[i], (unsigned)a);
+          char *q = realloc(p, ns[j]);
+          size_t keep = ns[i] < ns[j] ? ns[i] : ns[j], bad = q ? first_bad(q, keep, (unsigned)a) : 0;
+          CHECKF(q && bad == keep && malloc_usable_size(q) >= ns[j], "memalign(%zu, %zu) realloc to %zu: %p, byte %zu",
+                 a, ns[i], ns[j], q, bad);
+          free(q ? q : p);
+        }
   }
   TEST("reallocarray: overflow NULL+ENOMEM, else realloc") {
     errno = 0;
