@@ -158,12 +158,14 @@ static void run_case(const char *c) {
 }
 
 /* Warn mode, after the bad call: the heap must be whole. Allocate many blocks
- * of the attacked sizes, check none is handed out twice or overlaps another,
- * fill and check them, then free the victim normally. */
+ * of the attacked sizes; none may be handed out twice or overlap another,
+ * and each must keep its fill; then free the victim normally. A block holds
+ * its size, then a fill byte derived from its address. */
 static int ptrcmp(const void *a, const void *b) {
   uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
   return x < y ? -1 : x > y;
 }
+static uint8_t fill_of(uintptr_t b) { return (uint8_t)(b >> 4 ^ 0xa5); }
 static int heap_intact(void) {
   enum { N = 3000 };
   static const size_t ns[] = { 48, 64, 100, 200, 300, 3000, 100 * KiB };
@@ -175,19 +177,23 @@ static int heap_intact(void) {
     for (size_t i = 0; i < count; i++) {
       char *b = malloc(ns[k]);
       if (!b) { printf("malloc(%zu) failed\n", ns[k]); return 0; }
-      memset(b, (int)(n & 0xff), ns[k]);
-      p[n++] = (uintptr_t)b;
-      /* remember the size in the block's first bytes for the overlap check */
       memcpy(b, &ns[k], sizeof(size_t));
+      memset(b + sizeof(size_t), fill_of((uintptr_t)b), ns[k] - sizeof(size_t));
+      p[n++] = (uintptr_t)b;
     }
   }
-  if (bad_ptr) { p[n] = (uintptr_t)bad_ptr; n++; }
+  /* A block realloc returned after the bad call takes part in the overlap check too. */
+  if (bad_ptr) p[n++] = (uintptr_t)bad_ptr;
   qsort(p, n, sizeof p[0], ptrcmp);
-  for (size_t i = 1; i < n; i++) {
-    size_t prev_size;
-    memcpy(&prev_size, (void *)p[i - 1], sizeof prev_size);
-    if (p[i] == p[i - 1]) { printf("block %#lx handed out twice\n", (unsigned long)p[i]); ok = 0; }
-    else if (p[i - 1] != (uintptr_t)bad_ptr && p[i - 1] + prev_size > p[i]) { printf("blocks %#lx and %#lx overlap\n", (unsigned long)p[i - 1], (unsigned long)p[i]); ok = 0; }
+  for (size_t i = 0; i < n; i++) {
+    if (p[i] == (uintptr_t)bad_ptr) continue;
+    size_t size;
+    const uint8_t *b = (const uint8_t *)p[i];
+    memcpy(&size, b, sizeof size);
+    if (i + 1 < n && p[i + 1] == p[i]) { printf("block %#lx handed out twice\n", (unsigned long)p[i]); ok = 0; }
+    else if (i + 1 < n && p[i] + size > p[i + 1]) { printf("blocks %#lx and %#lx overlap\n", (unsigned long)p[i], (unsigned long)p[i + 1]); ok = 0; }
+    for (size_t j = sizeof size; j < size; j++)
+      if (b[j] != fill_of(p[i])) { printf("block %#lx changed at byte %zu\n", (unsigned long)p[i], j); ok = 0; break; }
   }
   for (size_t i = 0; i < n; i++) if (p[i] != (uintptr_t)bad_ptr) free((void *)p[i]);
   if (victim) {
