@@ -83,6 +83,43 @@ int32_t lm_slab_alloc(uint32_t s)
   return (int32_t)(slot * lm_slab_hdr[s].size);
 }
 
+/* Free allocated slot `slot`: swap it with the first allocated position
+ * (top), then grow the free stack over it. The callers have checked it. */
+/*@
+  requires slab: IsSlab(s);
+  LM_SLAB_REQUIRES_VALID(s)
+  requires allocated: slot < NSlots(s) && Allocated(s, slot);
+  assigns LM_SLAB_STATE(s);
+  LM_SLAB_ENSURES_VALID(s)
+  ensures geometry: SlotSize(s) == \old(SlotSize(s)) && NSlots(s) == \old(NSlots(s));
+  ensures released: !Allocated(s, slot);
+  ensures others: \forall integer y; y != slot ==>
+    (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
+  ensures used: Used(s) == \old(Used(s)) - 1;
+  ensures lifo: Perm(s, Top(s) - 1) == slot;
+*/
+static void lm_slab_release(uint32_t s, uint32_t slot)
+{
+  uint32_t top = lm_slab_hdr[s].top;
+  uint32_t p = lm_slab_pos[s][slot];
+  uint32_t other = lm_slab_perm[s][top];
+  lm_slab_perm[s][p] = (uint16_t)other;
+  lm_slab_pos[s][other] = (uint16_t)p;
+  lm_slab_perm[s][top] = (uint16_t)slot;
+  lm_slab_pos[s][slot] = (uint16_t)top;
+  lm_slab_hdr[s].top = (uint16_t)(top + 1);
+}
+
+int32_t lm_slab_free_slot(uint32_t s, uint32_t slot)
+{
+  if (slot >= lm_slab_hdr[s].nslots)
+    return LM_ERR_RANGE;
+  if (slot >= lm_slab_hdr[s].bump || lm_slab_pos[s][slot] < lm_slab_hdr[s].top)
+    return LM_ERR_NOT_ALLOCATED;
+  lm_slab_release(s, slot);
+  return 0;
+}
+
 int32_t lm_slab_free(uint32_t s, uint32_t off)
 {
   uint32_t size = lm_slab_hdr[s].size;
@@ -91,27 +128,22 @@ int32_t lm_slab_free(uint32_t s, uint32_t off)
     return LM_ERR_RANGE;
   if (off % size != 0) /* same division as above: no second divide */
     return LM_ERR_INTERIOR;
-  uint32_t top = lm_slab_hdr[s].top;
-  if (slot >= lm_slab_hdr[s].bump || lm_slab_pos[s][slot] < top)
+  if (slot >= lm_slab_hdr[s].bump || lm_slab_pos[s][slot] < lm_slab_hdr[s].top)
     return LM_ERR_NOT_ALLOCATED;
-  /* Swap the slot with the first allocated position (top), then grow the
-   * free stack over it. */
-  uint32_t p = lm_slab_pos[s][slot];
-  uint32_t other = lm_slab_perm[s][top];
-  lm_slab_perm[s][p] = (uint16_t)other;
-  lm_slab_pos[s][other] = (uint16_t)p;
-  lm_slab_perm[s][top] = (uint16_t)slot;
-  lm_slab_pos[s][slot] = (uint16_t)top;
-  lm_slab_hdr[s].top = (uint16_t)(top + 1);
+  lm_slab_release(s, slot);
   return 0;
+}
+
+bool lm_slab_slot_allocated(uint32_t s, uint32_t slot)
+{
+  return slot < lm_slab_hdr[s].bump && lm_slab_pos[s][slot] >= lm_slab_hdr[s].top;
 }
 
 bool lm_slab_is_allocated(uint32_t s, uint32_t off)
 {
   uint32_t size = lm_slab_hdr[s].size;
   uint32_t slot = off / size;
-  return slot < lm_slab_hdr[s].nslots && off % size == 0 &&
-         slot < lm_slab_hdr[s].bump && lm_slab_pos[s][slot] >= lm_slab_hdr[s].top;
+  return slot < lm_slab_hdr[s].nslots && off % size == 0 && lm_slab_slot_allocated(s, slot);
 }
 
 uint32_t lm_slab_used(uint32_t s)

@@ -121,6 +121,45 @@ int32_t lm_slab_alloc(uint32_t s);
 */
 int32_t lm_slab_free(uint32_t s, uint32_t off);
 
+/* lm_slab_free by slot index, for a caller that has already divided (the
+ * heap's reciprocal multiply): returns 0, LM_ERR_RANGE (slot >= nslots) or
+ * LM_ERR_NOT_ALLOCATED (slot free); on error nothing changes. */
+/*@
+  requires slab: IsSlab(s);
+  LM_SLAB_REQUIRES_VALID(s)
+  assigns LM_SLAB_STATE(s);
+  LM_SLAB_ENSURES_VALID(s)
+  ensures geometry: SlotSize(s) == \old(SlotSize(s)) && NSlots(s) == \old(NSlots(s));
+  behavior out_of_range:
+    assumes slot >= NSlots(s);
+    assigns \nothing;
+    ensures range: \result == LM_ERR_RANGE;
+  behavior not_allocated:
+    assumes slot < NSlots(s) && !Allocated(s, slot);
+    assigns \nothing;
+    ensures not_allocated: \result == LM_ERR_NOT_ALLOCATED;
+  behavior freed:
+    assumes slot < NSlots(s) && Allocated(s, slot);
+    ensures ok: \result == 0;
+    ensures released: !Allocated(s, slot);
+    ensures others: \forall integer y; y != slot ==>
+      (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
+    ensures used: Used(s) == \old(Used(s)) - 1;
+    ensures lifo: Perm(s, Top(s) - 1) == slot;
+  complete behaviors;
+  disjoint behaviors;
+*/
+int32_t lm_slab_free_slot(uint32_t s, uint32_t slot);
+
+/* Is slot index `slot` currently allocated? (false for slot >= nslots) */
+/*@
+  requires slab: IsSlab(s);
+  LM_SLAB_REQUIRES_VALID(s)
+  assigns \nothing;
+  ensures allocated: \result <==> (slot < NSlots(s) && Allocated(s, slot));
+*/
+bool lm_slab_slot_allocated(uint32_t s, uint32_t slot);
+
 /* Is the slot at byte offset `off` currently allocated? */
 /*@
   requires slab: IsSlab(s);

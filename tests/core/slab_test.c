@@ -122,7 +122,18 @@ static bool test_bad_frees_change_nothing(void)
     EXPECT(same(s, &before), "free(%u) changed the slab", cases[i].off);
     EXPECT(!lm_slab_is_allocated(s, cases[i].off), "is_allocated(%u)", cases[i].off);
   }
-  EXPECT(lm_slab_is_allocated(s, 4096) && lm_slab_free(s, 4096) == 0 && lm_slab_is_empty(s),
+  static const struct { uint32_t slot; int32_t err; } slot_cases[] = {
+    {0, LM_ERR_NOT_ALLOCATED}, {2, LM_ERR_NOT_ALLOCATED}, {3, LM_ERR_NOT_ALLOCATED},
+    {4, LM_ERR_RANGE}, {0xffffffffu, LM_ERR_RANGE},
+  };
+  for (size_t i = 0; i < sizeof slot_cases / sizeof slot_cases[0]; i++) {
+    int32_t r = lm_slab_free_slot(s, slot_cases[i].slot);
+    EXPECT(r == slot_cases[i].err, "free_slot(%u) returned %d, want %d", slot_cases[i].slot, r,
+           slot_cases[i].err);
+    EXPECT(same(s, &before), "free_slot(%u) changed the slab", slot_cases[i].slot);
+  }
+  EXPECT(lm_slab_is_allocated(s, 4096) && lm_slab_slot_allocated(s, 1) &&
+             lm_slab_free_slot(s, 1) == 0 && lm_slab_is_empty(s),
          "the one good free");
   return true;
 }
@@ -259,9 +270,10 @@ static bool model_matches(const struct model *m)
       lm_slab_is_full(m->s) != (m->used == m->n))
     return false;
   for (uint32_t i = 0; i < m->n; i++)
-    if (lm_slab_is_allocated(m->s, i * m->size) != m->alloc[i])
+    if (lm_slab_is_allocated(m->s, i * m->size) != m->alloc[i] ||
+        lm_slab_slot_allocated(m->s, i) != m->alloc[i])
       return false;
-  return true;
+  return !lm_slab_slot_allocated(m->s, m->n) && !lm_slab_slot_allocated(m->s, 0xffffffffu);
 }
 
 static bool differential(uint64_t ops, uint64_t seed)
@@ -315,9 +327,14 @@ static bool differential(uint64_t ops, uint64_t seed)
       struct snapshot before;
       if (want)
         snap(m->s, &before);
-      int32_t got = lm_slab_free(m->s, off);
-      EXPECT(got == want, "op %llu: slab %u free(%u) gave %d, want %d",
-             (unsigned long long)k, m->s, off, got, want);
+      /* Half the time by slot index: same result, except that an interior
+       * offset names the slot it falls in. */
+      bool by_slot = below(2) == 0;
+      if (by_slot && want == LM_ERR_INTERIOR)
+        want = m->alloc[off / m->size] ? 0 : LM_ERR_NOT_ALLOCATED;
+      int32_t got = by_slot ? lm_slab_free_slot(m->s, off / m->size) : lm_slab_free(m->s, off);
+      EXPECT(got == want, "op %llu: slab %u %s(%u) gave %d, want %d", (unsigned long long)k,
+             m->s, by_slot ? "free_slot" : "free", by_slot ? off / m->size : off, got, want);
       if (want) {
         EXPECT(same(m->s, &before), "op %llu: rejected free changed slab %u",
                (unsigned long long)k, m->s);
