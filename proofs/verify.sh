@@ -5,8 +5,8 @@
 #
 # usage: proofs/verify.sh [--update] [NAME...]     NAME: sizeclass, slab, ...
 #   --update          rewrite proofs/<name>.expected from this run
-#   VERIFY_FCT=f,g    prove only these functions (for iterating; compares
-#                     only them, and --update rewrites only their lines)
+#   VERIFY_FCT=f,g    prove only these functions, in the files defining them
+#                     (compares only them; --update rewrites only their lines)
 #   VERIFY_TIMEOUT=s  per-goal prover timeout (default 10 s)
 #
 # Per-file extra flags (e.g. -wp-init-const, -wp-timeout, -wp-prover) are
@@ -63,8 +63,14 @@ for name in "${names[@]}"; do
       [ "${flags[$i]}" = -wp-prover ] && flags[$((i + 1))]=$(sed 's/\bscript\b/tip/' <<<"${flags[$((i + 1))]}")
     done
   fi
-  fct=()
-  [ -n "${VERIFY_FCT:-}" ] && fct=(-wp-fct "$VERIFY_FCT")
+  fct=() mine=
+  if [ -n "${VERIFY_FCT:-}" ]; then
+    # Only the named functions defined in this file; skip the file if none.
+    mine=$(tr ',' '\n' <<<"$VERIFY_FCT" | while read -r f; do
+             grep -qE "\b$f\(" "$src" && printf '%s,' "$f"; done)
+    [ -z "$mine" ] && continue
+    fct=(-wp-fct "${mine%,}")
+  fi
   json=$out/$name.json log=$out/$name.log
   rm -f "$json" # WP reuses an existing report to "stabilize" step counts
   start=$(date +%s)
@@ -77,7 +83,7 @@ for name in "${names[@]}"; do
     rc=1
     continue
   fi
-  python3 - "$name" "$json" "proofs/$name.expected" "$update" "$secs" "${VERIFY_FCT:-}" <<'PY' || rc=1
+  python3 - "$name" "$json" "proofs/$name.expected" "$update" "$secs" "${mine:-}" <<'PY' || rc=1
 import json, os, sys
 name, jpath, epath, update, secs, only = sys.argv[1:7]
 update = update == "1"

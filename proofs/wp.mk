@@ -2,7 +2,8 @@
 # committed proofs/<name>.expected (see proofs/README.md).
 #   make verify                 prove everything, fail on any regression
 #   make verify-update          rewrite the expected files (and tactic scripts)
-#   make verify VERIFY_FILES=slab VERIFY_FCT=lm_slab_free   iterate on one function
+#   make verify VERIFY_FILES=slab          one file
+#   make verify VERIFY_FCT=lm_slab_free    iterate on one function
 # Check part `verify`: one PASS:/FAIL: line per function. Time budget: under
 # 10 minutes for the whole core on 2 cores (see proofs/README.md for the
 # measured time).
