@@ -1,9 +1,9 @@
 # Tests of the malloc API, bad input, threads and fork, and real programs
 # (issue 3): tests/README.md says what each covers. Check parts, with their
 # time budget on 2 cores:
-#   api      ~15 s   API edge cases on glibc (a check of the test), then on
-#                    lemmalloc preloaded (default settings, and no caches)
-#                    and linked statically (.a)
+#   api      ~15 s   API edge cases and out-of-memory behaviour on glibc (a
+#                    check of the tests), then on lemmalloc preloaded (default
+#                    settings, and no caches), API also linked statically (.a)
 #   bad      ~5 s    bad frees: abort with one line, or warn and carry on
 #   threads  ~40 s   stress (32 threads, default and tight settings), fork
 #                    while allocating, thousands of short-lived threads,
@@ -20,12 +20,13 @@ PRELOADED   := tests/lib/preloaded.sh $(abspath $(TEST_LIB))
 STATIC      := tests/lib/preloaded.sh static
 
 $(TEST_BIN)/api: tests/api/api.c $(TEST_HDR)
+$(TEST_BIN)/oom: tests/api/oom.c $(TEST_HDR)
 $(TEST_BIN)/bad: tests/bad/bad.c $(TEST_HDR)
 $(TEST_BIN)/stress: tests/threads/stress.c $(TEST_HDR)
 $(TEST_BIN)/fork: tests/threads/fork.c $(TEST_HDR)
 $(TEST_BIN)/thread-exit: tests/threads/exit.c $(TEST_HDR)
 $(TEST_BIN)/remote: tests/threads/remote.c $(TEST_HDR)
-$(TEST_BIN)/api $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote:
+$(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote:
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 
@@ -44,12 +45,14 @@ CHECK_PARTS += api bad threads preload
 
 # The API test runs again with every cache off and purging at once: the
 # paths (fresh mappings, purged pages) that warm caches otherwise hide.
-check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/api-static
+check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/api-static
 	@rc=0; \
-	LT_EXPECT=glibc timeout -k 5 300 $(TEST_BIN)/api || rc=1; \
-	$(PRELOADED) lemmalloc $(TEST_BIN)/api || rc=1; \
-	LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_HUGE_CACHE=0 LEMMALLOC_PURGE_MS=0 \
-	  $(PRELOADED) "lemmalloc, no caches, purge at once" $(TEST_BIN)/api || rc=1; \
+	for t in api oom; do \
+	  LT_EXPECT=glibc timeout -k 5 300 $(TEST_BIN)/$$t || rc=1; \
+	  $(PRELOADED) lemmalloc $(TEST_BIN)/$$t || rc=1; \
+	  LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_HUGE_CACHE=0 LEMMALLOC_PURGE_MS=0 \
+	    $(PRELOADED) "lemmalloc, no caches, purge at once" $(TEST_BIN)/$$t || rc=1; \
+	done; \
 	$(STATIC) lemmalloc-static $(TEST_BIN)/api-static || rc=1; \
 	exit $$rc
 
