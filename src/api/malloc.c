@@ -139,6 +139,16 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
       why = fn[0] == 'f' ? "double free of" : "pointer to a freed block";
       goto bad;
     }
+    /* The key is a 64-bit secret written only into cached slots (and wiped
+     * when a slot leaves a cache), so a match means p sits in some thread's
+     * cache: this thread's (the scan confirms it) or another live thread's,
+     * which cannot be walked safely. Either way p was freed. */
+    if (((uintptr_t *)ptr)[1] == lm_tc_key) {
+      struct lm_tcache *tc = lm_tc_get();
+      bool ours = tc != NULL && lm_tc_contains(tc, sl->cls, ptr);
+      why = fn[0] != 'f' ? "pointer to a freed block" : ours ? "double free of" : "double free (block in another thread's cache) of";
+      goto bad;
+    }
     b->slab = s;
     b->cls = sl->cls;
     b->usable = lm_class_bytes[sl->cls];
@@ -158,10 +168,6 @@ bad:
 
 static void free_small(void *p, const struct block *b, const char *fn) {
   struct lm_tcache *tc = lm_tc_get();
-  if (tc != NULL && ((uintptr_t *)p)[1] == lm_tc_key && lm_tc_contains(tc, b->cls, p)) {
-    lm_heap_error(fn, "double free of", p);
-    return;
-  }
   if (tc != NULL && tc->bins[b->cls].cap > 0) {
     struct lm_tbin *bin = &tc->bins[b->cls];
     if (bin->count >= bin->cap) {
