@@ -60,13 +60,14 @@ check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/api-static
 check-bad: $(TEST_LIB) $(TEST_BIN)/bad
 	@$(PRELOADED) lemmalloc $(TEST_BIN)/bad
 
-# The stress test runs again with one arena and no thread cache: every free
-# then takes the arena lock, the path the cache otherwise hides.
+# The stress test runs again with one arena, no thread cache and purging at
+# once: every free then takes the arena lock and purges race with reuse,
+# paths the defaults make rarer.
 check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote
 	@rc=0; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/stress 32 4000 || rc=1; \
-	LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 \
-	  $(PRELOADED) "lemmalloc, 1 arena, no cache" $(TEST_BIN)/stress 24 2000 || rc=1; \
+	LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=0 \
+	  $(PRELOADED) "lemmalloc, 1 arena, no cache, purge at once" $(TEST_BIN)/stress 24 2000 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/fork 120 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/thread-exit 300 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/remote || rc=1; \

@@ -1,9 +1,10 @@
 /* Multi-threaded stress: dozens of threads allocate with every entry point,
  * hand blocks to each other through shared slots (so most frees are
  * cross-thread), grow and shrink them with realloc, and check every block's
- * contents before each realloc and free. Two waves: the second reuses what
- * the first wave's threads left in the heap after they exited with full
- * caches. Usage: stress [threads] [ops per thread]. */
+ * contents before each realloc and free, while one more thread keeps
+ * calling malloc_trim and mallinfo2. Two waves: the second reuses what the
+ * first wave's threads left in the heap after they exited with full caches.
+ * Usage: stress [threads] [ops per thread]. */
 #include "../lib/test.h"
 #include <malloc.h>
 #include <pthread.h>
@@ -157,12 +158,30 @@ static void *worker(void *arg) {
   return NULL;
 }
 
+/* Meanwhile one more thread trims and reads the statistics, which purge
+ * and walk the heap while the workers use it. */
+static atomic_int stop_trimming;
+static void *trimmer(void *arg) {
+  (void)arg;
+  while (!atomic_load(&stop_trimming)) {
+    malloc_trim(0);
+    struct mallinfo2 m = mallinfo2();
+    if (m.uordblks > m.arena + m.hblkhd) BAD("mallinfo2: in use %zu > arena %zu + mapped %zu", m.uordblks, m.arena, m.hblkhd);
+    usleep(2000);
+  }
+  return NULL;
+}
+
 static int wave(int nthreads, uint64_t seed) {
-  pthread_t t[256];
+  pthread_t t[256], tr;
   int made = 0;
+  atomic_store(&stop_trimming, 0);
+  int trimming = pthread_create(&tr, NULL, trimmer, NULL) == 0;
   for (int i = 0; i < nthreads; i++)
     if (pthread_create(&t[made], NULL, worker, (void *)(uintptr_t)(seed + (uint64_t)i)) == 0) made++;
   for (int i = 0; i < made; i++) pthread_join(t[i], NULL);
+  atomic_store(&stop_trimming, 1);
+  if (trimming) pthread_join(tr, NULL);
   return made;
 }
 
