@@ -7,7 +7,9 @@
 #include "../lib/test.h"
 #include <errno.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/wait.h>
 
 /* The point here is to pass impossible sizes and dead pointers on purpose. */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
@@ -404,12 +406,46 @@ static void test_aligned(void) {
   }
 }
 
+/* Frees a block, takes it back untouched and hands it over. */
+static void *recycle(void *arg) {
+  void *p = malloc((size_t)(uintptr_t)arg);
+  free(p);
+  return malloc((size_t)(uintptr_t)arg);
+}
+
 static void test_free_and_info(void) {
   TEST("free(NULL) and malloc_usable_size(NULL)") {
     errno = 77;
     free(NULL);
     CHECK(errno == 77);
     CHECK(malloc_usable_size(NULL) == 0);
+  }
+  TEST("recycled blocks never written are freed silently") {
+    /* A freed slot carries allocator bookkeeping (a cache link, a key that
+     * flags it as freed); handed out again and freed untouched, it must not
+     * look like a double free. Run in a child so an abort is a FAIL. */
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+      lt_forked();
+      for (int i = 0; i < 2000; i++) {
+        size_t n = 16 + (size_t)(i % 64) * 16;
+        void *p = malloc(n);
+        free(p);
+        void *q = malloc(n); /* most likely p again */
+        free(q);
+        q = realloc(malloc(n), n * 2);
+        free(q);
+        if (i % 100 == 0) { /* the same, recycled on another thread, freed here */
+          pthread_t t;
+          if (pthread_create(&t, NULL, recycle, (void *)(uintptr_t)n) == 0 && pthread_join(t, &q) == 0) free(q);
+        }
+      }
+      _exit(0);
+    }
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECKF(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status %#x", st);
   }
   TEST("free preserves errno for small, large and huge blocks") {
     const size_t ns[] = { 16, 1000, 20000, 1 * MiB, 9 * MiB, 70 * MiB };
