@@ -99,6 +99,17 @@ static void run_case(const char *c) {
     report(p); free(p);
     pthread_mutex_unlock(&hold);
     pthread_join(t, NULL);
+  } else if (!strcmp(c, "realloc-in-live-thread-cache")) {
+    void *p = malloc(48);
+    pthread_t t;
+    pthread_mutex_lock(&hold);
+    pthread_barrier_init(&freed_it, NULL, 2);
+    pthread_create(&t, NULL, thread_free_and_hold, p);
+    pthread_barrier_wait(&freed_it);
+    report(p);
+    bad_ptr = realloc(p, 100);
+    pthread_mutex_unlock(&hold);
+    pthread_join(t, NULL);
   } else if (!strcmp(c, "never-allocated-slot")) {
     /* A slot further along the same slab, never handed out (or sitting in
      * this thread's cache after a refill). */
@@ -213,6 +224,7 @@ static const struct expect cases[] = {
   { "double-free-aligned", { "double free" } },
   { "double-free-other-thread", { "double free" } },
   { "double-free-in-live-thread-cache", { "double free" } },
+  { "realloc-in-live-thread-cache", { "double free", "invalid", "freed" } },
   { "never-allocated-slot", { "double free", "invalid" } },
   { "interior-of-freed-large", { "interior", "invalid", "double free" } },
   { "interior-small", { "interior", "invalid" } },
