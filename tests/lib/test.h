@@ -40,11 +40,15 @@ static const char *lt_provider(const char *sym) {
   return slash ? slash + 1 : info.dli_fname;
 }
 
+static void lt_write(const char *s) { ssize_t r = write(1, s, strlen(s)); (void)r; }
 static void lt_crash(int sig) { /* async-signal-safe: write only */
-  static const char pre[] = "FAIL: ", post[] = " (crashed)\n";
-  if (write(1, pre, sizeof pre - 1) + write(1, lt_name, strlen(lt_name)) + write(1, post, sizeof post - 1)) {}
+  lt_write("FAIL: "); lt_write(lt_name); lt_write(" (crashed)\n");
   signal(sig, SIG_DFL);
   raise(sig);
+}
+static void lt_on_crash(void (*handler)(int)) {
+  static const int sigs[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+  for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], handler);
 }
 
 static void lt_fail(const char *file, int line, const char *fmt, ...) {
@@ -80,8 +84,7 @@ static void lt_init(const char *suite) {
   if (!label) label = strstr(who, "lemmalloc") ? "lemmalloc" : who;
   snprintf(lt_suite, sizeof lt_suite, "%s/%s", suite, label);
   snprintf(lt_name, sizeof lt_name, "%s: (outside a test)", lt_suite);
-  signal(SIGSEGV, lt_crash); signal(SIGBUS, lt_crash); signal(SIGABRT, lt_crash);
-  signal(SIGFPE, lt_crash); signal(SIGILL, lt_crash);
+  lt_on_crash(lt_crash);
   if (expect) TEST("malloc is served by the expected allocator") {
     if (!strcmp(expect, "lemmalloc"))
       CHECKF(strcmp(who, "?") && !strcmp(who, lm), "malloc comes from %s, lm_stats from %s", who, lm);
@@ -91,10 +94,7 @@ static void lt_init(const char *suite) {
 }
 
 /* In a forked child that the parent judges: die plainly, print no FAIL line. */
-static inline void lt_forked(void) {
-  signal(SIGSEGV, SIG_DFL); signal(SIGBUS, SIG_DFL); signal(SIGABRT, SIG_DFL);
-  signal(SIGFPE, SIG_DFL); signal(SIGILL, SIG_DFL);
-}
+static inline void lt_forked(void) { lt_on_crash(SIG_DFL); }
 
 /* A check that cannot run here: says so, counts as neither pass nor fail. */
 static inline void lt_skip(const char *test, const char *why) {
