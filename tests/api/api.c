@@ -7,7 +7,10 @@
 #include "../lib/test.h"
 #include <errno.h>
 #include <malloc.h>
+#include <dirent.h>
+#include <limits.h>
 #include <pthread.h>
+#include <regex.h>
 #include <stdint.h>
 #include <sys/wait.h>
 
@@ -406,6 +409,51 @@ static void test_aligned(void) {
   }
 }
 
+/* glibc functions that return memory for the caller to free: it must come
+ * from the malloc in use (a block glibc got elsewhere would make free abort),
+ * and their internal realloc/free traffic must work. */
+static int by_name(const struct dirent **a, const struct dirent **b) { return strcmp((*a)->d_name, (*b)->d_name); }
+static void test_libc_allocations(void) {
+  TEST("memory from glibc functions (getline, asprintf, open_memstream, scandir, ...) frees") {
+    char *s = strdup("lemmalloc"), *t = strndup("lemmalloc", 3);
+    CHECK(s && t && !strcmp(s, "lemmalloc") && !strcmp(t, "lem"));
+    free(s); free(t);
+    char *a = NULL;
+    CHECK(asprintf(&a, "%0*d", 5000, 7) == 5000 && a && a[4999] == '7');
+    free(a);
+    char *buf = NULL;
+    size_t blen = 0;
+    FILE *ms = open_memstream(&buf, &blen);
+    CHECK(ms != NULL);
+    for (int i = 0; ms && i < 20000; i++) fprintf(ms, "%d,", i);
+    if (ms) fclose(ms);
+    CHECKF(buf && blen > 100000 && !strncmp(buf, "0,1,2,", 6), "open_memstream: %zu bytes", blen);
+    free(buf);
+    FILE *f = fopen("/proc/self/maps", "r");
+    char *line = NULL;
+    size_t cap = 0;
+    int lines = 0;
+    while (f && getline(&line, &cap, f) > 0) lines++;
+    CHECK(f && lines > 5);
+    free(line);
+    if (f) fclose(f);
+    struct dirent **names = NULL;
+    int n = scandir("/proc/self", &names, NULL, by_name);
+    CHECKF(n > 10, "scandir: %d", n);
+    for (int i = 0; i < n; i++) free(names[i]);
+    free(names);
+    regex_t re;
+    CHECK(regcomp(&re, "^(a|b)+[0-9]{2,}$", REG_EXTENDED) == 0 && regexec(&re, "abba123", 0, NULL, 0) == 0);
+    regfree(&re);
+    char *rp = realpath("/proc/self/exe", NULL);
+    CHECK(rp != NULL && rp[0] == '/');
+    free(rp);
+    char *cwd = getcwd(NULL, 0);
+    CHECK(cwd != NULL);
+    free(cwd);
+  }
+}
+
 /* Frees a block, takes it back untouched and hands it over. */
 static void *recycle(void *arg) {
   void *p = malloc((size_t)(uintptr_t)arg);
@@ -522,5 +570,6 @@ int main(void) {
   test_realloc();
   test_aligned();
   test_free_and_info();
+  test_libc_allocations();
   return lt_done();
 }
