@@ -40,16 +40,32 @@ static inline void lm_fuzz_trace(size_t i, const struct lm_op *op) {
 
 /* A contract violation: say which op and why, then abort so every engine
  * (and the replayer) records a crash with this input. */
+/* A contract violation: say which op and why, then abort so every engine
+ * (and the replayer) records a crash with this input. With
+ * LEMMALLOC_FUZZ_FAILLOG=FILE the line is appended there too: AFL++ keeps
+ * crashing inputs but not what they printed, and thread interleavings do
+ * not always replay. */
 __attribute__((noreturn, format(printf, 2, 3))) static inline void
 lm_fuzz_fail(const struct lm_op *op, const char *fmt, ...) {
-  char buf[160] = "";
-  if (op) lm_op_format(op, buf, sizeof buf);
-  fprintf(stderr, "lemmalloc fuzz: contract violated at \"%s\": ", buf);
+  char line[1024], what[160];
+  int k;
+  if (op) {
+    lm_op_format(op, what, sizeof what);
+    k = snprintf(line, sizeof line, "lemmalloc fuzz: contract violated at \"%s\": ", what);
+  } else {
+    k = snprintf(line, sizeof line, "lemmalloc fuzz: contract violated between ops: ");
+  }
   va_list ap;
   va_start(ap, fmt);
-  vfprintf(stderr, fmt, ap);
+  if (k >= 0 && (size_t)k < sizeof line) vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
   va_end(ap);
-  fputc('\n', stderr);
+  fprintf(stderr, "%s\n", line);
+  const char *path = getenv("LEMMALLOC_FUZZ_FAILLOG");
+  FILE *f = path && *path ? fopen(path, "a") : NULL;
+  if (f) {
+    fprintf(f, "%s\n", line);
+    fclose(f);
+  }
   abort();
 }
 

@@ -44,9 +44,9 @@ void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too);
 void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op);
 /* lm_stats().allocated must equal the driver's live bytes (quiescent heap). */
 void lm_fuzz_check_counts(const struct lm_op *op);
-/* With no block live anywhere and no other thread running: trim, then the
- * allocator must hold nothing -- no bytes, no large or huge block, and every
- * slot a slab handed out given back (a lost free leaves one behind). */
+/* With no block live anywhere and no other thread running, the allocator
+ * must hold nothing: no bytes, no large or huge block, and every slot a slab
+ * handed out back in a slab or a thread cache (a lost free leaves one out). */
 void lm_fuzz_check_empty(void);
 /* Bytes the driver holds in live blocks (usable sizes), all threads. */
 size_t lm_fuzz_live_bytes(void);

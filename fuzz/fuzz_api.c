@@ -5,8 +5,8 @@
  *
  * On top of exec.c: new blocks must not overlap any live one, and the
  * allocator's own count of live bytes (lm_stats().allocated) must equal the
- * driver's at every barrier; once the input's blocks are freed and the cache
- * trimmed, the allocator must hold nothing (lm_fuzz_check_empty): a lost or
+ * driver's at every barrier; once the input's blocks are freed
+ * the allocator must hold nothing (lm_fuzz_check_empty): a lost or
  * doubled free shows up there even when no byte is corrupted.
  * Ops on empty slots pass bad pointers (exec.c: bad_frees).
  * A thread op, here, trims and then checks every live block. */

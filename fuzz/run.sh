@@ -61,6 +61,8 @@ afl)
   in=$out/in; mkdir -p "$in"
   cp "$seeds"/* "$in"/ 2>/dev/null
   find "$corpus" -type f -size -4k 2>/dev/null | head -400 | xargs -r cp -t "$in"
+  export LEMMALLOC_FUZZ_FAILLOG=$crashes/violations.log
+  : >"$LEMMALLOC_FUZZ_FAILLOG"
   export AFL_NO_UI=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 \
          AFL_NO_AFFINITY=1 AFL_QUIET=1 AFL_SKIP_CRASHES=0
   pids=()
@@ -86,6 +88,7 @@ afl)
   echo "fuzz: $driver afl++ ${secs}s x $jobs: $execs execs/s, edges $edges (bitmap ${cvg:-?}), $n crashes"
   if [ "$n" -gt 0 ] || [ ! -f "$out/main/fuzzer_stats" ]; then
     [ ! -f "$out/main/fuzzer_stats" ] && { echo "  afl-fuzz did not run:"; tail -5 "$out/afl-1.log" | sed 's/^/  /'; }
+    [ -s "$crashes/violations.log" ] && sort "$crashes/violations.log" | uniq -c | sort -rn | head -5 | sed 's/^/  /'
     first=$(ls "$crashes" 2>/dev/null | grep '^id:' | head -1)
     [ -n "$first" ] && replay_hint "$crashes/$first"
     exit 1
@@ -99,8 +102,9 @@ tsan)
   seed=$(( $(date +%s) % 1000000007 ))
   { nice "$B/tsan/fuzz_$driver" "$seeds" "$corpus" -seconds="$secs" -seed="$seed" >"$log" 2>&1; } 2>/dev/null
   rc=$?
+  files=$(sed -n 's/^replay: \([0-9]* inputs\).*/\1/p' "$log" | tail -1)
   line=$(grep -Eo '[0-9]+ generated workloads.*' "$log" | tail -1)
-  echo "fuzz: $driver tsan ${secs}s: corpus replayed, ${line:-no generated run}, exit $rc"
+  echo "fuzz: $driver tsan ${secs}s: ${files:-0 inputs} replayed, ${line:-no time left to generate}, exit $rc"
   if [ "$rc" -ne 0 ]; then
     grep -E 'contract violated|WARNING: ThreadSanitizer|SUMMARY: |replay: seed' "$log" | tail -5 | sed 's/^/  /'
     echo "  log: $log (seed $seed; rerun: $B/tsan/fuzz_$driver -seconds=$secs -seed=$seed)"

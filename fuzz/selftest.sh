@@ -13,6 +13,7 @@ while IFS='|' read -r n drivers what; do
   case $n in ''|\#*) continue ;; esac
   [ "$only" != "  " ] && [[ "$only" != *" $n "* ]] && continue
   dir=build/fuzz/plant-$n
+  mkdir -p build/fuzz
   if ! CC=clang CXX=clang++ \
        CFLAGS="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize=fuzzer-no-link" \
        FUZZ_DRIVER_CFLAGS="-fno-sanitize-coverage=trace-cmp" LIB_FUZZING_ENGINE=-fsanitize=fuzzer \
@@ -31,7 +32,7 @@ while IFS='|' read -r n drivers what; do
     status=$?
     t=$(( $(date +%s) - start ))
     if [ "$status" -ne 0 ]; then
-      why=$(grep -m1 -E 'contract violated|ERROR: (AddressSanitizer|UndefinedBehavior|libFuzzer)|runtime error' "$work/log")
+      why=$(grep -m1 -E 'contract violated|^lemmalloc: |ERROR: (AddressSanitizer|UndefinedBehavior|libFuzzer)|runtime error' "$work/log")
       found="found by $d (libFuzzer) in ${t}s: ${why#lemmalloc fuzz: }"
       break
     fi
