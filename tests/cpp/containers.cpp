@@ -1,13 +1,15 @@
 // A C++ program whose memory all goes through operator new/delete, hence
 // malloc/free: threads building strings, vectors, maps and shared_ptr graphs,
 // handing objects to each other through a queue (so they die on another
-// thread), with thread_local objects destroyed at thread exit. Its output is
+// thread), exceptions rethrown and freed on another thread, with
+// thread_local objects destroyed at thread exit. Its output is
 // deterministic: the preload test compares it between glibc and lemmalloc.
 #include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <deque>
+#include <exception>
 #include <functional>
 #include <list>
 #include <map>
@@ -15,6 +17,7 @@
 #include <mutex>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -132,6 +135,33 @@ uint64_t lists_and_sets(int id) {
   return h;
 }
 
+// Exceptions are allocated with malloc (__cxa_allocate_exception); an
+// exception_ptr carries one to the thread that rethrows and frees it.
+uint64_t exceptions(int id) {
+  std::vector<std::exception_ptr> caught;
+  for (int i = 0; i < 2000; i++) {
+    try {
+      if (i % 3 == 0) throw std::runtime_error("error " + std::to_string(i * id) + std::string((size_t)(i % 300), 'e'));
+      throw std::out_of_range(std::to_string(i));
+    } catch (...) {
+      caught.push_back(std::current_exception());
+    }
+  }
+  uint64_t h = 5;
+  std::thread other([&] {
+    for (auto &e : caught) {
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception &x) {
+        h = mix(h, std::string(x.what()).size());
+      }
+    }
+    caught.clear();  // the last references die on this thread
+  });
+  other.join();
+  return h;
+}
+
 }  // namespace
 
 int main() {
@@ -140,8 +170,8 @@ int main() {
   std::vector<std::thread> threads;
   for (int id = 0; id < workers; id++)
     threads.emplace_back([id, &result] {
-      std::function<uint64_t(int)> jobs[] = {strings_and_maps, trees, lists_and_sets};
-      result[(size_t)id] = jobs[id % 3](id);
+      std::function<uint64_t(int)> jobs[] = {strings_and_maps, trees, lists_and_sets, exceptions};
+      result[(size_t)id] = jobs[id % 4](id);
     });
 
   // Producers allocate parcels; consumers check and free them.

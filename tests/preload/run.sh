@@ -85,6 +85,6 @@ awk 'BEGIN { x = 1; for (i = 0; i < 400000; i++) { x = (x * 1103515245 + 12345) 
              printf "%d %s %d\n", x % 1000, substr("qwertyuiopasdfghjklzxcvbnm", x % 20 + 1, 6), x } }' >"$work/sort.in"
 # (sort closes stderr before exiting, so only the maps can tell who served it.)
 compare sort "400,000 lines, 2 threads, spills to disk" sort -S 2M --parallel=2 -k2,2 -k1,1n "$work/sort.in"
-compare cpp "std::thread, containers, shared_ptr, thread_local" "$cpp"
+compare cpp "std::thread, containers, shared_ptr, exceptions, thread_local" "$cpp"
 
 exit $failed
