@@ -346,13 +346,24 @@ uint32_t lm_buddy_free_pages(uint32_t c)
 bool lm_buddy_check(uint32_t c)
 {
   /* Stacks: every entry is a head in the stack's state and order that
-   * points back at its slot. */
+   * points back at its slot; the blocks on them add up to the chunk. */
   uint32_t total = 0, free_pages = 0;
-  for (uint32_t s = 0; s < 2; s++)
+  /*@ loop invariant s_range: 0 <= s <= 2;
+      loop invariant sums: free_pages <= total <= LM_CHUNK_PAGES;
+      loop assigns s, total, free_pages;
+      loop variant 2 - s; */
+  for (uint32_t s = 0; s < 2; s++) {
+    /*@ loop invariant k_range: 0 <= k <= LM_MAX_ORDER + 1;
+        loop invariant sums: free_pages <= total <= LM_CHUNK_PAGES;
+        loop assigns k, total, free_pages;
+        loop variant LM_MAX_ORDER + 1 - k; */
     for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
       uint32_t n = lm_buddy[c].cnt[s][k];
       if (n > LM_CHUNK_PAGES)
         return false;
+      /*@ loop invariant j_range: 0 <= j <= n;
+          loop assigns j;
+          loop variant n - j; */
       for (uint32_t j = 0; j < n; j++) {
         uint32_t q = lm_buddy[c].stk[s][k][j];
         if (q >= LM_CHUNK_PAGES || lm_buddy[c].st[q] != s + 1 ||
@@ -362,29 +373,38 @@ bool lm_buddy_check(uint32_t c)
       total += n * lm_buddy_pow2[k];
       if (s == 0)
         free_pages += n * lm_buddy_pow2[k];
+      if (total > LM_CHUNK_PAGES)
+        return false;
     }
+  }
   if (total != LM_CHUNK_PAGES || free_pages != lm_buddy[c].nfree)
     return false;
   /* Tiling: walking from page 0 head to head covers the chunk exactly;
    * every head is aligned, on its stack, and every other page interior. */
   uint32_t p = 0;
+  /*@ loop invariant p_range: p <= LM_CHUNK_PAGES;
+      loop assigns p;
+      loop variant LM_CHUNK_PAGES - p; */
   while (p < LM_CHUNK_PAGES) {
     uint32_t s = lm_buddy[c].st[p], k = lm_buddy[c].ord[p];
     if (s == LM_BUDDY_INTERIOR || s > LM_BUDDY_USED || k > LM_MAX_ORDER)
       return false;
-    uint32_t w = lm_buddy_pow2[k];
+    uint32_t w = lm_buddy_pow2[k], i = lm_buddy[c].pos[p];
     if (p % w != 0 || p + w > LM_CHUNK_PAGES)
       return false;
-    if (lm_buddy[c].pos[p] >= lm_buddy[c].cnt[s - 1][k] ||
-        lm_buddy[c].stk[s - 1][k][lm_buddy[c].pos[p]] != p)
+    if (i >= lm_buddy[c].cnt[s - 1][k] || i >= LM_CHUNK_PAGES ||
+        lm_buddy[c].stk[s - 1][k][i] != p)
       return false;
+    /*@ loop invariant q_range: p + 1 <= q <= p + w;
+        loop assigns q;
+        loop variant p + w - q; */
     for (uint32_t q = p + 1; q < p + w; q++)
       if (lm_buddy[c].st[q] != LM_BUDDY_INTERIOR)
         return false;
     /* Maximally merged: a free block's buddy is not free of its order. */
     if (s == LM_BUDDY_FREE && k < LM_MAX_ORDER) {
-      uint32_t b = buddy_of(p, k);
-      if (lm_buddy[c].st[b] == LM_BUDDY_FREE && lm_buddy[c].ord[b] == k)
+      //@ ghost lm_buddy_lemma_half(p, k);
+      if (buddy_free(c, p, k))
         return false;
     }
     p += w;
