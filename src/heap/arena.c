@@ -730,7 +730,12 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       lm_buddy_free(r->ch->idx, r->pg);
     }
   }
-  released += purge_sparse_slabs(a, now, all);
+  /* The sparse-slab pass walks every page of the arena: a few times per
+   * decay period at most, unless trimming. */
+  if (all || (int32_t)(now - a->sparse_due_ms) >= 0) {
+    a->sparse_due_ms = now + 4 * lm_heap.cfg.purge_ms;
+    released += purge_sparse_slabs(a, now, all);
+  }
   if (released) a->npurge++;
   /* Unmap empty chunks, keeping the lowest one as a reserve. Only clean ones
    * (their pages aged and were purged), or every one on trim. */

@@ -128,6 +128,7 @@ struct lm_arena {
   uint32_t spare[LM_NUM_CLASSES]; /* one empty slab kept against ping-pong */
   uint32_t spare_ms[LM_NUM_CLASSES];
   uint64_t purge_due_ms;          /* next time a decay pass is worth doing */
+  uint32_t sparse_due_ms;         /* next pass over sparse slabs (low 32 bits) */
   /* counters, under lock */
   size_t nchunks, dirty_pages, dirty_free_pages;
   size_t large_live_bytes;
