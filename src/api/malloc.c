@@ -285,7 +285,7 @@ int lm_posix_memalign(void **out, size_t align, size_t size) {
     if (p == NULL) r = ENOMEM;
     else *out = p;
   }
-  LM_TRACE(LM_OP_POSIX_MEMALIGN, r == 0 ? *out : NULL, align, size, r == 0 ? *out : NULL);
+  LM_TRACE(LM_OP_POSIX_MEMALIGN, NULL, align, size, r == 0 ? *out : NULL);
   return r;
 }
 
