@@ -46,6 +46,13 @@ static void *freed(size_t n) {
   return p;
 }
 
+/* Map n bytes at p if that range is free, else anywhere. */
+static char *map_over(void *p, size_t n) {
+  char *m = mmap(p, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+  if (m == MAP_FAILED) m = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return m;
+}
+
 static void *thread_free(void *p) { free(p); return NULL; }
 
 /* Frees its block, then stays alive (its cache holding the block) until the
@@ -146,6 +153,27 @@ static void run_case(const char *c) {
     char *m = mmap(NULL, 12 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     char *a = (char *)(((uintptr_t)m + 4 * MiB - 1) & ~(uintptr_t)(4 * MiB - 1));
     report(a + 64 * KiB); free(a + 64 * KiB);
+  } else if (!strcmp(c, "stale-huge-range")) {
+    /* A huge block's range, unmapped by free (no huge cache), now mapped by
+     * someone else: the registry must have forgotten it. */
+    char *p = freed(9 * MiB);
+    char *m = map_over(p, 9 * MiB);
+    report(m + 64); free(m + 64);
+  } else if (!strcmp(c, "stale-chunk-range")) {
+    /* The same for a chunk that a trim gave back to the kernel. */
+    enum { N = 64 };
+    char *p[N], *m = NULL;
+    for (int i = 0; i < N; i++) p[i] = malloc(1 * MiB);
+    for (int i = 0; i < N; i++) free(p[i]);
+    malloc_trim(0);
+    for (int i = 0; i < N && !m; i++) {
+      char *base = (char *)((uintptr_t)p[i] & ~(uintptr_t)(4 * MiB - 1));
+      m = mmap(base, 4 * MiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+      if (m == MAP_FAILED) m = NULL;
+      else if (m != base) { munmap(m, 4 * MiB); m = NULL; }
+    }
+    if (!m) m = map_over(p[0], 4 * MiB); /* nothing given back: a plain foreign pointer */
+    report(m + 64 * KiB); free(m + 64 * KiB);
   } else if (!strcmp(c, "glibc-block")) {
     /* glibc's own malloc, looked up in libc.so.6 alone: RTLD_DEFAULT would
      * find the preloaded library's malloc (and its __libc_malloc) first. */
@@ -235,6 +263,8 @@ static const struct expect cases[] = {
   { "static", { "invalid" } },
   { "mmap", { "invalid" } },
   { "mmap-chunk-aligned", { "invalid" } },
+  { "stale-huge-range", { "invalid" } }, /* run with LEMMALLOC_HUGE_CACHE=0 */
+  { "stale-chunk-range", { "invalid" } },
   { "glibc-block", { "invalid" } },
   { "realloc-freed", { "double free", "invalid", "freed" } },
   { "realloc-interior", { "interior", "invalid" } },
@@ -278,6 +308,7 @@ static void judge(const struct expect *e, int warn) {
   if (pid == 0) {
     dup2(fo, 1); dup2(fe, 2);
     if (warn) setenv("LEMMALLOC_ON_ERROR", "warn", 1); else unsetenv("LEMMALLOC_ON_ERROR");
+    if (!strcmp(e->name, "stale-huge-range")) setenv("LEMMALLOC_HUGE_CACHE", "0", 1); /* unmap at free */
     unsetenv("LEMMALLOC_STATS");
     alarm(20);
     execl("/proc/self/exe", "bad", "case", e->name, (char *)NULL);
