@@ -13,9 +13,11 @@
  * frees: most frees are valid, and a repeat is a double free.
  *   malloc            slab_alloc (odd slot) or buddy_alloc(order from size)
  *   calloc, the aligned family   buddy_alloc(order from size / log2 align)
- *   free, fill, check free the table entry (buddy or slab)
- *   realloc, reallocarray        slab_free / buddy_free at a raw offset or
- *                     page (size): the range, interior, double-free paths
+ *   free, fill, check free the table entry (buddy or slab; fill frees a
+ *                     slab slot by index, lm_slab_free_slot)
+ *   realloc, reallocarray        slab_free / slab_free_slot / buddy_free at
+ *                     a raw offset, index or page (size): the range,
+ *                     interior and double-free paths
  *   valloc, take, handoff        buddy_take at a raw page (the purge path)
  *   pvalloc           slab_init with a size class or any legal geometry
  *   trim              the size-class contract at n = size
@@ -175,9 +177,13 @@ static void compare_slab(const struct lm_op *op, unsigned si, bool full, uint32_
                  "slab %u: is_empty=%d is_full=%d with %u of %u used", s, lm_slab_is_empty(s),
                  lm_slab_is_full(s), m->used, m->nslots);
   for (uint32_t i = full ? 0 : touched; i < m->nslots && (full || i == touched); i++)
-    LM_FUZZ_EXPECT(op, lm_slab_is_allocated(s, i * m->size) == (bool)m->alloc[i],
-                   "slab %u slot %u: is_allocated=%d, model %d", s, i,
-                   lm_slab_is_allocated(s, i * m->size), m->alloc[i]);
+    LM_FUZZ_EXPECT(op, lm_slab_is_allocated(s, i * m->size) == (bool)m->alloc[i] &&
+                       lm_slab_slot_allocated(s, i) == (bool)m->alloc[i],
+                   "slab %u slot %u: is_allocated=%d slot_allocated=%d, model %d", s, i,
+                   lm_slab_is_allocated(s, i * m->size), lm_slab_slot_allocated(s, i),
+                   m->alloc[i]);
+  LM_FUZZ_EXPECT(op, !lm_slab_slot_allocated(s, m->nslots) && !lm_slab_slot_allocated(s, UINT32_MAX),
+                 "slab %u: a slot index past the last reads as allocated", s);
 }
 
 /* ---- operations ---- */
@@ -228,6 +234,20 @@ static void do_slab_free(const struct lm_op *op, unsigned si, uint32_t off) {
     m->alloc[off / m->size] = 0;
     m->used--;
     m->freed[m->nfreed++] = (uint16_t)(off / m->size);
+  }
+}
+
+/* lm_slab_free_slot: the same by slot index (the heap's path). */
+static void do_slab_free_slot(const struct lm_op *op, unsigned si, uint32_t slot) {
+  struct slab_model *m = &sm[si];
+  int32_t want = slot >= m->nslots ? LM_ERR_RANGE : !m->alloc[slot] ? LM_ERR_NOT_ALLOCATED : 0;
+  int32_t r = lm_slab_free_slot(slab_ids[si], slot);
+  result_feature(op, r);
+  LM_FUZZ_EXPECT(op, r == want, "slab free of slot %u returned %d, want %d", slot, r, want);
+  if (r == 0) {
+    m->alloc[slot] = 0;
+    m->used--;
+    m->freed[m->nfreed++] = (uint16_t)slot;
   }
 }
 
@@ -373,8 +393,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case LM_OP_FREE: case LM_OP_FILL: case LM_OP_CHECK:
       if (e->type == SLAB) {
         si = e->idx;
-        do_slab_free(op, si, e->where);
         touched_slot = e->where / sm[si].size;
+        if (op->kind == LM_OP_FILL) do_slab_free_slot(op, si, touched_slot);
+        else do_slab_free(op, si, e->where);
         slab_touched = true;
       } else if (e->type == BUDDY) {
         ci = e->idx;
@@ -383,7 +404,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       }
       break; /* the entry stays: freeing it again is a double free */
     case LM_OP_REALLOC: case LM_OP_REALLOCARRAY: /* frees at raw offsets: the error paths */
-      if (to_slab) {
+      if (to_slab && op->kind == LM_OP_REALLOCARRAY) {
+        touched_slot = (uint32_t)op->size;
+        do_slab_free_slot(op, si, touched_slot);
+        slab_touched = true;
+      } else if (to_slab) {
         do_slab_free(op, si, (uint32_t)op->size);
         touched_slot = (uint32_t)op->size / sm[si].size;
         slab_touched = true;
