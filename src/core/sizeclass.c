@@ -18,26 +18,25 @@ static const uint16_t lm_class_sizes[LM_NUM_CLASSES] = {
   10240, 12288, 14336, 16384,
 };
 
-/* Slab span order per class: the smallest order whose span, cut into as
- * many slots as fit (at most LM_SLAB_MAX_SLOTS), leaves a tail of at most
- * 1/8 of the span (SlabOrderRule in spec/sizeclass.acsl). Smallest, because
- * a slab can go back to the buddy only when wholly free, and small slabs
- * empty more often. */
+/* Slab span order per class: the largest order whose span holds at most
+ * LM_SLAB_MAX_SLOTS slots (SlabOrder in spec/sizeclass.acsl). A slab index
+ * carries a fixed metadata row of LM_SLAB_MAX_SLOTS entries, so a span that
+ * fills the row keeps metadata at 4 bytes per slot and lets LM_MAX_SLABS
+ * indices cover gigabytes of small blocks; slots are handed out lowest
+ * offset first, so pages of a big span that are never used stay unfaulted,
+ * and the heap purges whole free pages inside sparse slabs. */
 static const uint8_t lm_class_orders[LM_NUM_CLASSES] = {
-  0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 0, 0, 0,
-  0, 0, 0, 0, 0, 1, 0, 0,
-  1, 2, 0, 0, 2, 3, 1, 1,
-  3, 4, 2, 2,
+  2, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+  4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
-/* Slots per slab: min(span / size, LM_SLAB_MAX_SLOTS) for the order above. */
+/* Slots per slab: span / size for the order above (never above the cap). */
 static const uint16_t lm_class_slots[LM_NUM_CLASSES] = {
-  256, 128, 85, 64, 51, 42, 36, 32,
-  25,  21,  18, 16, 12, 10, 9,  8,
-  6,   5,   4,  4,  3,  5,  2,  2,
-  3,   5,   1,  1,  3,  5,  1,  1,
-  3,   5,   1,  1,
+  1024, 1024, 682, 1024, 819, 682, 585, 512, 409,
+  341, 292, 256, 204, 170, 146, 128, 102, 85,
+  73, 64, 51, 42, 36, 32, 25, 21, 18,
+  16, 12, 10, 9, 8, 6, 5, 4, 4,
 };
 
 uint32_t lm_size_class(uint32_t n)

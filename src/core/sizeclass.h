@@ -36,15 +36,18 @@ uint32_t lm_size_class(uint32_t n);
 uint32_t lm_class_size(uint32_t c);
 
 /* Buddy order (pages = 2^order, order <= LM_SLAB_MAX_ORDER) of a slab for
- * class c: the smallest order whose span, cut into as many slots as fit (at
- * most LM_SLAB_MAX_SLOTS), leaves a tail of at most 1/8 of the span. */
+ * class c: the largest order whose span holds at most LM_SLAB_MAX_SLOTS
+ * slots (16 B: 16 KiB, 32 and 48 B: 32 KiB, 64 B and up: 64 KiB), so each
+ * slab index's metadata row is used well; the tail left at the end of the
+ * span is at most 1/8 of it. */
 /*@
   requires domain: 0 <= c < LM_NUM_CLASSES;
   assigns \nothing;
   ensures rule: \result == SlabOrder(c);
   ensures bounded: \result <= LM_SLAB_MAX_ORDER;
   ensures tail_small: TailSmall(\result, c);
-  ensures smallest: \forall integer k; 0 <= k < \result ==> !TailSmall(k, c);
+  ensures row_fits: RowFits(\result, c);
+  ensures largest: \forall integer k; \result < k <= LM_SLAB_MAX_ORDER ==> !RowFits(k, c);
 */
 uint32_t lm_class_slab_order(uint32_t c);
 

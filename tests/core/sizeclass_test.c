@@ -74,21 +74,22 @@ int main(void)
   report("waste < 16 for 1..64 bytes, < n/4 above", bad_waste, ex_waste);
 
   /* Slab geometry: order <= max, slots in 1..max and as many as fit, tail
-   * waste <= span/8, and the order is the smallest with that bound. */
+   * waste <= span/8, and the order is the largest whose span holds at most
+   * LM_SLAB_MAX_SLOTS slots (one metadata row). */
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     uint32_t sz = lm_class_size(c), k = lm_class_slab_order(c),
              slots = lm_class_slab_slots(c);
     uint32_t span = LM_PAGE_SIZE << k;
     uint32_t fit = span / sz > LM_SLAB_MAX_SLOTS ? LM_SLAB_MAX_SLOTS : span / sz;
     CHECK(slab, k <= LM_SLAB_MAX_ORDER && slots >= 1 && slots <= LM_SLAB_MAX_SLOTS &&
-                    slots == fit && slots * sz <= span && 8 * (span - slots * sz) <= span,
+                    slots == fit && span / sz <= LM_SLAB_MAX_SLOTS && slots * sz <= span &&
+                    8 * (span - slots * sz) <= span,
           "class %u order %u slots %u", c, k, slots);
-    for (uint32_t j = 0; j < k; j++) {
+    for (uint32_t j = k + 1; j <= LM_SLAB_MAX_ORDER; j++) {
       uint32_t sp = LM_PAGE_SIZE << j;
-      uint32_t f = sp / sz > LM_SLAB_MAX_SLOTS ? LM_SLAB_MAX_SLOTS : sp / sz;
-      CHECK(slab, f == 0 || 8 * (sp - f * sz) > sp, "class %u: order %u would do", c, j);
+      CHECK(slab, sp / sz > LM_SLAB_MAX_SLOTS, "class %u: order %u also fits one row", c, j);
     }
   }
-  report("slab order/slots: fit, tail <= span/8, smallest such order", bad_slab, ex_slab);
+  report("slab order/slots: one row, tail <= span/8, largest such order", bad_slab, ex_slab);
   return failures != 0;
 }
