@@ -35,7 +35,7 @@ include $(FRAGMENTS)
 
 check:
 	@scripts/deps.sh
-	@scripts/check.sh $(CHECK_PARTS)
+	+@scripts/check.sh $(CHECK_PARTS)
 
 clean:
 	rm -rf $(BUILD)
