@@ -146,7 +146,6 @@ struct lm_config {
   size_t huge_cache_bytes;        /* LEMMALLOC_HUGE_CACHE */
   bool warn_only;                 /* LEMMALLOC_ON_ERROR=warn */
   bool stats_at_exit;             /* LEMMALLOC_STATS=1 */
-  bool junk;                      /* LEMMALLOC_JUNK=1: fill freed small slots */
 };
 
 struct lm_heap {

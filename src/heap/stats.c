@@ -70,8 +70,9 @@ void lm_stats_print(void) {
       st.huge_live / M, st.huge_cached / M, st.metadata / M);
   OUT("  calls: %llu malloc, %llu free, %llu tcache hits\n", (unsigned long long)st.nmalloc,
       (unsigned long long)st.nfree, (unsigned long long)st.tcache_hits);
-  OUT("  purged %.1f MiB in %llu passes, %llu trims; huge: %llu maps, %llu reused\n", st.purged / M,
-      (unsigned long long)st.npurge, (unsigned long long)st.ntrim,
+  OUT("  purged %.1f MiB in %llu passes, %llu trims, %llu chunks unmapped; huge: %llu maps, %llu reused\n",
+      st.purged / M, (unsigned long long)st.npurge, (unsigned long long)st.ntrim,
+      (unsigned long long)lm_heap.nunmapped_chunks,
       (unsigned long long)(st.huge_nmalloc - st.huge_nreuse), (unsigned long long)st.huge_nreuse);
   OUT("  %-7s %10s %10s %8s\n", "class", "nmalloc", "nfree", "slabs");
   for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
