@@ -14,8 +14,6 @@
 #         $(LM_LIB_SRCS) $(LM_OS_STATIC) my_driver.c
 # -DLM_FREE_CHECK_LOCKED makes free validate slots under the arena lock (no
 # lock-free read of slab state: what ThreadSanitizer wants).
-# -DLM_SLAB_MIN_SLOTS=N (default 1024) sizes slabs (see slab geometry in
-# src/heap/arena.c); 1 keeps the core's suggested spans.
 # Linking LM_LIB_SRCS defines malloc & co (override.c); drop
 # src/api/override.c from the list to get only the lm_* names.
 

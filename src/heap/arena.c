@@ -308,30 +308,18 @@ static uint32_t ph_remove(uint32_t root, uint32_t s) {
 
 static uint32_t now32(void) { return (uint32_t)lm_os_now_ms(); }
 
-/* Span order and slot count of the slabs of class cls (lm_slab_geometry
- * fills them at init). */
+/* Span order and slot count of the slabs of class cls, copied from the core
+ * at init (lm_slab_geometry). The core's rule - the largest span whose slots
+ * still fit one metadata row, up to 64 KiB - keeps the core's fixed
+ * per-slab metadata small next to the slab (with one-page slabs it equalled
+ * the data, and 64-byte objects ran out of slab indices at 256 MiB). */
 static uint8_t slab_order[LM_NUM_CLASSES];
 static uint16_t slab_slots[LM_NUM_CLASSES];
 
-#ifndef LM_SLAB_MIN_SLOTS
-#define LM_SLAB_MIN_SLOTS 1024
-#endif
-/* The core suggests the smallest span with little tail waste; the heap
- * grows it (within the core's bounds) until a slab holds
- * LM_SLAB_MIN_SLOTS slots or spans 2^LM_SLAB_MAX_ORDER pages, because each
- * slab index costs fixed core metadata (two rows of LM_SLAB_MAX_SLOTS
- * entries, 4 KiB resident at the default sizes) and there are only
- * LM_MAX_SLABS of them: with one-page slabs the metadata equals the data and
- * 64-byte objects run out of slab indices at 256 MiB. */
 void lm_slab_geometry(void) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    uint32_t size = lm_class_bytes[c], order = lm_class_slab_order(c);
-    uint32_t want = LM_SLAB_MIN_SLOTS < LM_SLAB_MAX_SLOTS ? LM_SLAB_MIN_SLOTS : LM_SLAB_MAX_SLOTS;
-    while (order < LM_SLAB_MAX_ORDER && ((LM_PAGE_SIZE << order) / size) < want) order++;
-    uint32_t slots = (LM_PAGE_SIZE << order) / size;
-    if (order == lm_class_slab_order(c)) slots = lm_class_slab_slots(c);
-    slab_order[c] = (uint8_t)order;
-    slab_slots[c] = (uint16_t)(slots < LM_SLAB_MAX_SLOTS ? slots : LM_SLAB_MAX_SLOTS);
+    slab_order[c] = (uint8_t)lm_class_slab_order(c);
+    slab_slots[c] = (uint16_t)lm_class_slab_slots(c);
   }
 }
 
