@@ -133,7 +133,7 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
      * mid-update and send a valid free here; this answer is exact. */
     struct lm_arena *ar = &lm_heap.arenas[ch->arena];
     lm_lock(&ar->lock);
-    bool live = lm_slab_is_allocated(s, off);
+    bool live = lm_slab_slot_allocated(s, slot);
     lm_unlock(&ar->lock);
     if (!live) {
       why = fn[0] == 'f' ? "double free of" : "pointer to a freed block";

@@ -569,7 +569,7 @@ static uint32_t sparse_free_mask(uint32_t s) {
     uint32_t first = (p << LM_PAGE_SHIFT) / size, last = ((p + 1) << LM_PAGE_SHIFT) / size; /* may overrun by one: harmless */
     bool all_free = true;
     for (uint32_t k = first; k <= last && k < nslots && all_free; k++)
-      if ((k + 1) * size > (p << LM_PAGE_SHIFT)) all_free = !lm_slab_is_allocated(s, k * size);
+      if ((k + 1) * size > (p << LM_PAGE_SHIFT)) all_free = !lm_slab_slot_allocated(s, k);
     if (all_free) mask |= 1u << p;
   }
   return mask;
