@@ -128,6 +128,10 @@ int32_t lm_slab_free(uint32_t s, uint32_t off)
     return LM_ERR_RANGE;
   if (off % size != 0) /* same division as above: no second divide */
     return LM_ERR_INTERIOR;
+#if LM_PLANT_BUG == 3 /* fuzz/plants.txt: double free accepted */
+  if (slot >= lm_slab_hdr[s].bump || lm_slab_pos[s][slot] < lm_slab_hdr[s].top)
+    return 0;
+#endif
   if (slot >= lm_slab_hdr[s].bump || lm_slab_pos[s][slot] < lm_slab_hdr[s].top)
     return LM_ERR_NOT_ALLOCATED;
   lm_slab_release(s, slot);

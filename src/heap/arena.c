@@ -3,6 +3,7 @@
  * touches an arena's chunks or slabs holds its lock; mappings and madvise
  * happen with no lock held. */
 #include "heap.h"
+#include "vg.h"
 #include <string.h>
 
 #define S lm_slabs
@@ -40,11 +41,17 @@ static bool is_dirty(const struct lm_chunk *ch, uint32_t pg) { return ch->dirty[
  * (they will be written). Returns whether all of them were clean (zero). */
 static bool pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n) {
   uint32_t d = dirty_count(ch, pg, n);
+#if LM_PLANT_BUG == 7 /* fuzz/plants.txt: calloc trusts dirty pages */
+  bool head_clean = !is_dirty(ch, pg);
+#endif
   ch->free_pages -= n;
   ch->dirty_free -= d;
   a->dirty_free_pages -= d;
   a->dirty_pages += n - d;
   dirty_mark(ch, pg, n, true);
+#if LM_PLANT_BUG == 7
+  return head_clean;
+#endif
   return d == 0;
 }
 
@@ -88,6 +95,8 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
   }
   memset(ch, 0, sizeof *ch);
   ch->base = (uintptr_t)mem;
+  lm_vg_noaccess(mem, LM_CHUNK_SIZE); /* slots never handed out are off limits too */
+  lm_vg_hide(ch, sizeof *ch);
   ch->idx = idx;
   ch->arena = arena;
   ch->free_pages = LM_CHUNK_PAGES;
@@ -545,6 +554,9 @@ static uint32_t find_runs(struct purge_rec *r, uint32_t now, bool all) {
     if (j > i) {
       r->run_pg[r->nruns] = i;
       r->run_n[r->nruns++] = j - i;
+#if LM_PLANT_BUG == 6 /* fuzz/plants.txt: purge of a live page */
+      if (j == end && end < LM_CHUNK_PAGES) r->run_n[r->nruns - 1]++;
+#endif
       r->purged += j - i;
     }
     i = j;

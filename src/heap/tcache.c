@@ -56,6 +56,7 @@ struct lm_tcache *lm_tc_get(void) {
     return NULL;
   }
   memset(tc, 0, sizeof *tc);
+  tc->c.threads = 1;
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) tc->bins[c].cap = caps[c];
   tc->arena = pick_arena();
   tc->gc_ms = lm_os_now_ms();
@@ -105,10 +106,19 @@ void lm_tc_flush(struct lm_tcache *tc, uint32_t cls, uint32_t keep) {
   while (p != NULL && n < LM_TCACHE_MAX_COUNT) {
     uintptr_t next = lm_tc_mangle(p, p[0]);
     if (next & (LM_QUANTUM - 1)) lm_tc_corrupt(p);
+#if LM_PLANT_BUG == 5 /* fuzz/plants.txt: lost cross-thread free */
+    if (((struct lm_chunk *)lm_reg_lookup((uintptr_t)p))->arena != tc->arena->idx) {
+      p = (uintptr_t *)next;
+      continue;
+    }
+#endif
     p[0] = p[1] = 0;
     out[n++] = p;
     p = (uintptr_t *)next;
   }
+#if LM_PLANT_BUG == 4 /* fuzz/plants.txt: thread-cache double insert */
+  if (last_kept && n < LM_TCACHE_MAX_COUNT) out[n++] = last_kept;
+#endif
   if (last_kept) last_kept[0] = lm_tc_mangle(last_kept, 0);
   else b->head = NULL;
   __atomic_store_n(&b->count, (uint16_t)keep, __ATOMIC_RELAXED);
@@ -151,6 +161,7 @@ static void add_counters(struct lm_tcounters *to, const struct lm_tcounters *fro
   to->hits += __atomic_load_n(&from->hits, __ATOMIC_RELAXED);
   to->alloc_bytes += __atomic_load_n(&from->alloc_bytes, __ATOMIC_RELAXED);
   to->free_bytes += __atomic_load_n(&from->free_bytes, __ATOMIC_RELAXED);
+  to->threads += __atomic_load_n(&from->threads, __ATOMIC_RELAXED);
 }
 
 static void tc_exit(void *arg) {
