@@ -80,16 +80,30 @@ struct lm_stats {
   size_t huge_count;      /* live huge mappings */
   unsigned narenas;
   size_t nchunks;
+  size_t slabs;           /* bytes in slab spans (full, partly used or spare) */
+  size_t peak_allocated;  /* highest figures seen: sampled at every decay tick */
+  size_t peak_mapped;     /*   (LEMMALLOC_PURGE_MS / 4) and every lm_stats call, */
+  size_t peak_resident;   /*   so a spike shorter than that can be missed */
+  uint64_t nthreads;      /* threads seen: every thread that had a thread cache */
+  unsigned narenas_used;  /* arenas holding at least one chunk */
   struct {
     size_t size;          /* block size of the class */
     uint64_t nmalloc;     /* slots handed out by slabs (to caches or callers) */
     uint64_t nfree;       /* slots given back to slabs */
     uint64_t nslabs;      /* slabs alive */
+    uint64_t slots;       /* slots in those slabs */
+    uint64_t slots_used;  /* of which allocated (slots in thread caches too): occupancy */
   } classes[LM_STATS_CLASSES];
 };
 
 /* Fill *out; returns 0. */
 LM_API int lm_stats(struct lm_stats *out);
+/* Write a picture of the heap, one cell per 4 KiB page (live, partly used
+ * slab, free but resident, returned to the kernel, metadata) with a legend
+ * and fragmentation figures: a PNG if path ends in ".png", text if in
+ * ".txt", else a self-contained HTML page. Never allocates through malloc.
+ * Returns 0, or -1 with errno set. See tools/heapmap/README.md. */
+LM_API int lm_heapmap_write(const char *path);
 /* Flush the calling thread's cache and give every whole free page of every
  * arena back to the OS now; returns 1 if anything was released, else 0. */
 LM_API int lm_trim(void);

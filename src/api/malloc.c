@@ -4,6 +4,7 @@
 #include <string.h>
 #include "lemmalloc.h"
 #include "api/api.h"
+#include "heap/vg.h"
 
 #define MAX_REQUEST ((size_t)PTRDIFF_MAX)
 #define PAGE ((size_t)LM_PAGE_SIZE)
@@ -41,6 +42,7 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
     while (cls < LM_NUM_CLASSES && (lm_class_bytes[cls] & (align - 1)) != 0) cls++;
     if (cls < LM_NUM_CLASSES) {
       void *p = alloc_small(cls, size);
+      if (p) lm_vg_alloc(p, size, lm_class_bytes[cls], zero);
       if (p && zero) memset(p, 0, size);
       return p;
     }
@@ -60,6 +62,7 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
     usable = p ? ((struct lm_huge *)(lm_reg_lookup((uintptr_t)p) & ~LM_REG_HUGE))->size : 0;
   }
   if (p != NULL) {
+    lm_vg_alloc(p, size, usable, zero);
     if (zero && !zeroed) memset(p, 0, size);
     lm_count_alloc(usable);
   }
@@ -143,7 +146,9 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
      * when a slot leaves a cache), so a match means p sits in some thread's
      * cache: this thread's (the scan confirms it) or another live thread's,
      * which cannot be walked safely. Either way p was freed. */
-    if (((uintptr_t *)ptr)[1] == lm_tc_key) {
+    /* (With no thread cache no slot carries the key, and under valgrind,
+     * where there is none, p's bytes are off limits or undefined.) */
+    if (lm_heap.cfg.tcache_bytes != 0 && ((uintptr_t *)ptr)[1] == lm_tc_key) {
       struct lm_tcache *tc = lm_tc_get();
       bool ours = tc != NULL && lm_tc_contains(tc, sl->cls, ptr);
       why = fn[0] != 'f' ? "pointer to a freed block" : ours ? "double free of" : "double free (block in another thread's cache) of";
@@ -183,6 +188,7 @@ static void free_small(void *p, const struct block *b, const char *fn) {
 
 static void free_block(void *p, const char *fn) {
   struct block b;
+  lm_vg_free(p); /* first: memcheck reports a bad free with its stack */
   switch (identify(p, fn, &b)) {
   case K_SMALL:
     free_small(p, &b, fn);
@@ -232,9 +238,18 @@ static void *realloc_impl(void *p, size_t n) {
     return NULL;
   }
   /* In place: it fits and does not waste more than half the block. */
-  if (b.kind != K_HUGE && n <= b.usable && (n > b.usable / 2 || b.usable <= 2 * LM_QUANTUM))
+  size_t size = lm_vg_size(p, b.usable); /* the usable size, or memcheck's */
+  if (b.kind != K_HUGE && n <= b.usable && (n > b.usable / 2 || b.usable <= 2 * LM_QUANTUM)) {
+    lm_vg_resize(p, size, n);
     return p;
-  if (b.kind == K_HUGE && n > LM_LARGE_MAX) {
+  }
+  /* Under valgrind a huge block is never remapped (memcheck's record of
+   * it would not follow): it keeps its mapping to shrink, moves to grow. */
+  if (b.kind == K_HUGE && n > LM_LARGE_MAX && lm_vg_on && n <= b.usable) {
+    lm_vg_resize(p, size, n);
+    return p;
+  }
+  if (b.kind == K_HUGE && n > LM_LARGE_MAX && !lm_vg_on) {
     size_t old = b.usable;
     if ((q = lm_huge_realloc(b.huge, n)) != NULL) { /* mremap: no copy */
       lm_count_free(old);
@@ -246,7 +261,7 @@ static void *realloc_impl(void *p, size_t n) {
     errno = ENOMEM;
     return NULL; /* the old block stays intact */
   }
-  memcpy(q, p, n < b.usable ? n : b.usable);
+  memcpy(q, p, n < size ? n : size);
   free_block(p, "realloc");
   return q;
 }
@@ -335,7 +350,7 @@ size_t lm_malloc_usable_size(void *p) {
   if (p != NULL) {
     if (!lm_heap_ready()) lm_heap_init();
     struct block b;
-    if (identify(p, "malloc_usable_size", &b) != K_BAD) n = b.usable;
+    if (identify(p, "malloc_usable_size", &b) != K_BAD) n = lm_vg_size(p, b.usable);
   }
   LM_TRACE(LM_OP_USABLE_SIZE, p, n, 0, NULL);
   return n;

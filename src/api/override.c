@@ -34,11 +34,11 @@ EXPORT struct mallinfo2 mallinfo2(void) {
   lm_stats(&st);
   struct mallinfo2 mi = {0};
   mi.arena = st.chunks_mapped;
-  mi.hblkhd = st.huge_live + st.huge_cached;
+  mi.hblkhd = st.huge_live; /* in use, as glibc's: cached mappings are in fordblks */
   mi.hblks = st.huge_count;
   mi.uordblks = st.allocated;
   size_t small_large = st.allocated > st.huge_live ? st.allocated - st.huge_live : 0;
-  mi.fordblks = st.chunks_mapped > small_large ? st.chunks_mapped - small_large : 0;
+  mi.fordblks = (st.chunks_mapped > small_large ? st.chunks_mapped - small_large : 0) + st.huge_cached;
   mi.fsmblks = st.tcache_bytes;
   mi.keepcost = st.dirty_free;
   return mi;

@@ -2,6 +2,8 @@
  * registry and the metadata pool. */
 #include "heap.h"
 #include "tcache.h"
+#include "heapmap.h"
+#include "vg.h"
 #include <string.h>
 #ifdef LM_HAVE_TRACE
 #include "api/trace.h"
@@ -90,6 +92,10 @@ static void read_config(struct lm_config *c) {
   if (n == 0) n = ncpu;
   c->narenas = (unsigned)(n > LM_MAX_ARENAS ? LM_MAX_ARENAS : n);
   c->tcache_bytes = env_size("LEMMALLOC_TCACHE_BYTES", LM_DEFAULT_TCACHE_BYTES);
+  if (lm_vg_init()) {
+    c->tcache_bytes = 0; /* its links live in free slots: see vg.h */
+    lm_vg_hide(lm_slabs, sizeof lm_slabs);
+  }
   size_t ms = env_size("LEMMALLOC_PURGE_MS", LM_DEFAULT_PURGE_MS);
   c->purge_ms = (uint32_t)(ms > 3600000 ? 3600000 : ms);
   c->huge_cache_bytes = env_size("LEMMALLOC_HUGE_CACHE", LM_DEFAULT_HUGE_CACHE);
@@ -117,6 +123,7 @@ static void fork_prepare(void);
 static void fork_parent(void);
 static void fork_child(void);
 void lm_stats_print(void) LM_HIDDEN;
+void lm_stats_sample(void) LM_HIDDEN;
 
 void lm_heap_init(void) {
   if (lm_heap_ready()) return;
@@ -250,6 +257,7 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
 /* ---- the decay clock, driven from slow paths ---- */
 
 void lm_heap_tick(void) {
+  if (lm_unlikely(lm_heapmap_pending)) lm_heapmap_poll(); /* LEMMALLOC_HEAPMAP_SIGNAL arrived */
   uint64_t now = lm_os_now_ms();
   uint64_t due = __atomic_load_n(&lm_heap.next_tick_ms, __ATOMIC_RELAXED);
   if (now < due) return;
@@ -257,6 +265,7 @@ void lm_heap_tick(void) {
   if (!__atomic_compare_exchange_n(&lm_heap.next_tick_ms, &due, now + step, false,
                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return; /* another thread runs this tick */
+  lm_stats_sample();
   for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     if (__atomic_load_n(&a->purge_due_ms, __ATOMIC_RELAXED) <= now) lm_arena_purge(a, false);

@@ -10,6 +10,7 @@
  * would), or grows the biggest smaller one with mremap, so only the new
  * part faults. Bounded by LEMMALLOC_HUGE_CACHE bytes and by the decay. */
 #include "heap.h"
+#include "vg.h"
 
 #define MAX_RECS 16384
 #define CACHE_SLOTS 8
@@ -124,6 +125,7 @@ void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
     uint32_t r = rec_free;
     if (r != LM_NONE) rec_free = recs[r].next;
     else if (rec_high < MAX_RECS) r = rec_high++;
+    if (r == 0) lm_vg_hide(recs, sizeof recs); /* first record: base == block */
     if (r != LM_NONE) {
       h = &recs[r];
       h->base = (uintptr_t)m;

@@ -4,6 +4,46 @@
 #include <string.h>
 #include "lemmalloc.h"
 #include "heap/tcache.h"
+#include "heap/heapmap.h"
+
+/* Peaks, raised by lm_stats_sample (every decay tick) and by lm_stats. */
+static size_t peak_allocated, peak_mapped, peak_resident;
+
+static size_t raise_peak(size_t *peak, size_t v) {
+  size_t old = __atomic_load_n(peak, __ATOMIC_RELAXED);
+  while (v > old && !__atomic_compare_exchange_n(peak, &old, v, true, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {}
+  return v > old ? v : old;
+}
+
+/* The three figures that have peaks, from counters only (no walk): cheap
+ * enough for the decay tick. Arena counters are read without their locks:
+ * a peak needs no more than a recent value. */
+static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
+  size_t dirty = 0;
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++)
+    dirty += __atomic_load_n(&lm_heap.arenas[i].dirty_pages, __ATOMIC_RELAXED);
+  lm_lock(&lm_heap.huge_lock);
+  size_t huge = lm_heap.huge_live_bytes + lm_heap.huge_cached_bytes;
+  lm_unlock(&lm_heap.huge_lock);
+  lm_lock(&lm_heap.meta_lock);
+  size_t meta = lm_heap.meta_bytes, chunks = lm_heap.chunk_bytes;
+  lm_unlock(&lm_heap.meta_lock);
+  struct lm_tcounters t;
+  size_t cached;
+  lm_tc_totals(&t, &cached);
+  *allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
+  *mapped = chunks + huge + meta;
+  *resident = dirty * LM_PAGE_SIZE + huge + meta;
+}
+
+void lm_stats_sample(void) LM_HIDDEN;
+void lm_stats_sample(void) {
+  size_t a, m, r;
+  sample(&a, &m, &r);
+  raise_peak(&peak_allocated, a);
+  raise_peak(&peak_mapped, m);
+  raise_peak(&peak_resident, r);
+}
 
 int lm_stats(struct lm_stats *st) {
   if (!lm_heap_ready()) lm_heap_init();
@@ -48,6 +88,18 @@ int lm_stats(struct lm_stats *st) {
   st->narenas = lm_heap.narenas;
   st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + st->metadata;
   st->resident = dirty * LM_PAGE_SIZE + st->huge_live + st->huge_cached + st->metadata;
+  st->nthreads = t.threads;
+  st->peak_allocated = raise_peak(&peak_allocated, st->allocated);
+  st->peak_mapped = raise_peak(&peak_mapped, st->mapped);
+  st->peak_resident = raise_peak(&peak_resident, st->resident);
+  struct lm_hm_usage u; /* one walk over every chunk's blocks, lock by lock */
+  lm_heapmap_usage(&u);
+  st->slabs = u.slab_bytes;
+  st->narenas_used = u.narenas;
+  for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) {
+    st->classes[c].slots = u.slots[c];
+    st->classes[c].slots_used = u.used[c];
+  }
   return 0;
 }
 
@@ -62,23 +114,26 @@ void lm_stats_print(void) {
   char buf[256];
   lm_stats(&st);
   const double M = 1024.0 * 1024.0;
-  OUT("lemmalloc stats: %u arenas, %zu chunks, tcache %zu bytes per thread\n", st.narenas, st.nchunks,
-      lm_heap.cfg.tcache_bytes);
-  OUT("  mapped %.1f MiB, resident ~%.1f MiB, allocated %.1f MiB, dirty free %.1f MiB\n", st.mapped / M,
-      st.resident / M, st.allocated / M, st.dirty_free / M);
-  OUT("  large %.1f MiB, huge %.1f MiB live + %.1f MiB cached, metadata %.1f MiB\n", st.large_live / M,
-      st.huge_live / M, st.huge_cached / M, st.metadata / M);
-  OUT("  calls: %llu malloc, %llu free, %llu tcache hits\n", (unsigned long long)st.nmalloc,
-      (unsigned long long)st.nfree, (unsigned long long)st.tcache_hits);
+  OUT("lemmalloc stats: %u arenas (%u used), %llu threads seen, %zu chunks, thread cache %zu KiB\n",
+      st.narenas, st.narenas_used, (unsigned long long)st.nthreads, st.nchunks, lm_heap.cfg.tcache_bytes >> 10);
+  OUT("  live %.1f MiB (peak %.1f): %.1f MiB in slabs, %.1f MiB large, %.1f MiB huge\n", st.allocated / M,
+      st.peak_allocated / M, st.slabs / M, st.large_live / M, st.huge_live / M);
+  OUT("  mapped %.1f MiB (peak %.1f), resident ~%.1f MiB (peak %.1f), metadata %.1f MiB\n", st.mapped / M,
+      st.peak_mapped / M, st.resident / M, st.peak_resident / M, st.metadata / M);
+  OUT("  free but resident %.1f MiB in chunks, %.1f MiB in huge cache, %.1f MiB in thread caches\n",
+      st.dirty_free / M, st.huge_cached / M, st.tcache_bytes / M);
   OUT("  purged %.1f MiB in %llu passes, %llu trims, %llu chunks unmapped; huge: %llu maps, %llu reused\n",
       st.purged / M, (unsigned long long)st.npurge, (unsigned long long)st.ntrim,
       (unsigned long long)lm_heap.nunmapped_chunks,
       (unsigned long long)(st.huge_nmalloc - st.huge_nreuse), (unsigned long long)st.huge_nreuse);
-  OUT("  %-7s %10s %10s %8s\n", "class", "nmalloc", "nfree", "slabs");
+  OUT("  calls: %llu malloc, %llu free; thread cache hit rate %.1f%%\n", (unsigned long long)st.nmalloc,
+      (unsigned long long)st.nfree, st.nmalloc ? 100.0 * (double)st.tcache_hits / (double)st.nmalloc : 0.0);
+  OUT("  %7s %10s %10s %7s %9s\n", "class", "nmalloc", "nfree", "slabs", "occupancy");
   for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
     if (st.classes[c].nmalloc)
-      OUT("  %-7zu %10llu %10llu %8llu\n", st.classes[c].size, (unsigned long long)st.classes[c].nmalloc,
-          (unsigned long long)st.classes[c].nfree, (unsigned long long)st.classes[c].nslabs);
+      OUT("  %7zu %10llu %10llu %7llu %8.1f%%\n", st.classes[c].size, (unsigned long long)st.classes[c].nmalloc,
+          (unsigned long long)st.classes[c].nfree, (unsigned long long)st.classes[c].nslabs,
+          st.classes[c].slots ? 100.0 * (double)st.classes[c].slots_used / (double)st.classes[c].slots : 0.0);
 }
 
 void lm_malloc_stats(void) { lm_stats_print(); }

@@ -32,6 +32,7 @@ struct lm_tcounters {
   uint64_t nmalloc;                 /* allocations not served by the cache */
   uint64_t nfree, hits;
   uint64_t alloc_bytes, free_bytes; /* usable bytes handed out / given back */
+  uint64_t threads;                 /* 1 in a cache's own counters: summed, threads seen */
 };
 
 struct lm_tcache {
