@@ -3,6 +3,7 @@
  * touches an arena's chunks or slabs holds its lock; mappings and madvise
  * happen with no lock held. */
 #include "heap.h"
+#include "vg.h"
 #include <string.h>
 
 #define S lm_slabs
@@ -94,6 +95,8 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
   }
   memset(ch, 0, sizeof *ch);
   ch->base = (uintptr_t)mem;
+  lm_vg_noaccess(mem, LM_CHUNK_SIZE); /* slots never handed out are off limits too */
+  lm_vg_hide(ch, sizeof *ch);
   ch->idx = idx;
   ch->arena = arena;
   ch->free_pages = LM_CHUNK_PAGES;

@@ -56,6 +56,7 @@ struct lm_tcache *lm_tc_get(void) {
     return NULL;
   }
   memset(tc, 0, sizeof *tc);
+  tc->c.threads = 1;
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) tc->bins[c].cap = caps[c];
   tc->arena = pick_arena();
   tc->gc_ms = lm_os_now_ms();
@@ -160,6 +161,7 @@ static void add_counters(struct lm_tcounters *to, const struct lm_tcounters *fro
   to->hits += __atomic_load_n(&from->hits, __ATOMIC_RELAXED);
   to->alloc_bytes += __atomic_load_n(&from->alloc_bytes, __ATOMIC_RELAXED);
   to->free_bytes += __atomic_load_n(&from->free_bytes, __ATOMIC_RELAXED);
+  to->threads += __atomic_load_n(&from->threads, __ATOMIC_RELAXED);
 }
 
 static void tc_exit(void *arg) {
