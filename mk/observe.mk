@@ -66,7 +66,7 @@ observe-valgrind: $(BUILD)/liblemmalloc.so $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_tes
 
 CHECK_PARTS += observe
 check-observe:
-	@rc=0; \
+	@rc=0; mkdir -p $(OBS_DIR); \
 	if $(MAKE) --no-print-directory -s $(OBS_DIR)/heapmap_test $(OBS_DIR)/vg_bugs $(OBS_DIR)/api_test $(OBS_DIR)/stress_test \
 	     $(BUILD)/liblemmalloc.so $(OBS_DIR)/stats_test >$(OBS_DIR).log 2>&1; \
 	then echo "PASS: observe: build the heap map test and the valgrind programs"; \
