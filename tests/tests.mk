@@ -1,11 +1,11 @@
 # Tests of the malloc API, bad input, threads and fork, and real programs
 # (issue 3): tests/README.md says what each covers. Check parts, with their
-# time budget on 2 cores (measured on a busy 2-core machine: 15, 1, 30, 40 s):
+# time budget on 2 cores (measured on a busy 2-core machine: 20, 1, 60, 40 s):
 #   api      ~15 s   API edge cases and out-of-memory behaviour on glibc (a
 #                    check of the tests), then on lemmalloc preloaded (default
 #                    settings, and no caches), API also linked statically (.a)
 #   bad      ~5 s    bad frees: abort with one line, or warn and carry on
-#   threads  ~40 s   stress (32 threads, default and tight settings), fork
+#   threads  ~60 s   stress (32 threads, default and tight settings, huge), fork
 #                    while allocating, thousands of short-lived threads,
 #                    three million producer/consumer hand-offs
 #   preload  ~90 s   ruby, python3, perl, git, sqlite3, gcc, sort and a C++
@@ -62,12 +62,16 @@ check-bad: $(TEST_LIB) $(TEST_BIN)/bad
 
 # The stress test runs again with one arena, no thread cache and purging at
 # once: every free then takes the arena lock and purges race with reuse,
-# paths the defaults make rarer.
+# paths the defaults make rarer. Then with a third of the blocks huge, with
+# and without the huge cache: mappings grow, shrink and go among chunks.
 check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote
 	@rc=0; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/stress 32 4000 || rc=1; \
 	LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=0 \
 	  $(PRELOADED) "lemmalloc, 1 arena, no cache, purge at once" $(TEST_BIN)/stress 24 2000 || rc=1; \
+	$(PRELOADED) "lemmalloc, a third huge" $(TEST_BIN)/stress 16 400 huge || rc=1; \
+	LEMMALLOC_HUGE_CACHE=0 LEMMALLOC_PURGE_MS=0 \
+	  $(PRELOADED) "lemmalloc, a third huge, no huge cache" $(TEST_BIN)/stress 16 400 huge || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/fork 120 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/thread-exit 300 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/remote || rc=1; \
