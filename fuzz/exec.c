@@ -17,8 +17,8 @@
  *    which the content checks and the final empty-heap check verify;
  *  - failure is allowed only where memory may really run out: requests
  *    above LM_FUZZ_BIG or aligned beyond MAX_ALIGN, or when the driver
- *    holds more than LM_FUZZ_BUDGET, or lemmalloc maps more than half the
- *    static backend.
+ *    holds (or other threads are requesting) more than LM_FUZZ_BUDGET, or
+ *    lemmalloc maps more than half the static backend.
  */
 #define _GNU_SOURCE
 #include "exec.h"
@@ -36,6 +36,7 @@
 #endif
 
 static _Atomic size_t live_bytes;
+static _Atomic size_t pending_bytes; /* requested by calls in progress, all threads */
 
 size_t lm_fuzz_live_bytes(void) { return atomic_load(&live_bytes); }
 
@@ -57,15 +58,16 @@ void lm_fuzz_exec_init_shared(struct lm_fuzz_shared *sh) {
 /* A call that returned no memory: fine where memory may really run out,
  * a finding otherwise (with what the heap holds, for triage). */
 static void failed(const struct lm_op *op, const char *fn, size_t n, size_t align) {
-  if (n > LM_FUZZ_BIG || align > MAX_ALIGN || lm_fuzz_live_bytes() + n > LM_FUZZ_BUDGET) return;
+  size_t held = lm_fuzz_live_bytes() + atomic_load(&pending_bytes);
+  if (n > LM_FUZZ_BIG || align > MAX_ALIGN || held + n > LM_FUZZ_BUDGET) return;
   struct lm_stats st;
   lm_stats(&st);
   /* Other threads' blocks, caches and the huge cache fill the backend too,
    * and its aligned mappings fragment it: half of it used is "full". */
   if (st.mapped + n > LM_STATIC_HEAP_SIZE / 2) return;
-  lm_fuzz_fail(op, "%s(%zu bytes, align %zu) failed with %zu bytes live; the heap maps %zu KiB "
-               "(%zu chunks, %zu KiB huge live, %zu KiB huge cached, %zu KiB metadata)",
-               fn, n, align, lm_fuzz_live_bytes(), st.mapped >> 10, st.nchunks,
+  lm_fuzz_fail(op, "%s(%zu bytes, align %zu) failed with %zu bytes live or being requested; the "
+               "heap maps %zu KiB (%zu chunks, %zu KiB huge live, %zu KiB huge cached, %zu KiB "
+               "metadata)", fn, n, align, held, st.mapped >> 10, st.nchunks,
                st.huge_live >> 10, st.huge_cached >> 10, st.metadata >> 10);
 }
 
@@ -335,7 +337,7 @@ static void bad_pointer(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   }
 }
 
-void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+static void exec_op(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   struct lm_fuzz_block *b = &ctx->slots[op->slot];
   if (b->p) ctx->stale[op->slot] = b->p;
   else if (ctx->bad_frees) bad_pointer(ctx, op);
@@ -436,6 +438,23 @@ void lm_fuzz_check_empty(void) {
   LM_FUZZ_EXPECT(NULL, out == st.tcache_bytes,
                  "every block freed, yet slabs have %zu bytes of slots out and thread caches "
                  "hold %zu", out, st.tcache_bytes);
+}
+
+/* What an op may take from the heap before the driver counts it as live:
+ * with other threads mid-call, "live bytes" alone understates the heap. */
+static size_t claim_of(const struct lm_op *op) {
+  size_t n = op->size;
+  if (op->kind == LM_OP_CALLOC || op->kind == LM_OP_REALLOCARRAY)
+    if (__builtin_mul_overflow(op->nmemb, op->size, &n)) return 0;
+  if (n > LM_FUZZ_BIG) return 0; /* fails or may fail anyway */
+  return n + (op->align <= MAX_ALIGN ? op->align : 0);
+}
+
+void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+  size_t claim = claim_of(op);
+  atomic_fetch_add(&pending_bytes, claim);
+  exec_op(ctx, op);
+  atomic_fetch_sub(&pending_bytes, claim);
 }
 
 void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too) {
