@@ -102,6 +102,13 @@ static void take_free(uint32_t c, uint32_t p)
   uint32_t k = lm_buddy[c].ord[p];
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   unlink_head(c, 0, k, p);
+  //@ assert stk_counts: B_Counts(c);
+  //@ assert stk_in: B_StkIn(c);
+  //@ assert stk_state: B_StkState(c);
+  //@ assert stk_ord: B_StkOrd(c);
+  //@ assert stk_pos: B_StkPos(c);
+  //@ assert stk_pos_in: B_PosIn(c);
+  //@ assert stk_pos_back: B_PosBack(c);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
   link_head(c, 1, k, p);
   lm_buddy[c].nfree -= lm_buddy_pow2[k];
@@ -126,8 +133,22 @@ static void split(uint32_t c, uint32_t p)
   //@ ghost lm_buddy_lemma_half(p, k);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
   unlink_head(c, 1, k + 1, p);
+  //@ assert stk_counts: B_Counts(c);
+  //@ assert stk_in: B_StkIn(c);
+  //@ assert stk_state: B_StkState(c);
+  //@ assert stk_ord: B_StkOrd(c);
+  //@ assert stk_pos: B_StkPos(c);
+  //@ assert stk_pos_in: B_PosIn(c);
+  //@ assert stk_pos_back: B_PosBack(c);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
   link_head(c, 1, k, p);
+  //@ assert stk_counts: B_Counts(c);
+  //@ assert stk_in: B_StkIn(c);
+  //@ assert stk_state: B_StkState(c);
+  //@ assert stk_ord: B_StkOrd(c);
+  //@ assert stk_pos: B_StkPos(c);
+  //@ assert stk_pos_in: B_PosIn(c);
+  //@ assert stk_pos_back: B_PosBack(c);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   link_head(c, 0, k, p + lm_buddy_pow2[k]);
   lm_buddy[c].nfree += lm_buddy_pow2[k];
@@ -157,7 +178,21 @@ static uint32_t merge(uint32_t c, uint32_t p)
   uint32_t m = b < p ? b : p;
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   unlink_head(c, 0, k, b);
+  //@ assert stk_counts: B_Counts(c);
+  //@ assert stk_in: B_StkIn(c);
+  //@ assert stk_state: B_StkState(c);
+  //@ assert stk_ord: B_StkOrd(c);
+  //@ assert stk_pos: B_StkPos(c);
+  //@ assert stk_pos_in: B_PosIn(c);
+  //@ assert stk_pos_back: B_PosBack(c);
   unlink_head(c, 1, k, p);
+  //@ assert stk_counts: B_Counts(c);
+  //@ assert stk_in: B_StkIn(c);
+  //@ assert stk_state: B_StkState(c);
+  //@ assert stk_ord: B_StkOrd(c);
+  //@ assert stk_pos: B_StkPos(c);
+  //@ assert stk_pos_in: B_PosIn(c);
+  //@ assert stk_pos_back: B_PosBack(c);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
   link_head(c, 1, k + 1, m);
   lm_buddy[c].nfree -= lm_buddy_pow2[k];
@@ -184,6 +219,13 @@ static void release(uint32_t c, uint32_t p)
   //@ ghost lm_buddy_lemma_half(p, k);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
   unlink_head(c, 1, k, p);
+  //@ assert stk_counts: B_Counts(c);
+  //@ assert stk_in: B_StkIn(c);
+  //@ assert stk_state: B_StkState(c);
+  //@ assert stk_ord: B_StkOrd(c);
+  //@ assert stk_pos: B_StkPos(c);
+  //@ assert stk_pos_in: B_PosIn(c);
+  //@ assert stk_pos_back: B_PosBack(c);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   link_head(c, 0, k, p);
   lm_buddy[c].nfree += lm_buddy_pow2[k];
@@ -282,6 +324,10 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page)
     //@ ghost lm_buddy_lemma_half(p, k);
     if (!buddy_free(c, p, k))
       break;
+#if LM_PLANT_BUG == 2 /* fuzz/plants.txt: missed merge with a buddy below */
+    if ((p >> k) & 1)
+      break;
+#endif
     p = merge(c, p);
     k++;
   }
