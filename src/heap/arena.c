@@ -588,7 +588,7 @@ static uint32_t sparse_free_mask(uint32_t s) {
 }
 
 /* Lock held on entry and exit; drops it around madvise. */
-static size_t purge_sparse_slabs(struct lm_arena *a, uint32_t now, bool all) {
+static size_t purge_sparse_slabs(struct lm_arena *a) {
   size_t released = 0;
   uint32_t recs[SPARSE_BATCH], masks[SPARSE_BATCH];
   struct lm_chunk *ch = a->chunks;
@@ -610,7 +610,6 @@ static size_t purge_sparse_slabs(struct lm_arena *a, uint32_t now, bool all) {
       uintptr_t at = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
       pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT) + span;
       if (S[s].base != at || S[s].state != LM_SLAB_NONFULL || !S[s].freed_since_check) continue;
-      if (!all && now - S[s].free_ms < lm_heap.cfg.purge_ms) continue;
       if ((uint64_t)lm_slab_used(s) * lm_class_bytes[S[s].cls] * 2 > ((uint64_t)span << LM_PAGE_SHIFT)) continue;
       S[s].freed_since_check = 0;
       uint32_t mask = sparse_free_mask(s);
@@ -730,11 +729,15 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       lm_buddy_free(r->ch->idx, r->pg);
     }
   }
-  /* The sparse-slab pass walks every page of the arena: a few times per
-   * decay period at most, unless trimming. */
+  /* The sparse-slab pass walks every page of the arena: once per decay
+   * period at most, unless trimming. It takes whole free pages of sparse
+   * slabs however recently the slab saw a free: the slabs of long-lived
+   * objects see a few frees all the time (and kept 2x the live bytes
+   * resident on bloat when they had to be quiet for a period), and at one
+   * pass per period a page refaults at most once per period. */
   if (all || (int32_t)(now - a->sparse_due_ms) >= 0) {
-    a->sparse_due_ms = now + 4 * lm_heap.cfg.purge_ms;
-    released += purge_sparse_slabs(a, now, all);
+    a->sparse_due_ms = now + lm_heap.cfg.purge_ms;
+    released += purge_sparse_slabs(a);
   }
   if (released) a->npurge++;
   /* Unmap empty chunks, keeping the lowest one as a reserve. Only clean ones
