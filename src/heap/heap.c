@@ -257,7 +257,7 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
 /* ---- the decay clock, driven from slow paths ---- */
 
 void lm_heap_tick(void) {
-  if (lm_unlikely(lm_heapmap_pending)) lm_heapmap_poll(); /* LEMMALLOC_HEAPMAP_SIGNAL arrived */
+  if (lm_unlikely(__atomic_load_n(&lm_heapmap_pending, __ATOMIC_RELAXED))) lm_heapmap_poll(); /* the signal came */
   uint64_t now = lm_os_now_ms();
   uint64_t due = __atomic_load_n(&lm_heap.next_tick_ms, __ATOMIC_RELAXED);
   if (now < due) return;

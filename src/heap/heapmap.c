@@ -742,7 +742,7 @@ volatile int lm_heapmap_pending;
 
 static void on_signal(int sig) {
   (void)sig;
-  lm_heapmap_pending = 1; /* all a handler may safely do here */
+  __atomic_store_n(&lm_heapmap_pending, 1, __ATOMIC_RELAXED); /* all a handler may safely do here */
 }
 
 /* "USR1", "SIGUSR1", "10": a signal no default action of which is missed

@@ -16,12 +16,15 @@ static size_t raise_peak(size_t *peak, size_t v) {
 }
 
 /* The three figures that have peaks, from counters only (no walk): cheap
- * enough for the decay tick. Arena counters are read without their locks:
- * a peak needs no more than a recent value. */
+ * enough for the decay tick (one uncontended lock per arena). */
 static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
   size_t dirty = 0;
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++)
-    dirty += __atomic_load_n(&lm_heap.arenas[i].dirty_pages, __ATOMIC_RELAXED);
+  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+    struct lm_arena *a = &lm_heap.arenas[i];
+    lm_lock(&a->lock);
+    dirty += a->dirty_pages;
+    lm_unlock(&a->lock);
+  }
   lm_lock(&lm_heap.huge_lock);
   size_t huge = lm_heap.huge_live_bytes + lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
