@@ -115,9 +115,26 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
   return ch;
 }
 
+static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all);
+
+/* Before a fresh chunk is faulted in, free pages that other threads left
+ * dirty - in another arena, or here in blocks too small for the request -
+ * go back if they were freed an eighth of the decay ago: otherwise the
+ * heap holds both at its peak. Only on growth, so a steady free/malloc loop
+ * never refaults because of it. */
+static void purge_before_grow(void) {
+  unsigned n = __atomic_load_n(&lm_heap.narenas, __ATOMIC_RELAXED);
+  for (unsigned i = 0; i < n; i++) {
+    struct lm_arena *b = &lm_heap.arenas[i];
+    if (__atomic_load_n(&b->dirty_free_pages, __ATOMIC_RELAXED) >= LM_CHUNK_PAGES / 4)
+      arena_purge(b, lm_heap.cfg.purge_ms / 8, false);
+  }
+}
+
 /* Called with a's lock held; drops it to map a chunk. false: out of memory. */
 static bool arena_grow(struct lm_arena *a) {
   lm_unlock(&a->lock);
+  purge_before_grow();
   struct lm_chunk *ch = chunk_new(a->idx);
   lm_lock(&a->lock);
   if (ch == NULL) return false;
@@ -538,19 +555,19 @@ struct purge_rec {
   uint32_t run_pg[PURGE_RUNS], run_n[PURGE_RUNS];
 };
 
-static bool page_old(const struct lm_chunk *ch, uint32_t pg, uint32_t now, bool all) {
-  return is_dirty(ch, pg) && (all || now - ch->stamp[pg] >= lm_heap.cfg.purge_ms);
+static bool page_old(const struct lm_chunk *ch, uint32_t pg, uint32_t now, uint32_t age) {
+  return is_dirty(ch, pg) && now - ch->stamp[pg] >= age;
 }
 
 /* Runs of old dirty pages in [pg, pg+n) (lock held); returns their count.
  * Runs beyond PURGE_RUNS wait for the next pass. */
-static uint32_t find_runs(struct purge_rec *r, uint32_t now, bool all) {
+static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
   uint32_t i = r->pg, end = r->pg + r->n;
   r->nruns = r->purged = 0;
   while (i < end && r->nruns < PURGE_RUNS) {
-    while (i < end && !page_old(r->ch, i, now, all)) i++;
+    while (i < end && !page_old(r->ch, i, now, age)) i++;
     uint32_t j = i;
-    while (j < end && page_old(r->ch, j, now, all)) j++;
+    while (j < end && page_old(r->ch, j, now, age)) j++;
     if (j > i) {
       r->run_pg[r->nruns] = i;
       r->run_n[r->nruns++] = j - i;
@@ -647,7 +664,10 @@ static size_t purge_sparse_slabs(struct lm_arena *a) {
   }
 }
 
-size_t lm_arena_purge(struct lm_arena *a, bool all) {
+size_t lm_arena_purge(struct lm_arena *a, bool all) { return arena_purge(a, all ? 0 : lm_heap.cfg.purge_ms, all); }
+
+/* A pass over free pages freed at least `age` ms ago; `all`: a trim. */
+static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all) {
   /* One purge per arena at a time: while it holds purge_lock no chunk
    * leaves the arena's list, so the cursor below stays valid across the
    * unlocked madvise windows. A decay pass does not wait for another. */
@@ -661,7 +681,7 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     uint32_t s = a->spare[c];
     if (s == LM_NONE) continue;
-    if (all || now - a->spare_ms[c] >= lm_heap.cfg.purge_ms) {
+    if (now - a->spare_ms[c] >= age) {
       a->spare[c] = LM_NONE;
       slab_release(a, s, a->spare_ms[c]); /* aged already: purgeable now */
     } else {
@@ -688,7 +708,7 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) {
       r->ch = ch;
       r->pg = h;
       r->n = len;
-      if (find_runs(r, now, all) == 0) {
+      if (find_runs(r, now, age) == 0) {
         young = true;
         continue;
       }

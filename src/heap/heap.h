@@ -17,7 +17,8 @@
  *   tcache     per-thread stack of free slots per size class, linked through
  *              the slots, bounded in count and bytes; no lock.
  *   dirty      a page that may be resident: handed out since it was last
- *              purged. Free dirty pages are purged after LEMMALLOC_PURGE_MS.
+ *              purged. Free dirty pages are purged after LEMMALLOC_PURGE_MS,
+ *              or after an eighth of it when an arena must map a chunk.
  *
  * Locks, in the only order they are taken: lm_heap.init_lock, arena purge
  * locks then arena locks by index, huge lock, meta lock. Syscalls (map, unmap, purge) are made with no
