@@ -95,7 +95,7 @@ def rss_chart():
                    if kv.startswith("final_rss_kib=")]
             finals.append(statistics.median(fin) / 1024 if fin else 0)
         # What the program really held: no allocator can go under these.
-        for key, style, label in (("peak_live_kib", "--", "peak live bytes"), ("live_kib", ":", "live bytes at the end")):
+        for key, style, label in (("peak_live_kib", "--", "peak live bytes (median, all runs)"), ("live_kib", ":", "live bytes at the end")):
             v = [float(kv.split("=")[1]) for r in rows if r["workload"] == w and r["ok"] == "1"
                  for kv in r["metrics"].split() if kv.startswith(key + "=")]
             if v:

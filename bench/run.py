@@ -403,21 +403,22 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
          "with its threads alive and idle; live = bytes the program really holds at that point "
          "(C: the working sets' block sizes; Ruby: cache strings + 40-byte slots in use); "
          "peak live = the most bytes live at once (C only, sampled every ms: no allocator can "
-         "go under it); "
+         "go under it; it depends on how many bursts overlap, which depends on speed and "
+         "scheduling, so peak RSS / peak live, per run, is the fairer comparison there); "
          "baseline = RSS before the work; work = the jobs' time, wall = the process's (it adds "
          "start-up, a 0.5 s quiet period with a small heartbeat job every 20 ms before the final "
          "RSS is read, and exit). RSS over time: memory-rss.png.", ""]
     get = {(s["workload"], s["allocator"]): s for s in summ}
     for w in workloads:
         L += ["## %s — %s" % (w.name, w.what), "",
-              "| allocator | peak RSS MiB | peak live MiB | final RSS MiB | live MiB | baseline MiB | work s | wall s | peak / glibc | work / glibc |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "| allocator | peak RSS MiB | peak live MiB | peak RSS / peak live | final RSS MiB | live MiB | baseline MiB | work s | wall s | peak / glibc | work / glibc |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
         g = get.get((w.name, "glibc"))
         for a in allocs:
             s = get[(w.name, a)]
             good = [r for r in rows if r["workload"] == w.name and r["allocator"] == a and r["ok"]]
             if not good:
-                L.append("| %s | FAIL %d/%d | | | | | | | | |" % (a, s["failed"], s["runs"]))
+                L.append("| %s | FAIL %d/%d | | | | | | | | | |" % (a, s["failed"], s["runs"]))
                 continue
             m = [dict(kv.split("=", 1) for kv in r["metrics"].split()) for r in good]
             fin = median([float(x["final_rss_kib"]) for x in m]) / 1024
@@ -425,12 +426,16 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
             base = median([float(x["baseline_rss_kib"]) for x in m]) / 1024
             pl = [float(x["peak_live_kib"]) / 1024 for x in m if "peak_live_kib" in x]
             peak_live = "%.1f" % median(pl) if pl else "–"
+            # Per run, since how many bursts overlap (the peak live) differs from run to run.
+            over = [r["maxrss_kib"] / float(x["peak_live_kib"]) for r, x in zip(good, m)
+                    if float(x.get("peak_live_kib", 0)) > 0]
+            overhead = "%.2f" % median(over) if over else "–"
             work = median([float(x["work_s"]) for x in m])
             s["final_mib"], s["live_mib"], s["base_mib"], s["work_s"] = fin, live, base, work
             pr = s["maxrss_kib"] / g["maxrss_kib"] if g and g["maxrss_kib"] else float("nan")
             wr = work / g["work_s"] if g and g.get("work_s") else float("nan")
-            L.append("| %s | %.1f | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s | %s |" % (
-                a, s["maxrss_kib"] / 1024, peak_live, fin, live, base, work, s["wall_s"],
+            L.append("| %s | %.1f | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s | %s |" % (
+                a, s["maxrss_kib"] / 1024, peak_live, overhead, fin, live, base, work, s["wall_s"],
                 fmt_ratio(pr), fmt_ratio(wr)))
         lm = get.get((w.name, "lemmalloc"))
         if lm and lm["maxrss_kib"] != "" and "final_mib" in lm:
@@ -451,6 +456,29 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
         f.write("\n".join(L))
 
 
+def load_report(base, workloads):
+    """Rows, samples, machine info and command of the last run of a suite."""
+    import ast
+    with open(base + "-runs.csv") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:
+        for k in ("wall_s", "user_s", "sys_s", "cpu_s"):
+            r[k] = float(r[k])
+        for k in ("run", "maxrss_kib", "ok"):
+            r[k] = int(r[k])
+    rss_rows = []
+    if os.path.exists(base + "-rss.csv"):
+        with open(base + "-rss.csv") as f:
+            rss_rows = list(csv.DictReader(f))
+    with open(base + ".info") as f:
+        meta = ast.literal_eval(f.read())
+    present = {r["allocator"] for r in rows}
+    allocs = {a: {} for a in ALLOCATOR_ORDER if a in present}
+    names = {r["workload"] for r in rows}
+    return (rows, rss_rows, meta["info"], meta["cmd"], meta["runs"], allocs,
+            [w for w in workloads if w.name in names])
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", choices=["full", "quick", "memory"], default="quick")
@@ -458,6 +486,8 @@ def main():
     ap.add_argument("--workloads", help="comma-separated subset")
     ap.add_argument("--allocators", help="comma-separated subset")
     ap.add_argument("--no-plot", action="store_true")
+    ap.add_argument("--report", action="store_true",
+                    help="only rebuild the tables and charts from <suite>-runs.csv")
     args = ap.parse_args()
     suite = args.suite
     runs = args.runs or {"full": 5, "quick": 3, "memory": 3}[suite]
@@ -470,17 +500,24 @@ def main():
             sys.exit("bench: unknown workload(s) for suite %s: %s" % (suite, ", ".join(sorted(unknown))))
         ws = [w for w in ws if w.name in want]
     cmd = " ".join(["bench/run.py"] + sys.argv[1:])
-    info = machine_info()
-    print("bench: suite %s, %d workloads x %d allocators x %d runs (%s)" % (
-        suite, len(ws), len(allocs), runs, ", ".join(allocs)), flush=True)
-    rows, rss_rows = run_suite(suite, ws, allocs, runs)
-    summ = summarize(rows, ws, allocs)
     base = os.path.join(RESULTS, suite)
+    if args.report:
+        rows, rss_rows, info, cmd, runs, allocs, ws = load_report(base, ws)
+    else:
+        info = machine_info()
+        print("bench: suite %s, %d workloads x %d allocators x %d runs (%s)" % (
+            suite, len(ws), len(allocs), runs, ", ".join(allocs)), flush=True)
+        rows, rss_rows = run_suite(suite, ws, allocs, runs)
+    summ = summarize(rows, ws, allocs)
     write_csv(base + "-runs.csv", rows)
-    os.remove(base + "-runs.csv.tmp")
+    if not args.report:
+        os.remove(base + "-runs.csv.tmp")
+    with open(base + ".info", "w") as f:
+        f.write(repr({"info": info, "cmd": cmd, "runs": runs}))
     write_csv(base + "-summary.csv", summ)
     if suite == "memory":
-        write_csv(base + "-rss.csv", rss_rows)
+        if not args.report:
+            write_csv(base + "-rss.csv", rss_rows)
         memory_markdown(base + ".md", info, summ, rows, ws, list(allocs), runs, cmd)
     else:
         write_markdown(base + ".md", suite, info, summ, ws, list(allocs), runs, cmd)
