@@ -4,9 +4,9 @@
  * for builds where no engine fits (ThreadSanitizer: libFuzzer's coverage
  * counters are themselves racy across threads, and TSan reports them).
  *
- *   -seconds=N   a time budget: files until it runs out (every file of the
- *                first directory at least), then generated workloads
- *                (lm_ops_generate, random seeds) for what is left
+ *   -seconds=N   a time budget: files for up to half of it (every file of
+ *                the first path given at least), then generated workloads
+ *                (lm_ops_generate, random seeds) for the rest
  *   -threads=N   threads those workloads use (default 6), -ops=N their length
  *   -seed=N      first seed (default: from the clock; printed)
  * Exits 0 if every input ran; a contract violation or sanitizer report
@@ -85,9 +85,9 @@ int main(int argc, char **argv) {
     if (sscanf(argv[i], "-ops=%zu", &nops) == 1) continue;
     if (strncmp(argv[i], "-seed=", 6) == 0) seed = strtoull(argv[i] + 6, NULL, 0);
   }
-  /* With -seconds, the budget covers the files too: the first ones named
-   * (seeds, regressions) always run, a big corpus may be cut short. */
-  double t0 = now(), deadline = t0 + seconds;
+  /* With -seconds, the budget covers the files too: the first path named
+   * (seeds, regressions) always runs whole, a big corpus may be cut short. */
+  double t0 = now(), deadline = t0 + seconds, files_deadline = t0 + seconds / 2;
   int first = 0; /* the first path given always runs whole */
   for (int i = 1; i < argc; i++) {
     struct stat st;
@@ -102,7 +102,7 @@ int main(int argc, char **argv) {
       char path[4096];
       snprintf(path, sizeof path, "%s/%s", argv[i], e->d_name);
       if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      if (seconds > 0 && i != first && now() > deadline) { skipped++; continue; }
+      if (seconds > 0 && i != first && now() > files_deadline) { skipped++; continue; }
       bad += run_file(path);
       n++;
     }

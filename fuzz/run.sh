@@ -116,10 +116,11 @@ replay)
   # every failing input is named, not only the first.
   variant=$3; shift 3
   bin=$B/$variant/fuzz_$driver
-  log=build/fuzz/replay-$variant-$driver.log
   mkdir -p build/fuzz
+  log=$(mktemp build/fuzz/replay-$variant-$driver.XXXXXX) # concurrent checks: own file
   if { "$bin" "$@" >"$log" 2>&1; } 2>/dev/null; then
     echo "PASS: fuzz replay ($variant) $driver: $(grep -Eo '[0-9]+ inputs' "$log" | tail -1) from $*"
+    rm -f "$log"
     exit 0
   fi
   rc=0
