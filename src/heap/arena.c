@@ -124,11 +124,8 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all);
  * never refaults because of it. */
 static void purge_before_grow(void) {
   unsigned n = __atomic_load_n(&lm_heap.narenas, __ATOMIC_RELAXED);
-  for (unsigned i = 0; i < n; i++) {
-    struct lm_arena *b = &lm_heap.arenas[i];
-    if (__atomic_load_n(&b->dirty_free_pages, __ATOMIC_RELAXED) >= LM_CHUNK_PAGES / 4)
-      arena_purge(b, lm_heap.cfg.purge_ms / 8, false);
-  }
+  /* A pass over an arena with nothing to release skips its chunks at once. */
+  for (unsigned i = 0; i < n; i++) arena_purge(&lm_heap.arenas[i], lm_heap.cfg.purge_ms / 8, false);
 }
 
 /* Called with a's lock held; drops it to map a chunk. false: out of memory. */
