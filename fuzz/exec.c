@@ -289,11 +289,9 @@ static bool held(const struct lm_fuzz_ctx *ctx, const void *ptr, bool start) {
   return false;
 }
 
-/* free(p) or usable_size(p) for a p lemmalloc must reject, with its report
- * silenced: stderr is for findings. usable_size must say 0 when `strict`;
- * a freed slot still in a thread cache looks allocated to its slab, and only
- * free looks further (the cache key), so for those it may say the class size. */
-static void bad_call(const struct lm_op *op, void *p, bool usable, bool strict) {
+/* free(p) or usable_size(p) (which must say 0) for a p lemmalloc must
+ * reject, with its report silenced: stderr is for findings. */
+static void bad_call(const struct lm_op *op, void *p, bool usable) {
   static int devnull = -1;
   if (devnull < 0) devnull = open("/dev/null", O_WRONLY | O_CLOEXEC);
   int saved = dup(2);
@@ -307,7 +305,7 @@ static void bad_call(const struct lm_op *op, void *p, bool usable, bool strict) 
     dup2(saved, 2);
     close(saved);
   }
-  LM_FUZZ_EXPECT(op, u == 0 || !strict, "malloc_usable_size of bad pointer %p = %zu, want 0", p, u);
+  LM_FUZZ_EXPECT(op, u == 0, "malloc_usable_size of bad pointer %p = %zu, want 0", p, u);
 }
 
 static uint8_t foreign[64] __attribute__((aligned(16)));
@@ -317,20 +315,20 @@ static void bad_pointer(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   void *stale = ctx->stale[op->slot];
   switch (op->kind) {
   case LM_OP_FREE: case LM_OP_USABLE_SIZE: /* the slot's old block: freed already */
-    if (stale && !held(ctx, stale, true)) bad_call(op, stale, op->kind == LM_OP_USABLE_SIZE, false);
+    if (stale && !held(ctx, stale, true)) bad_call(op, stale, op->kind == LM_OP_USABLE_SIZE);
     break;
   case LM_OP_FILL: /* inside the next live block, not at its start */
     for (unsigned k = 1; k < LM_OPS_SLOTS; k++) {
       struct lm_fuzz_block *o = &ctx->slots[(op->slot + k) % LM_OPS_SLOTS];
       if (!o->p) continue;
       size_t off = 1 + (op->slot * 16u) % o->usable; /* 1 .. usable */
-      if (off < o->usable) bad_call(op, (uint8_t *)o->p + off, false, true);
+      if (off < o->usable) bad_call(op, (uint8_t *)o->p + off, false);
       check_block(op, o, "after a bad free inside it");
       break;
     }
     break;
   case LM_OP_CHECK: /* memory lemmalloc never handed out */
-    bad_call(op, foreign + 16 * (op->slot % 4), op->slot & 1, true);
+    bad_call(op, foreign + 16 * (op->slot % 4), op->slot & 1);
     break;
   default:
     break;
