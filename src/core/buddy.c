@@ -12,7 +12,9 @@
  * so the invariant holds at every loop head and between calls.
  *
  * unlink_head and link_head break the invariant; their contracts say
- * exactly which cells they write, and the moves put it back together. The
+ * exactly which cells they write. stk_drop and stk_push wrap them with the
+ * stack bijection as pre- and postcondition, so the moves, built on those,
+ * only reason about tiling and page counts. The
  * two one-line helpers buddy_of and buddy_free carry no contracts: the
  * proof inlines them into their callers (-inline-calls, proofs/buddy.flags). */
 #define LM_BUDDY_LEMMAS /* this file proves and uses the lemma functions */
@@ -86,6 +88,49 @@ static void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
   lm_buddy[c].ord[p] = (uint8_t)k;
 }
 
+/* unlink_head and link_head with the stack bijection as their contract:
+ * the facts hold before and after, p's state (and order) being the only
+ * change. Proved here once, in a context free of tiling and sums, so the
+ * moves only reason about those. */
+
+/* Head p (state s+1, order k) leaves its stack and becomes interior. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
+    LM_BUDDY_STACKS(requires, c)
+    requires head: lm_buddy[c].st[p] == s + 1 && lm_buddy[c].ord[p] == k;
+    assigns lm_buddy[c].stk[s][k][lm_buddy[c].pos[p]],
+            lm_buddy[c].pos[lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1]],
+            lm_buddy[c].cnt[s][k], lm_buddy[c].st[p];
+    LM_BUDDY_STACKS(ensures, c)
+    ensures interior: lm_buddy[c].st[p] == LM_BUDDY_INTERIOR;
+    ensures pages_s: Pages(c, s) == \old(Pages(c, s)) - Pow2(k);
+    ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
+static void stk_drop(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
+{
+  //@ assert last_in: lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1] < LM_CHUNK_PAGES;
+  // The last entry is the only head of (s, k) in the top slot: every other
+  // one stays below the new count.
+  /*@ assert below_top: \forall integer q; InChunk(q) && lm_buddy[c].st[q] == s + 1 &&
+        lm_buddy[c].ord[q] == k && q != lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1] ==>
+        lm_buddy[c].pos[q] < lm_buddy[c].cnt[s][k] - 1; */
+  unlink_head(c, s, k, p);
+}
+
+/* Interior page p becomes a head of state s+1 and order k on its stack. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
+    LM_BUDDY_STACKS(requires, c)
+    requires interior: lm_buddy[c].st[p] == LM_BUDDY_INTERIOR;
+    requires room: lm_buddy[c].cnt[s][k] < LM_CHUNK_PAGES;
+    assigns lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k]], lm_buddy[c].pos[p],
+            lm_buddy[c].cnt[s][k], lm_buddy[c].st[p], lm_buddy[c].ord[p];
+    LM_BUDDY_STACKS(ensures, c)
+    ensures head: lm_buddy[c].st[p] == s + 1 && lm_buddy[c].ord[p] == k;
+    ensures pages_s: Pages(c, s) == \old(Pages(c, s)) + Pow2(k);
+    ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
+static void stk_push(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
+{
+  link_head(c, s, k, p);
+}
+
 /* The four moves. Each takes a valid chunk to a valid chunk. */
 
 /* Free head p becomes allocated, same order. */
@@ -101,16 +146,9 @@ static void take_free(uint32_t c, uint32_t p)
 {
   uint32_t k = lm_buddy[c].ord[p];
   //@ ghost lm_buddy_lemma_term(c, 0, k);
-  unlink_head(c, 0, k, p);
-  //@ assert stk_counts: B_Counts(c);
-  //@ assert stk_in: B_StkIn(c);
-  //@ assert stk_state: B_StkState(c);
-  //@ assert stk_ord: B_StkOrd(c);
-  //@ assert stk_pos: B_StkPos(c);
-  //@ assert stk_pos_in: B_PosIn(c);
-  //@ assert stk_pos_back: B_PosBack(c);
+  stk_drop(c, 0, k, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
-  link_head(c, 1, k, p);
+  stk_push(c, 1, k, p);
   lm_buddy[c].nfree -= lm_buddy_pow2[k];
 }
 
@@ -132,25 +170,11 @@ static void split(uint32_t c, uint32_t p)
   //@ ghost lm_buddy_lemma_pow2(k);
   //@ ghost lm_buddy_lemma_half(p, k);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
-  unlink_head(c, 1, k + 1, p);
-  //@ assert stk_counts: B_Counts(c);
-  //@ assert stk_in: B_StkIn(c);
-  //@ assert stk_state: B_StkState(c);
-  //@ assert stk_ord: B_StkOrd(c);
-  //@ assert stk_pos: B_StkPos(c);
-  //@ assert stk_pos_in: B_PosIn(c);
-  //@ assert stk_pos_back: B_PosBack(c);
+  stk_drop(c, 1, k + 1, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
-  link_head(c, 1, k, p);
-  //@ assert stk_counts: B_Counts(c);
-  //@ assert stk_in: B_StkIn(c);
-  //@ assert stk_state: B_StkState(c);
-  //@ assert stk_ord: B_StkOrd(c);
-  //@ assert stk_pos: B_StkPos(c);
-  //@ assert stk_pos_in: B_PosIn(c);
-  //@ assert stk_pos_back: B_PosBack(c);
+  stk_push(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
-  link_head(c, 0, k, p + lm_buddy_pow2[k]);
+  stk_push(c, 0, k, p + lm_buddy_pow2[k]);
   lm_buddy[c].nfree += lm_buddy_pow2[k];
 }
 
@@ -177,24 +201,10 @@ static uint32_t merge(uint32_t c, uint32_t p)
   //@ ghost lm_buddy_lemma_half(b, k);
   uint32_t m = b < p ? b : p;
   //@ ghost lm_buddy_lemma_term(c, 0, k);
-  unlink_head(c, 0, k, b);
-  //@ assert stk_counts: B_Counts(c);
-  //@ assert stk_in: B_StkIn(c);
-  //@ assert stk_state: B_StkState(c);
-  //@ assert stk_ord: B_StkOrd(c);
-  //@ assert stk_pos: B_StkPos(c);
-  //@ assert stk_pos_in: B_PosIn(c);
-  //@ assert stk_pos_back: B_PosBack(c);
-  unlink_head(c, 1, k, p);
-  //@ assert stk_counts: B_Counts(c);
-  //@ assert stk_in: B_StkIn(c);
-  //@ assert stk_state: B_StkState(c);
-  //@ assert stk_ord: B_StkOrd(c);
-  //@ assert stk_pos: B_StkPos(c);
-  //@ assert stk_pos_in: B_PosIn(c);
-  //@ assert stk_pos_back: B_PosBack(c);
+  stk_drop(c, 0, k, b);
+  stk_drop(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
-  link_head(c, 1, k + 1, m);
+  stk_push(c, 1, k + 1, m);
   lm_buddy[c].nfree -= lm_buddy_pow2[k];
   return m;
 }
@@ -218,16 +228,9 @@ static void release(uint32_t c, uint32_t p)
   /*@ ghost if (p >= lm_buddy_pow2[k]) lm_buddy_lemma_half(p - lm_buddy_pow2[k], k); */
   //@ ghost lm_buddy_lemma_half(p, k);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
-  unlink_head(c, 1, k, p);
-  //@ assert stk_counts: B_Counts(c);
-  //@ assert stk_in: B_StkIn(c);
-  //@ assert stk_state: B_StkState(c);
-  //@ assert stk_ord: B_StkOrd(c);
-  //@ assert stk_pos: B_StkPos(c);
-  //@ assert stk_pos_in: B_PosIn(c);
-  //@ assert stk_pos_back: B_PosBack(c);
+  stk_drop(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
-  link_head(c, 0, k, p);
+  stk_push(c, 0, k, p);
   lm_buddy[c].nfree += lm_buddy_pow2[k];
 }
 
