@@ -16,23 +16,21 @@ void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinlin
 #define LM_TRACE(kind, in, a, b, out) ((void)0)
 #endif
 
+/* The fast paths record no trace: with LEMMALLOC_TRACE set no thread
+ * cache holds a slot (tcache.c), so every call takes a slow path, which
+ * records it. */
+
 /* One predictable test (size is small and the bin has a slot), then a pop. */
 static inline __attribute__((always_inline)) void *lm_malloc_inline(size_t n) {
   if (lm_likely(n <= LM_SMALL_MAX)) {
     void *p = lm_tc_pop(n);
-    if (lm_likely(p != NULL)) {
-      LM_TRACE(LM_OP_MALLOC, NULL, n, 0, p);
-      return p;
-    }
+    if (lm_likely(p != NULL)) return p;
   }
   return lm_malloc_slow(n);
 }
 
 static inline __attribute__((always_inline)) void lm_free_inline(void *p) {
-  if (lm_likely(p != NULL && lm_tc_free_fast(p))) {
-    LM_TRACE(LM_OP_FREE, p, 0, 0, NULL);
-    return;
-  }
+  if (lm_likely(p != NULL && lm_tc_free_fast(p))) return;
   lm_free_slow(p);
 }
 
@@ -40,11 +38,7 @@ static inline __attribute__((always_inline)) void *lm_calloc_inline(size_t nmemb
   size_t n;
   if (lm_likely(!__builtin_mul_overflow(nmemb, size, &n) && n <= LM_SMALL_MAX)) {
     void *p = lm_tc_pop(n);
-    if (lm_likely(p != NULL)) {
-      __builtin_memset(p, 0, n);
-      LM_TRACE(LM_OP_CALLOC, NULL, nmemb, size, p);
-      return p;
-    }
+    if (lm_likely(p != NULL)) return __builtin_memset(p, 0, n);
   }
   return lm_calloc_slow(nmemb, size);
 }

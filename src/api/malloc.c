@@ -17,10 +17,10 @@ static uint32_t order_of_pages(size_t pages) { /* smallest k with 2^k >= pages *
 
 /* ---- allocation ---- */
 
-static void *alloc_small(uint32_t cls, size_t req) {
+static void *alloc_small(uint32_t cls) {
   struct lm_tcache *tc = lm_tc_get();
   void *p;
-  if (tc != NULL && (p = lm_tc_pop_cls(tc, cls, req)) != NULL) return p;
+  if (tc != NULL && (p = lm_tc_pop_cls(tc, cls)) != NULL) return p;
   if (tc != NULL) {
     p = lm_tc_refill(tc, cls);
   } else if (lm_arena_alloc_small(&lm_heap.arenas[0], cls, &p, 1) == 0) {
@@ -41,7 +41,7 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
     uint32_t cls = lm_class_of[(size + LM_QUANTUM - 1) / LM_QUANTUM];
     while (cls < LM_NUM_CLASSES && (lm_class_bytes[cls] & (align - 1)) != 0) cls++;
     if (cls < LM_NUM_CLASSES) {
-      void *p = alloc_small(cls, size);
+      void *p = alloc_small(cls);
       if (p) lm_vg_alloc(p, size, lm_class_bytes[cls], zero);
       if (p && zero) memset(p, 0, size);
       return p;
@@ -173,14 +173,15 @@ bad:
 
 static void free_small(void *p, const struct block *b, const char *fn) {
   struct lm_tcache *tc = lm_tc_get();
-  if (tc != NULL && tc->bins[b->cls].cap > 0) {
+  if (tc != NULL) {
     struct lm_tbin *bin = &tc->bins[b->cls];
-    if (bin->count >= bin->cap) {
-      lm_tc_flush(tc, b->cls, bin->cap / 2u);
-      lm_heap_tick();
+    if (bin->count < bin->cap) {
+      lm_tc_push(bin, p);
+      return;
     }
-    lm_tc_push_bin(tc, b->cls, p);
-    return;
+    bool cached = lm_tc_free_slow(tc, b->cls, p); /* flushes, or cap 0 */
+    lm_heap_tick();
+    if (cached) return;
   }
   lm_count_free(b->usable);
   lm_arena_free_small(&p, 1, fn);

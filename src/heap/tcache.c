@@ -9,7 +9,8 @@ uint64_t lm_tc_key;
 enum { TC_NONE, TC_CREATING, TC_LIVE, TC_DEAD };
 static __thread int tc_state __attribute__((tls_model("initial-exec")));
 static pthread_key_t tc_exit_key;
-static uint16_t caps[LM_NUM_CLASSES];
+static uint16_t base_cap[LM_NUM_CLASSES]; /* a fresh bin's cap */
+static uint16_t max_cap[LM_NUM_CLASSES];  /* the most one bin may grow to */
 static unsigned next_arena;
 /* under meta_lock */
 static struct lm_tcache *tc_list, *tc_pool;
@@ -20,20 +21,33 @@ static struct lm_tcounters nocache;
 static void tc_exit(void *arg);
 
 void lm_tc_init(void) {
-  /* Per-class caps: as many slots as fit a per-class budget, at most
+  /* Fresh caps: as many slots as fit a per-class budget, at most
    * LM_TCACHE_MAX_COUNT; the budget shrinks until the caps of all classes
-   * together hold at most LEMMALLOC_TCACHE_BYTES. */
-  size_t total = lm_heap.cfg.tcache_bytes, budget = total / 16, sum;
+   * together hold at most half of LEMMALLOC_TCACHE_BYTES, leaving the other
+   * half for the bins that grow. One bin grows to half the setting at most. */
+  size_t total = lm_heap.cfg.tcache_bytes, budget, sum;
+#ifdef LM_HAVE_TRACE
+  /* A traced run records every call, and the inline fast paths carry no
+   * trace hook (api.h): with LEMMALLOC_TRACE set no bin holds a slot, so
+   * every call takes a slow path, which records it. */
+  const char *trace = lm_os_getenv("LEMMALLOC_TRACE");
+  if (trace != NULL && *trace != '\0') total = 0;
+#endif
+  budget = total / 32;
   do {
     sum = 0;
     for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
       size_t n = budget / lm_class_bytes[c];
-      caps[c] = (uint16_t)(n > LM_TCACHE_MAX_COUNT ? LM_TCACHE_MAX_COUNT : n);
-      sum += (size_t)caps[c] * lm_class_bytes[c];
+      base_cap[c] = (uint16_t)(n > LM_TCACHE_MAX_COUNT ? LM_TCACHE_MAX_COUNT : n);
+      sum += (size_t)base_cap[c] * lm_class_bytes[c];
     }
     budget -= budget / 10 + 1;
-  } while (sum > total && budget > 0);
-  if (sum > total) memset(caps, 0, sizeof caps);
+  } while (sum > total / 2 && budget > 0);
+  if (sum > total / 2) memset(base_cap, 0, sizeof base_cap);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    size_t n = total / 2 / lm_class_bytes[c];
+    max_cap[c] = (uint16_t)(n > LM_TCACHE_MAX_COUNT ? LM_TCACHE_MAX_COUNT : n);
+  }
   pthread_key_create(&tc_exit_key, tc_exit);
 }
 
@@ -57,7 +71,10 @@ struct lm_tcache *lm_tc_get(void) {
   }
   memset(tc, 0, sizeof *tc);
   tc->c.threads = 1;
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) tc->bins[c].cap = caps[c];
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    tc->bins[c].cap = base_cap[c];
+    tc->cap_bytes += (size_t)base_cap[c] * lm_class_bytes[c];
+  }
   tc->arena = pick_arena();
   tc->gc_ms = lm_os_now_ms();
   lm_lock(&lm_heap.meta_lock);
@@ -73,38 +90,62 @@ struct lm_tcache *lm_tc_get(void) {
   return tc;
 }
 
-static void push_raw(struct lm_tbin *b, uintptr_t *p) {
-  p[0] = lm_tc_mangle(p, (uintptr_t)b->head);
-  p[1] = lm_tc_key;
-  b->head = p;
-  __atomic_store_n(&b->count, (uint16_t)(b->count + 1), __ATOMIC_RELAXED);
+/* Set bin cls's cap, keeping the sum of caps within the setting. */
+static void set_cap(struct lm_tcache *tc, uint32_t cls, uint32_t cap) {
+  struct lm_tbin *b = &tc->bins[cls];
+  tc->cap_bytes += ((size_t)cap - b->cap) * lm_class_bytes[cls];
+  b->cap = (uint16_t)cap;
 }
 
 void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
-  void *buf[LM_TCACHE_MAX_COUNT];
-  uint32_t want = b->cap / 2u + 1u - (b->cap == 0);
-  uint32_t got = lm_arena_alloc_small(tc->arena, cls, buf, want ? want : 1);
+  if (b->overflowed) { /* ping-pong through the arena: cache more */
+    b->overflowed = 0;
+    uint32_t cap = b->cap ? 2u * b->cap : 1u;
+    if (cap > max_cap[cls]) cap = max_cap[cls];
+    if (cap > b->cap && tc->cap_bytes + (size_t)(cap - b->cap) * lm_class_bytes[cls] <= lm_heap.cfg.tcache_bytes)
+      set_cap(tc, cls, cap);
+  }
+  void *buf[LM_TCACHE_MAX_COUNT / 2 + 1];
+  uint32_t got = lm_arena_alloc_small(tc->arena, cls, buf, b->cap / 2u + 1u);
   if (got == 0) return NULL;
-  for (uint32_t i = got; i-- > 1;) push_raw(b, buf[i]); /* lowest address on top */
+  /* Lowest address on top; the counters count calls, not refills. */
+  uintptr_t *head = b->head;
+  for (uint32_t i = got; i-- > 1;) {
+    uintptr_t *p = buf[i];
+    p[0] = (uintptr_t)head ^ lm_tc_key;
+    p[1] = lm_tc_key;
+    head = p;
+  }
+  b->head = head;
+  LM_RELAXED_SET(b->count, (uint16_t)(b->count + got - 1));
+  b->low = 0; /* it ran dry */
   return buf[0];
 }
 
+bool lm_tc_free_slow(struct lm_tcache *tc, uint32_t cls, uintptr_t *p) {
+  struct lm_tbin *b = &tc->bins[cls];
+  if (b->count >= b->cap) {
+    b->overflowed = 1;
+    if (b->cap == 0) return false;
+    lm_tc_flush(tc, cls, b->cap / 2u);
+  }
+  lm_tc_push(b, p);
+  return true;
+}
+
+/* The slots leave from the top (the most recently freed): that takes one
+ * step per slot given back and none per slot kept, and the slabs reuse
+ * their most recently freed slots first, so hot slots come back first on
+ * the next refill. */
 void lm_tc_flush(struct lm_tcache *tc, uint32_t cls, uint32_t keep) {
   struct lm_tbin *b = &tc->bins[cls];
   if (b->count <= keep) return;
   void *out[LM_TCACHE_MAX_COUNT];
-  uint32_t n = 0;
-  /* The first `keep` entries (most recently freed, cache-hot) stay. */
-  uintptr_t *p = b->head, *last_kept = NULL;
-  for (uint32_t i = 0; i < keep; i++) {
-    last_kept = p;
-    uintptr_t next = lm_tc_mangle(p, p[0]);
-    if (next & (LM_QUANTUM - 1)) lm_tc_corrupt(p);
-    p = (uintptr_t *)next;
-  }
-  while (p != NULL && n < LM_TCACHE_MAX_COUNT) {
-    uintptr_t next = lm_tc_mangle(p, p[0]);
+  uint32_t n = 0, drop = b->count - keep;
+  uintptr_t *p = b->head;
+  for (uint32_t i = 0; i < drop && p != NULL; i++) {
+    uintptr_t next = p[0] ^ lm_tc_key;
     if (next & (LM_QUANTUM - 1)) lm_tc_corrupt(p);
 #if LM_PLANT_BUG == 5 /* fuzz/plants.txt: lost cross-thread free */
     if (((struct lm_chunk *)lm_reg_lookup((uintptr_t)p))->arena != tc->arena->idx) {
@@ -117,11 +158,10 @@ void lm_tc_flush(struct lm_tcache *tc, uint32_t cls, uint32_t keep) {
     p = (uintptr_t *)next;
   }
 #if LM_PLANT_BUG == 4 /* fuzz/plants.txt: thread-cache double insert */
-  if (last_kept && n < LM_TCACHE_MAX_COUNT) out[n++] = last_kept;
+  if (p != NULL && n < LM_TCACHE_MAX_COUNT) out[n++] = p;
 #endif
-  if (last_kept) last_kept[0] = lm_tc_mangle(last_kept, 0);
-  else b->head = NULL;
-  __atomic_store_n(&b->count, (uint16_t)keep, __ATOMIC_RELAXED);
+  b->head = p;
+  LM_RELAXED_SET(b->count, (uint16_t)keep);
   if (b->low > keep) b->low = (uint16_t)keep;
   lm_arena_free_small(out, n, "free");
 }
@@ -130,15 +170,24 @@ void lm_tc_flush_all(struct lm_tcache *tc) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) lm_tc_flush(tc, c, 0);
 }
 
-/* Idle trim: slots that sat at the bottom of a bin for a whole decay period
- * (never popped) go back to the arena, three quarters at a time. */
+/* Idle trim, once per decay period: a bin that never ran dry in the period
+ * held more than it needed; three quarters of the fewest slots it held (as
+ * seen at refills, flushes and now: the fast paths keep no low-water mark)
+ * go back to the arena, and its cap halves (not below a fresh bin's),
+ * giving budget back to bins that need it. A bin trimmed too far refills
+ * once. */
 void lm_tc_gc(struct lm_tcache *tc, uint64_t now) {
   if (now - tc->gc_ms < lm_heap.cfg.purge_ms) return;
   tc->gc_ms = now;
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     struct lm_tbin *b = &tc->bins[c];
-    uint32_t drop = b->low - b->low / 4u;
-    if (drop) lm_tc_flush(tc, c, b->count - drop);
+    uint32_t low = b->low < b->count ? b->low : b->count;
+    uint32_t drop = low - low / 4u;
+    if (drop) {
+      lm_tc_flush(tc, c, b->count - drop);
+      if (b->cap > base_cap[c]) set_cap(tc, c, b->cap / 2u > base_cap[c] ? b->cap / 2u : base_cap[c]);
+      if (b->count > b->cap) lm_tc_flush(tc, c, b->cap);
+    }
     b->low = b->count;
   }
 }
@@ -148,7 +197,7 @@ bool lm_tc_contains(const struct lm_tcache *tc, uint32_t cls, const void *ptr) {
   uintptr_t *p = b->head;
   for (uint32_t i = 0; i < b->count && p != NULL; i++) {
     if (p == ptr) return true;
-    uintptr_t next = lm_tc_mangle(p, p[0]);
+    uintptr_t next = p[0] ^ lm_tc_key;
     if (next & (LM_QUANTUM - 1)) lm_tc_corrupt(p);
     p = (uintptr_t *)next;
   }
@@ -164,6 +213,18 @@ static void add_counters(struct lm_tcounters *to, const struct lm_tcounters *fro
   to->threads += __atomic_load_n(&from->threads, __ATOMIC_RELAXED);
 }
 
+/* The bins' call counts, as counters. */
+static void add_bins(struct lm_tcounters *to, const struct lm_tcache *tc) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint64_t pops = __atomic_load_n(&tc->bins[c].npop, __ATOMIC_RELAXED);
+    uint64_t pushes = __atomic_load_n(&tc->bins[c].npush, __ATOMIC_RELAXED);
+    to->hits += pops;
+    to->alloc_bytes += pops * lm_class_bytes[c];
+    to->nfree += pushes;
+    to->free_bytes += pushes * lm_class_bytes[c];
+  }
+}
+
 static void tc_exit(void *arg) {
   struct lm_tcache *tc = arg;
   lm_tc = &lm_tc_none;
@@ -171,6 +232,7 @@ static void tc_exit(void *arg) {
   lm_tc_flush_all(tc);
   lm_lock(&lm_heap.meta_lock);
   add_counters(&retired, &tc->c);
+  add_bins(&retired, tc);
   if (tc->prev) tc->prev->next = tc->next;
   else tc_list = tc->next;
   if (tc->next) tc->next->prev = tc->prev;
@@ -186,6 +248,7 @@ void lm_tc_totals(struct lm_tcounters *out, size_t *cached_bytes) {
   add_counters(out, &retired);
   for (struct lm_tcache *tc = tc_list; tc; tc = tc->next) {
     add_counters(out, &tc->c);
+    add_bins(out, tc);
     for (uint32_t c = 0; c < LM_NUM_CLASSES; c++)
       cached += (size_t)__atomic_load_n(&tc->bins[c].count, __ATOMIC_RELAXED) * lm_class_bytes[c];
   }
@@ -227,6 +290,7 @@ void lm_tc_fork_child(void) {
     struct lm_tcache *next = tc->next;
     if (tc != self) {
       add_counters(&retired, &tc->c);
+      add_bins(&retired, tc);
       tc->next = tc_pool;
       tc_pool = tc;
     }

@@ -1,33 +1,44 @@
 /* Thread caches and the inline fast paths of malloc and free.
  *
  * A bin is a stack of free slots of one class linked through the slots
- * themselves. Word 0 of a cached slot holds the next link, mangled with the
- * slot's address and the process key (a stray write or a forged link is
- * caught when popped, as glibc's safe-linking does); word 1 holds the key,
- * which lets free recognise a slot that is already cached (double free)
- * without scanning on every call.
+ * themselves. Word 0 of a cached slot holds the next link xor the process
+ * key (a stray write turns it into a misaligned pointer, caught when
+ * popped, as glibc's safe-linking does); word 1 holds the key, which lets
+ * free recognise a slot that is already cached (double free) without
+ * scanning on every call.
  *
- * Intended cost: malloc = class lookup + pop + 2 counters, about 30
- * instructions with one predictable branch; free = registry (2 loads) +
- * pagemap + slab descriptor + divisibility check (multiply, no divide) +
- * the core's allocated check by slot (a call) + push, about 90 instructions; no
- * lock, no atomic read-modify-write. Measured (callgrind, 64-byte
- * malloc+free loop): 164 instructions per iteration, glibc 139.
+ * Caps adapt: a bin starts at a fair share of LEMMALLOC_TCACHE_BYTES and
+ * doubles when it ping-pongs (a free found it full, then a malloc found it
+ * empty) as long as the caps of all bins together stay within
+ * LEMMALLOC_TCACHE_BYTES; the idle trim halves the caps of bins whose
+ * slots sat unused. So a thread churning one class caches many of its
+ * slots, and a thread's cache never holds more than the setting.
+ *
+ * Intended cost (callgrind, 64-byte malloc+free loop, loop included):
+ * malloc = class lookup + pop + one counter, about 25 instructions with
+ * one predictable branch; free = registry (2 loads) + pagemap + slab
+ * descriptor + divisibility check (multiply, no divide) + the core's
+ * allocated check by slot (a call) + push + one counter, about 60; no
+ * lock, no atomic read-modify-write. Measured: see the commit log.
  */
 #ifndef LM_TCACHE_H
 #define LM_TCACHE_H
 #include "heap.h"
 
-#define LM_TCACHE_MAX_COUNT 64
+#define LM_TCACHE_MAX_COUNT 256 /* slots per bin at most */
 
 struct lm_tbin {
-  uintptr_t *head;
-  uint16_t count, cap;
-  uint16_t low;                   /* fewest entries since the last idle trim */
-  uint16_t pad;
+  uintptr_t *head;                /* top slot, or NULL */
+  uint16_t count;                 /* slots held */
+  uint16_t cap;                   /* most it may hold now */
+  uint16_t low;                   /* fewest held, as the slow paths saw it,
+                                     since the last idle trim */
+  uint16_t overflowed;            /* a free found it full since the last refill */
+  uint64_t npop, npush;           /* calls served by the bin: malloc hits, frees */
 };
 
-/* Counters have one writer (the owner thread); readers load them relaxed. */
+/* Counters of calls not served by a bin. One writer (the owner thread);
+ * readers load them, and the bins' count/npop/npush, relaxed. */
 struct lm_tcounters {
   uint64_t nmalloc;                 /* allocations not served by the cache */
   uint64_t nfree, hits;
@@ -39,6 +50,7 @@ struct lm_tcache {
   struct lm_tbin bins[LM_NUM_CLASSES];
   struct lm_tcounters c;
   struct lm_arena *arena;
+  size_t cap_bytes;               /* sum of cap * slot size over the bins */
   uint64_t gc_ms;
   struct lm_tcache *next, *prev;  /* all live caches, under meta_lock */
 };
@@ -49,47 +61,41 @@ extern __thread struct lm_tcache *lm_tc __attribute__((tls_model("initial-exec")
 extern struct lm_tcache lm_tc_none LM_HIDDEN;
 extern uint64_t lm_tc_key LM_HIDDEN;
 
+/* Owner-only updates of fields other threads read: relaxed load and store
+ * (plain moves on x86), never a locked instruction. */
 #define LM_RELAXED_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
-
-static inline __attribute__((always_inline)) uintptr_t lm_tc_mangle(const uintptr_t *slot, uintptr_t next) {
-  return next ^ ((uintptr_t)slot >> 12) ^ lm_tc_key;
-}
+#define LM_RELAXED_SET(x, v) __atomic_store_n(&(x), (v), __ATOMIC_RELAXED)
 
 _Noreturn void lm_tc_corrupt(const void *p) LM_HIDDEN;
 
-/* Pop a slot of class cls (serving a request of n bytes), or NULL. */
-static inline __attribute__((always_inline)) void *lm_tc_pop_cls(struct lm_tcache *tc, uint32_t cls, size_t n) {
+/* Pop a slot of class cls, or NULL (bin empty). */
+static inline __attribute__((always_inline)) void *lm_tc_pop_cls(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
   uintptr_t *p = b->head;
   if (lm_unlikely(p == NULL)) return NULL;
-  uintptr_t next = lm_tc_mangle(p, p[0]);
+  uintptr_t next = p[0] ^ lm_tc_key;
   if (lm_unlikely(next & (LM_QUANTUM - 1))) lm_tc_corrupt(p);
   b->head = (uintptr_t *)next;
   uint16_t cnt = (uint16_t)(b->count - 1);
-  __atomic_store_n(&b->count, cnt, __ATOMIC_RELAXED);
-  b->low = cnt < b->low ? cnt : b->low;
+  LM_RELAXED_SET(b->count, cnt);
   p[1] = 0; /* the key must not survive in user data */
-  (void)n;
-  LM_RELAXED_ADD(tc->c.hits, 1); /* nmalloc = hits + slow-path count */
-  LM_RELAXED_ADD(tc->c.alloc_bytes, lm_class_bytes[cls]);
+  LM_RELAXED_ADD(b->npop, 1);
   return p;
 }
 
 /* Pop a slot for n <= LM_SMALL_MAX bytes, or NULL (bin empty or no cache). */
 static inline __attribute__((always_inline)) void *lm_tc_pop(size_t n) {
-  return lm_tc_pop_cls(lm_tc, lm_class_of[(n + LM_QUANTUM - 1) / LM_QUANTUM], n);
+  return lm_tc_pop_cls(lm_tc, lm_class_of[(n + LM_QUANTUM - 1) / LM_QUANTUM]);
 }
 
-/* Push slot p of class cls on the calling thread's bin (caller checked that
- * there is room). */
-static inline __attribute__((always_inline)) void lm_tc_push_bin(struct lm_tcache *tc, uint32_t cls, uintptr_t *p) {
-  struct lm_tbin *b = &tc->bins[cls];
-  p[0] = lm_tc_mangle(p, (uintptr_t)b->head);
-  p[1] = lm_tc_key;
+/* Push slot p on bin b (caller checked that there is room). */
+static inline __attribute__((always_inline)) void lm_tc_push(struct lm_tbin *b, uintptr_t *p) {
+  uintptr_t key = lm_tc_key;
+  p[0] = (uintptr_t)b->head ^ key;
+  p[1] = key;
   b->head = p;
-  __atomic_store_n(&b->count, (uint16_t)(b->count + 1), __ATOMIC_RELAXED);
-  LM_RELAXED_ADD(tc->c.nfree, 1);
-  LM_RELAXED_ADD(tc->c.free_bytes, lm_class_bytes[cls]);
+  LM_RELAXED_SET(b->count, (uint16_t)(b->count + 1));
+  LM_RELAXED_ADD(b->npush, 1);
 }
 
 /* Free p into the thread cache if it is, beyond doubt, an allocated slot
@@ -103,9 +109,9 @@ static inline __attribute__((always_inline)) bool lm_tc_free_fast(void *ptr) {
   uint32_t s = ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
   if (lm_unlikely(s >= LM_MAX_SLABS)) return false;
   const struct lm_slab *sl = &lm_slabs[s];
-  uint32_t off = (uint32_t)(a - sl->base), cls = sl->cls;
-  uint32_t slot = lm_slot_of(cls, off);
-  if (lm_unlikely(slot >= sl->nslots)) return false;
+  uint32_t cls = sl->cls;
+  /* LM_NONE (not a slot start) is beyond every slab: the core says no. */
+  uint32_t slot = lm_slot_of(cls, (uint32_t)(a - sl->base));
 #ifndef LM_FREE_CHECK_LOCKED
   /* Racy read of slab state other threads may be changing under the
    * owner's lock: "allocated" is stable for a slot we hold, and a "no" sends
@@ -113,19 +119,29 @@ static inline __attribute__((always_inline)) bool lm_tc_free_fast(void *ptr) {
    * define LM_FREE_CHECK_LOCKED and always ask under the lock. */
   if (lm_unlikely(!lm_slab_slot_allocated(s, slot))) return false;
 #else
+  (void)slot;
   return false;
 #endif
-  struct lm_tcache *tc = lm_tc;
-  struct lm_tbin *b = &tc->bins[cls];
-  uintptr_t *p = (uintptr_t *)ptr;
-  if (lm_unlikely(b->count >= b->cap || p[1] == lm_tc_key)) return false;
-  lm_tc_push_bin(tc, cls, p);
+  struct lm_tbin *b = &lm_tc->bins[cls];
+  uintptr_t *p = (uintptr_t *)ptr, key = lm_tc_key;
+  if (lm_unlikely(b->count >= b->cap || p[1] == key)) return false;
+  p[0] = (uintptr_t)b->head ^ key;
+  p[1] = key;
+  b->head = p;
+  LM_RELAXED_SET(b->count, (uint16_t)(b->count + 1));
+  LM_RELAXED_ADD(b->npush, 1);
   return true;
 }
 
 /* tcache.c */
 struct lm_tcache *lm_tc_get(void) LM_HIDDEN;      /* NULL: this thread has none */
-void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) LM_HIDDEN; /* one slot or NULL */
+/* The bin of cls is empty: fill it from the arena and return one slot, or
+ * NULL if memory is exhausted. */
+void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) LM_HIDDEN;
+/* Free slot p (validated, not cached) into bin cls, making room first if
+ * the bin is full. false: the bin takes no slots (cap 0); free it directly. */
+bool lm_tc_free_slow(struct lm_tcache *tc, uint32_t cls, uintptr_t *p) LM_HIDDEN;
+/* Give all but `keep` slots of bin cls back to their arenas. */
 void lm_tc_flush(struct lm_tcache *tc, uint32_t cls, uint32_t keep) LM_HIDDEN;
 void lm_tc_flush_all(struct lm_tcache *tc) LM_HIDDEN;
 void lm_tc_gc(struct lm_tcache *tc, uint64_t now) LM_HIDDEN;
