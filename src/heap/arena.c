@@ -76,6 +76,7 @@ static uint32_t chunk_free_ids[LM_MAX_CHUNKS], chunk_nfree, chunk_high; /* meta_
 
 static struct lm_chunk *chunk_new(uint32_t arena) {
   char *mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE);
+  if (mem == NULL && lm_huge_decay(true) > 0) mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE); /* see lm_huge_alloc */
   if (mem == NULL) return NULL;
   uint32_t idx = LM_NONE;
   lm_lock(&lm_heap.meta_lock);
@@ -390,7 +391,7 @@ static void slab_release(struct lm_arena *a, uint32_t s, uint32_t stamp) {
 }
 
 uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint32_t n) {
-  uint32_t got = 0;
+  uint32_t got = 0, size = lm_class_bytes[cls];
   lm_lock(&a->lock);
   while (got < n) {
     uint32_t s = a->cur[cls];
@@ -406,17 +407,23 @@ uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint
       S[s].state = LM_SLAB_CUR;
       a->cur[cls] = s;
     }
-    int32_t off = lm_slab_alloc(s);
-    if (off >= 0) {
-      out[got++] = (void *)(S[s].base + (uint32_t)off);
+    /* As many slots as the slab has free, up to the request: the core's
+     * count says how many allocations will succeed, so no test per slot. */
+    uint32_t k = S[s].nslots - lm_slab_used(s), i = 0;
+    if (k > n - got) k = n - got;
+    uintptr_t base = S[s].base;
+    for (; i < k; i++) {
+      int32_t off = lm_slab_alloc(s);
+      if (off < 0) break;
+      out[got++] = (void *)(base + (uint32_t)off);
       if (lm_unlikely(S[s].purged)) { /* the slot's pages fault back in */
-        uint32_t p0 = (uint32_t)off >> LM_PAGE_SHIFT, p1 = ((uint32_t)off + lm_class_bytes[cls] - 1) >> LM_PAGE_SHIFT;
+        uint32_t p0 = (uint32_t)off >> LM_PAGE_SHIFT, p1 = ((uint32_t)off + size - 1) >> LM_PAGE_SHIFT;
         uint32_t m = (uint32_t)S[s].purged & ((2u << p1) - (1u << p0));
         S[s].purged &= (uint16_t)~m;
         a->dirty_pages += (size_t)__builtin_popcount(m);
       }
     }
-    if (off < 0 || lm_slab_is_full(s)) {
+    if (i < k || lm_slab_is_full(s)) {
       S[s].state = LM_SLAB_FULL;
       a->cur[cls] = LM_NONE;
     }
@@ -459,7 +466,9 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
       locked = a;
     }
     uint32_t cls = S[s].cls;
-    int32_t r = lm_slab_free(s, (uint32_t)(p - S[s].base));
+    /* By slot index: a multiply where lm_slab_free divides. LM_NONE (not
+     * a slot start) is out of range for the core. */
+    int32_t r = lm_slab_free_slot(s, lm_slot_of(cls, (uint32_t)(p - S[s].base)));
     if (r < 0) { /* a double free that reached the core through two caches */
       if (bad == NULL) bad = ptrs[i], bad_r = r;
       continue;

@@ -97,15 +97,36 @@ static void set_cap(struct lm_tcache *tc, uint32_t cls, uint32_t cap) {
   b->cap = (uint16_t)cap;
 }
 
+/* Double bin cls's cap (a free found it full, then a malloc empty). Over
+ * budget, bins that did not refill since the last look go back to a fresh
+ * bin's cap and slots; a bin that did only loses its mark (second chance,
+ * as in the clock algorithm). So caps follow the classes in use. */
+static void grow(struct lm_tcache *tc, uint32_t cls) {
+  struct lm_tbin *b = &tc->bins[cls];
+  size_t total = lm_heap.cfg.tcache_bytes;
+  uint32_t cap = b->cap ? 2u * b->cap : 1u;
+  if (cap > max_cap[cls]) cap = max_cap[cls];
+  if (cap <= b->cap) return;
+  size_t need = (size_t)(cap - b->cap) * lm_class_bytes[cls];
+  if (tc->cap_bytes + need > total) {
+    for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+      struct lm_tbin *o = &tc->bins[c];
+      if (c == cls) continue;
+      if (o->flags & LM_TB_ACTIVE) o->flags &= (uint16_t)~LM_TB_ACTIVE;
+      else if (o->cap > base_cap[c]) {
+        lm_tc_flush(tc, c, base_cap[c]);
+        set_cap(tc, c, base_cap[c]);
+      }
+    }
+    if (tc->cap_bytes + need > total) return;
+  }
+  set_cap(tc, cls, cap);
+}
+
 void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
-  if (b->overflowed) { /* ping-pong through the arena: cache more */
-    b->overflowed = 0;
-    uint32_t cap = b->cap ? 2u * b->cap : 1u;
-    if (cap > max_cap[cls]) cap = max_cap[cls];
-    if (cap > b->cap && tc->cap_bytes + (size_t)(cap - b->cap) * lm_class_bytes[cls] <= lm_heap.cfg.tcache_bytes)
-      set_cap(tc, cls, cap);
-  }
+  if (b->flags & LM_TB_OVERFLOWED) grow(tc, cls);
+  b->flags = LM_TB_ACTIVE;
   void *buf[LM_TCACHE_MAX_COUNT / 2 + 1];
   uint32_t got = lm_arena_alloc_small(tc->arena, cls, buf, b->cap / 2u + 1u);
   if (got == 0) return NULL;
@@ -126,7 +147,7 @@ void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) {
 bool lm_tc_free_slow(struct lm_tcache *tc, uint32_t cls, uintptr_t *p) {
   struct lm_tbin *b = &tc->bins[cls];
   if (b->count >= b->cap) {
-    b->overflowed = 1;
+    b->flags |= LM_TB_OVERFLOWED;
     if (b->cap == 0) return false;
     lm_tc_flush(tc, cls, b->cap / 2u);
   }

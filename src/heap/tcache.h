@@ -26,6 +26,8 @@
 #include "heap.h"
 
 #define LM_TCACHE_MAX_COUNT 256 /* slots per bin at most */
+#define LM_TB_OVERFLOWED 1u     /* a free found the bin full since its last refill */
+#define LM_TB_ACTIVE 2u         /* refilled since its cap was last looked at */
 
 struct lm_tbin {
   uintptr_t *head;                /* top slot, or NULL */
@@ -33,7 +35,7 @@ struct lm_tbin {
   uint16_t cap;                   /* most it may hold now */
   uint16_t low;                   /* fewest held, as the slow paths saw it,
                                      since the last idle trim */
-  uint16_t overflowed;            /* a free found it full since the last refill */
+  uint16_t flags;                 /* LM_TB_*, slow paths only */
   uint64_t npop, npush;           /* calls served by the bin: malloc hits, frees */
 };
 
