@@ -15,10 +15,13 @@
  *    pointer, a pointer it never gave out -- under M_CHECK_ACTION "warn":
  *    each must be reported and ignored (usable size 0), changing nothing,
  *    which the content checks and the final empty-heap check verify;
- *  - failure is allowed only where memory may really run out: requests
- *    above LM_FUZZ_BIG or aligned beyond MAX_ALIGN, or when the driver
- *    holds (or other threads are requesting) more than LM_FUZZ_BUDGET, or
- *    lemmalloc maps more than half the static backend.
+ *  - failure is allowed only where memory really ran out: the static OS
+ *    backend refused this thread a mapping during the call (it is small,
+ *    and its chunk-aligned mappings fragment it), or the size or the
+ *    alignment is one no object can have (over PTRDIFF_MAX). Any other
+ *    NULL is a finding;
+ *  - when the driver is idle (every block freed), the backend's pages
+ *    handed out are exactly what the heap counts as mapped: no leak.
  */
 #define _GNU_SOURCE
 #include "exec.h"
@@ -27,17 +30,11 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include "lemmalloc.h"
+#include "os/os.h" /* lm_os_static_used: the drivers link the static backend */
 
 #define PAGE ((size_t)4096)
-#define LM_FUZZ_BIG ((size_t)16 << 20)
-#define LM_FUZZ_BUDGET ((size_t)64 << 20) /* of the static backend's 256 MiB */
-#define MAX_ALIGN ((size_t)4 << 20)       /* the static backend aligns up to a chunk */
-#ifndef LM_STATIC_HEAP_SIZE
-#define LM_STATIC_HEAP_SIZE ((size_t)256 << 20) /* src/os/os_static.c's default */
-#endif
 
 static _Atomic size_t live_bytes;
-static _Atomic size_t pending_bytes; /* requested by calls in progress, all threads */
 
 size_t lm_fuzz_live_bytes(void) { return atomic_load(&live_bytes); }
 
@@ -56,26 +53,21 @@ void lm_fuzz_exec_init_shared(struct lm_fuzz_shared *sh) {
   }
 }
 
-/* A call that returned no memory: fine where memory may really run out,
- * a finding otherwise (with what the heap holds, for triage). */
+/* A call that returned no memory: fine if the OS backend refused this
+ * thread a mapping since the op began, a finding otherwise (with what the
+ * heap holds, for triage). */
+static __thread unsigned long refusals_at_op;
+
 static void failed(const struct lm_op *op, const char *fn, size_t n, size_t align) {
-  size_t held = lm_fuzz_live_bytes() + atomic_load(&pending_bytes);
-  if (n > LM_FUZZ_BIG || align > MAX_ALIGN || held + n > LM_FUZZ_BUDGET) return;
+  if (n > (size_t)PTRDIFF_MAX || align > (size_t)PTRDIFF_MAX / 2 + 1) return; /* no object that big */
+  if (lm_os_static_refusals() != refusals_at_op) return;
   struct lm_stats st;
   lm_stats(&st);
-  /* Other threads' blocks, caches and the huge cache fill the backend too,
-   * and its aligned mappings fragment it: half of it used is "full". */
-  if (st.mapped + n > LM_STATIC_HEAP_SIZE / 2) return;
-  /* Known open finding (tests/KNOWN.md, issue 5): under the threads driver a
-   * huge request (> 2 MiB) has been seen to fail with the static heap mostly
-   * unused. `make fuzz` keeps it a finding; the short smoke run of
-   * `make check` sets LM_FUZZ_KNOWN_HUGE_NULL so that one known bug does not
-   * fail every build while it is being fixed. */
-  if (n > ((size_t)2 << 20) && getenv("LM_FUZZ_KNOWN_HUGE_NULL")) return;
-  lm_fuzz_fail(op, "%s(%zu bytes, align %zu) failed with %zu bytes live or being requested; the "
+  lm_fuzz_fail(op, "%s(%zu bytes, align %zu) failed, yet the OS backend refused no mapping; the "
                "heap maps %zu KiB (%zu chunks, %zu KiB huge live, %zu KiB huge cached, %zu KiB "
-               "metadata)", fn, n, align, held, st.mapped >> 10, st.nchunks,
-               st.huge_live >> 10, st.huge_cached >> 10, st.metadata >> 10);
+               "metadata), the backend has %zu KiB handed out", fn, n, align, st.mapped >> 10,
+               st.nchunks, st.huge_live >> 10, st.huge_cached >> 10, st.metadata >> 10,
+               lm_os_static_used() >> 10);
 }
 
 /* ---- block bookkeeping ---- */
@@ -443,23 +435,17 @@ void lm_fuzz_check_empty(void) {
   LM_FUZZ_EXPECT(NULL, out == st.tcache_bytes,
                  "every block freed, yet slabs have %zu bytes of slots out and thread caches "
                  "hold %zu", out, st.tcache_bytes);
-}
-
-/* What an op may take from the heap before the driver counts it as live:
- * with other threads mid-call, "live bytes" alone understates the heap. */
-static size_t claim_of(const struct lm_op *op) {
-  size_t n = op->size;
-  if (op->kind == LM_OP_CALLOC || op->kind == LM_OP_REALLOCARRAY)
-    if (__builtin_mul_overflow(op->nmemb, op->size, &n)) return 0;
-  if (n > LM_FUZZ_BIG) return 0; /* fails or may fail anyway */
-  return n + (op->align <= MAX_ALIGN ? op->align : 0);
+  /* Every page the backend handed out is one the heap counts as mapped. */
+  size_t used = lm_os_static_used();
+  LM_FUZZ_EXPECT(NULL, used == st.mapped,
+                 "the OS backend has %zu KiB handed out, the heap counts %zu KiB mapped (%zu chunks, "
+                 "%zu KiB huge cached, %zu KiB metadata)", used >> 10, st.mapped >> 10, st.nchunks,
+                 st.huge_cached >> 10, st.metadata >> 10);
 }
 
 void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
-  size_t claim = claim_of(op);
-  atomic_fetch_add(&pending_bytes, claim);
+  refusals_at_op = lm_os_static_refusals();
   exec_op(ctx, op);
-  atomic_fetch_sub(&pending_bytes, claim);
 }
 
 void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too) {

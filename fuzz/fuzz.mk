@@ -92,7 +92,6 @@ $(FUZZ_DIR)/ops_test: fuzz/ops.c fuzz/ops_test.c fuzz/ops.h
 # kept on failure for triage).
 CHECK_PARTS += fuzz
 .PHONY: check-fuzz
-check-fuzz: export LM_FUZZ_KNOWN_HUGE_NULL = 1
 check-fuzz: $(FUZZ_DIR)/ops_test
 	@$(FUZZ_DIR)/ops_test
 	@if $(MAKE) --no-print-directory -s $(FUZZ_DIR)/replay/.stamp $(FUZZ_DIR)/tsan/.stamp \

@@ -38,6 +38,13 @@ void lm_os_purge(void *p, size_t size);
  * old mapping untouched. Backends that cannot do it return NULL. */
 void *lm_os_remap(void *p, size_t old, size_t size, size_t align);
 
+/* Static backend only, for the fuzz drivers: bytes of its buffer handed out
+ * and not given back (compared with the heap's own count when idle), and
+ * how many maps the calling thread was refused (a call that failed without
+ * a refusal did not run out of memory). */
+size_t lm_os_static_used(void);
+unsigned long lm_os_static_refusals(void);
+
 /* Number of CPUs this process may run on (>= 1). */
 unsigned lm_os_ncpus(void);
 

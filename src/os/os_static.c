@@ -21,6 +21,7 @@
 static char heap[LM_STATIC_HEAP_SIZE] __attribute__((aligned(4 << 20)));
 static uint64_t used[NPAGES / 64];
 static lm_lock_t lock = LM_LOCK_INIT;
+static __thread unsigned long refusals; /* maps this thread was refused */
 
 static bool page_used(size_t i) { return used[i / 64] >> (i % 64) & 1; }
 static void mark(size_t i, size_t n, bool on) {
@@ -32,10 +33,10 @@ static void mark(size_t i, size_t n, bool on) {
 
 void *lm_os_map(size_t size, size_t align) {
   size_t n = size / PAGE, step = (align < PAGE ? PAGE : align) / PAGE;
-  if (size == 0 || align > ALIGN_MAX || n > NPAGES) return NULL;
   void *r = NULL;
+  bool ok = size != 0 && align <= ALIGN_MAX && n <= NPAGES;
   lm_lock(&lock);
-  for (size_t i = 0; i + n <= NPAGES; i += step) {
+  for (size_t i = 0; ok && i + n <= NPAGES; i += step) {
     size_t j = 0;
     while (j < n && !page_used(i + j)) j++;
     if (j == n) {
@@ -45,7 +46,18 @@ void *lm_os_map(size_t size, size_t align) {
     }
   }
   lm_unlock(&lock);
+  if (r == NULL) refusals++;
   return r; /* pages are zero: unmap and purge zero them */
+}
+
+unsigned long lm_os_static_refusals(void) { return refusals; }
+
+size_t lm_os_static_used(void) {
+  size_t n = 0;
+  lm_lock(&lock);
+  for (size_t i = 0; i < NPAGES / 64; i++) n += (size_t)__builtin_popcountll(used[i]);
+  lm_unlock(&lock);
+  return n * PAGE;
 }
 
 void lm_os_unmap(void *p, size_t size) {
