@@ -4,8 +4,8 @@
 # Variables for other fragments (rebuild lemmalloc with other flags/backends):
 #   LM_CORE_SRCS     the verified core (pure: no undefined symbols)
 #   LM_LIB_SRCS      core + heap + API, without an OS backend
-#   LM_OS_POSIX      src/os/os_posix.c  (mmap; the real library)
-#   LM_OS_STATIC     src/os/os_static.c (static buffer, -DLM_STATIC_HEAP_SIZE=bytes)
+#   LM_OS_POSIX      src/os/os_posix.c  (mmap; the real library) + os_common.c
+#   LM_OS_STATIC     src/os/os_static.c (static buffer, -DLM_STATIC_HEAP_SIZE=bytes) + os_common.c
 #   LM_LIB_CFLAGS    flags every build of LM_LIB_SRCS needs (visibility, TLS
 #                    model, trace switch); add your own after them
 #   LM_LIB_HDRS      headers the sources depend on
@@ -22,8 +22,8 @@ LM_HEAP_SRCS := src/heap/heap.c src/heap/arena.c src/heap/huge.c src/heap/tcache
                 src/heap/heapmap.c src/heap/vg.c
 LM_API_SRCS  := src/api/malloc.c src/api/override.c $(wildcard src/api/trace.c) $(if $(wildcard src/api/trace.c),fuzz/ops.c)
 LM_LIB_SRCS  := $(LM_CORE_SRCS) $(LM_HEAP_SRCS) $(LM_API_SRCS)
-LM_OS_POSIX  := src/os/os_posix.c
-LM_OS_STATIC := src/os/os_static.c
+LM_OS_POSIX  := src/os/os_posix.c src/os/os_common.c
+LM_OS_STATIC := src/os/os_static.c src/os/os_common.c
 LM_LIB_HDRS  := $(wildcard include/*.h src/core/*.h src/os/*.h src/heap/*.h src/api/*.h fuzz/ops.h)
 LM_LIB_CFLAGS := -fvisibility=hidden -ftls-model=initial-exec -pthread \
                  -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc \

@@ -1,10 +1,8 @@
 /* OS backend for Linux: mmap, madvise(MADV_DONTNEED), mremap. */
 #define _GNU_SOURCE
 #include "os.h"
-#include <errno.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -81,17 +79,3 @@ uint64_t lm_os_random(void) {
   r ^= (uint64_t)(uintptr_t)&r * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_nsec;
   return r;
 }
-
-const char *lm_os_getenv(const char *name) { return getenv(name); }
-
-void lm_os_write_err(const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(2, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
-_Noreturn void lm_os_abort(void) { abort(); }

@@ -5,8 +5,6 @@
  * bounds the whole heap, so exhaustion paths are reachable too. */
 #define _GNU_SOURCE
 #include "os.h"
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -94,17 +92,3 @@ uint64_t lm_os_random(void) {
   r ^= r >> 33;
   return r | 1;
 }
-
-const char *lm_os_getenv(const char *name) { return getenv(name); }
-
-void lm_os_write_err(const char *s, size_t n) {
-  while (n > 0) {
-    ssize_t w = write(2, s, n);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return;
-    s += w;
-    n -= (size_t)w;
-  }
-}
-
-_Noreturn void lm_os_abort(void) { abort(); }
