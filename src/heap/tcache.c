@@ -97,18 +97,26 @@ static void set_cap(struct lm_tcache *tc, uint32_t cls, uint32_t cap) {
   b->cap = (uint16_t)cap;
 }
 
-/* Double bin cls's cap (a free found it full, then a malloc empty). Over
- * budget, bins that did not refill since the last look go back to a fresh
- * bin's cap and slots; a bin that did only loses its mark (second chance,
- * as in the clock algorithm). So caps follow the classes in use. */
+/* A bin went to the arena (a free found it full, or a malloc empty):
+ * double its cap, so that a class in heavy use moves more slots per arena
+ * lock and ping-pongs less. Over budget, bins that did not go to the arena
+ * since the last look go back to a fresh bin's cap and slots; a bin that
+ * did only loses its mark (second chance, as in the clock algorithm). So
+ * the budget follows the classes in use. */
 static void grow(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
   size_t total = lm_heap.cfg.tcache_bytes;
+  b->flags |= LM_TB_ACTIVE;
   uint32_t cap = b->cap ? 2u * b->cap : 1u;
   if (cap > max_cap[cls]) cap = max_cap[cls];
   if (cap <= b->cap) return;
   size_t need = (size_t)(cap - b->cap) * lm_class_bytes[cls];
+  tc->nslow++;
   if (tc->cap_bytes + need > total) {
+    /* When every bin is busy the walk finds nothing: at most one per 32
+     * visits to the arena. */
+    if (tc->nslow - tc->steal_at < 32) return;
+    tc->steal_at = tc->nslow;
     for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
       struct lm_tbin *o = &tc->bins[c];
       if (c == cls) continue;
@@ -125,8 +133,7 @@ static void grow(struct lm_tcache *tc, uint32_t cls) {
 
 void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
-  if (b->flags & LM_TB_OVERFLOWED) grow(tc, cls);
-  b->flags = LM_TB_ACTIVE;
+  grow(tc, cls);
   void *buf[LM_TCACHE_MAX_COUNT / 2 + 1];
   uint32_t got = lm_arena_alloc_small(tc->arena, cls, buf, b->cap / 2u + 1u);
   if (got == 0) return NULL;
@@ -147,9 +154,9 @@ void *lm_tc_refill(struct lm_tcache *tc, uint32_t cls) {
 bool lm_tc_free_slow(struct lm_tcache *tc, uint32_t cls, uintptr_t *p) {
   struct lm_tbin *b = &tc->bins[cls];
   if (b->count >= b->cap) {
-    b->flags |= LM_TB_OVERFLOWED;
+    grow(tc, cls);
     if (b->cap == 0) return false;
-    lm_tc_flush(tc, cls, b->cap / 2u);
+    if (b->count >= b->cap) lm_tc_flush(tc, cls, b->cap / 2u);
   }
   lm_tc_push(b, p);
   return true;

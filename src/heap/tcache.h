@@ -8,11 +8,13 @@
  * scanning on every call.
  *
  * Caps adapt: a bin starts at a fair share of LEMMALLOC_TCACHE_BYTES and
- * doubles when it ping-pongs (a free found it full, then a malloc found it
- * empty) as long as the caps of all bins together stay within
- * LEMMALLOC_TCACHE_BYTES; the idle trim halves the caps of bins whose
- * slots sat unused. So a thread churning one class caches many of its
- * slots, and a thread's cache never holds more than the setting.
+ * doubles each time it must go to the arena (a free found it full, a
+ * malloc empty), as long as the caps of all bins together stay within
+ * LEMMALLOC_TCACHE_BYTES, taking budget back from bins that stopped going
+ * to the arena; the idle trim halves the caps of bins whose slots sat
+ * unused. So a thread churning one class caches many of its slots, a
+ * thread passing blocks to another moves them in large batches, and a
+ * thread's cache never holds more than the setting.
  *
  * Intended cost (callgrind, 64-byte malloc+free loop, loop included):
  * malloc = class lookup + pop + one counter, about 25 instructions with
@@ -26,8 +28,7 @@
 #include "heap.h"
 
 #define LM_TCACHE_MAX_COUNT 256 /* slots per bin at most */
-#define LM_TB_OVERFLOWED 1u     /* a free found the bin full since its last refill */
-#define LM_TB_ACTIVE 2u         /* refilled since its cap was last looked at */
+#define LM_TB_ACTIVE 1u         /* went to the arena since its cap was last looked at */
 
 struct lm_tbin {
   uintptr_t *head;                /* top slot, or NULL */
@@ -53,6 +54,7 @@ struct lm_tcache {
   struct lm_tcounters c;
   struct lm_arena *arena;
   size_t cap_bytes;               /* sum of cap * slot size over the bins */
+  uint32_t nslow, steal_at;       /* visits to the arena; at the last steal */
   uint64_t gc_ms;
   struct lm_tcache *next, *prev;  /* all live caches, under meta_lock */
 };
