@@ -144,8 +144,23 @@ static bool arena_grow(struct lm_arena *a) {
   return true;
 }
 
-/* A buddy block of `order` from the lowest-addressed chunk that has one. */
+/* A buddy block of `order`: first from the lowest chunk with that many
+ * dirty free pages, then from the lowest chunk that has one. Resident pages
+ * are reused before purged ones are faulted back in: taking a clean block
+ * while freed pages wait for the decay elsewhere costs a fault per page and
+ * holds both at once (bloat 8 8000: 25% fewer page faults). */
 static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, struct lm_chunk **out, uint32_t *pg) {
+  bool dirty_first = a->dirty_free_pages >= (1u << order);
+  for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
+    if ((dirty_first ? ch->dirty_free : ch->free_pages) < (1u << order)) continue;
+    int32_t r = lm_buddy_alloc(ch->idx, order);
+    if (r >= 0) {
+      *out = ch;
+      *pg = (uint32_t)r;
+      return true;
+    }
+  }
+  if (!dirty_first) return false;
   for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
     if (ch->free_pages < (1u << order)) continue;
     int32_t r = lm_buddy_alloc(ch->idx, order);
@@ -347,6 +362,21 @@ void lm_slab_geometry(void) {
   }
 }
 
+/* The core's Allocated(s, slot), mirrored one bit per slot for free's
+ * lock-free fast path (a call into the core and two dependent loads there,
+ * one bit test here). Every change of a slot's state goes through
+ * lm_arena_alloc_small and lm_arena_free_small, which update the bit under
+ * the arena lock right after the core accepted the change; a slab is
+ * released only empty, so a fresh slab's bits are clear. Relaxed atomics:
+ * plain moves on x86, and no data race with the unlocked readers. */
+uint64_t lm_slot_live[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS / 64];
+
+static void slot_live_set(uint32_t s, uint32_t slot, bool on) {
+  uint64_t *w = &lm_slot_live[s][slot / 64], m = (uint64_t)1 << (slot % 64);
+  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
+  __atomic_store_n(w, on ? v | m : v & ~m, __ATOMIC_RELAXED);
+}
+
 /* A fresh slab of class cls, made current. LM_NONE if no buddy block. */
 static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
   uint32_t order = slab_order[cls], pg;
@@ -416,6 +446,7 @@ uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint
       int32_t off = lm_slab_alloc(s);
       if (off < 0) break;
       out[got++] = (void *)(base + (uint32_t)off);
+      slot_live_set(s, lm_slot_of(cls, (uint32_t)off), true);
       if (lm_unlikely(S[s].purged)) { /* the slot's pages fault back in */
         uint32_t p0 = (uint32_t)off >> LM_PAGE_SHIFT, p1 = ((uint32_t)off + size - 1) >> LM_PAGE_SHIFT;
         uint32_t m = (uint32_t)S[s].purged & ((2u << p1) - (1u << p0));
@@ -468,11 +499,13 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
     uint32_t cls = S[s].cls;
     /* By slot index: a multiply where lm_slab_free divides. LM_NONE (not
      * a slot start) is out of range for the core. */
-    int32_t r = lm_slab_free_slot(s, lm_slot_of(cls, (uint32_t)(p - S[s].base)));
+    uint32_t slot = lm_slot_of(cls, (uint32_t)(p - S[s].base));
+    int32_t r = lm_slab_free_slot(s, slot);
     if (r < 0) { /* a double free that reached the core through two caches */
       if (bad == NULL) bad = ptrs[i], bad_r = r;
       continue;
     }
+    slot_live_set(s, slot, false);
     a->class_nfree[cls]++;
     if (now == 0) now = now32() | 1;
     S[s].free_ms = now;

@@ -96,6 +96,8 @@ struct lm_slab {
 enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
                      LM_SLAB_PURGING };
 extern struct lm_slab lm_slabs[LM_MAX_SLABS] LM_HIDDEN;
+/* Per slab, a bit per slot: allocated by the core's account (arena.c keeps it with the core's state, under the lock; free's fast path reads it without). */
+extern uint64_t lm_slot_live[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS / 64] LM_HIDDEN;
 
 /* Per size class, filled at init from the core's functions. */
 extern uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1] LM_HIDDEN; /* (n+15)>>4 -> class */
