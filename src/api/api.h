@@ -6,6 +6,8 @@
 
 void *lm_malloc_slow(size_t n) LM_HIDDEN __attribute__((noinline));
 void lm_free_slow(void *p) LM_HIDDEN __attribute__((noinline));
+/* Free p, found valid by the fast path, into bin cls, which is full. */
+void lm_free_full(void *p, uint32_t cls) LM_HIDDEN __attribute__((noinline));
 void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinline));
 
 #ifdef LM_HAVE_TRACE
@@ -30,8 +32,11 @@ static inline __attribute__((always_inline)) void *lm_malloc_inline(size_t n) {
 }
 
 static inline __attribute__((always_inline)) void lm_free_inline(void *p) {
-  if (lm_likely(p != NULL && lm_tc_free_fast(p))) return;
-  lm_free_slow(p);
+  uint32_t cls = 0;
+  enum lm_tc_free r = p != NULL ? lm_tc_free_fast(p, &cls) : LM_TC_SLOW;
+  if (lm_likely(r == LM_TC_DONE)) return;
+  if (r == LM_TC_FULL) lm_free_full(p, cls);
+  else lm_free_slow(p);
 }
 
 static inline __attribute__((always_inline)) void *lm_calloc_inline(size_t nmemb, size_t size) {

@@ -215,6 +215,13 @@ void lm_free_slow(void *p) {
   errno = saved;
 }
 
+void lm_free_full(void *p, uint32_t cls) {
+  int saved = errno;
+  lm_tc_free_slow(lm_tc, cls, p); /* makes room: grows the cap or flushes */
+  lm_heap_tick();
+  errno = saved;
+}
+
 /* ---- the API ---- */
 
 void *lm_malloc(size_t n) { return lm_malloc_inline(n); }

@@ -113,9 +113,10 @@ static void grow(struct lm_tcache *tc, uint32_t cls) {
   size_t need = (size_t)(cap - b->cap) * lm_class_bytes[cls];
   tc->nslow++;
   if (tc->cap_bytes + need > total) {
-    /* When every bin is busy the walk finds nothing: at most one per 32
-     * visits to the arena. */
-    if (tc->nslow - tc->steal_at < 32) return;
+    /* At most one walk per 256 visits to the arena: a bin in use goes
+     * there several times in between, so it keeps its mark (with 32,
+     * mtchurn's 25 classes in use flushed each other in turn). */
+    if (tc->nslow - tc->steal_at < 256) return;
     tc->steal_at = tc->nslow;
     for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
       struct lm_tbin *o = &tc->bins[c];

@@ -101,20 +101,25 @@ static inline __attribute__((always_inline)) void lm_tc_push(struct lm_tbin *b, 
   LM_RELAXED_ADD(b->npush, 1);
 }
 
+/* What free's fast path did with a pointer. */
+enum lm_tc_free { LM_TC_SLOW, LM_TC_DONE, LM_TC_FULL };
+
 /* Free p into the thread cache if it is, beyond doubt, an allocated slot
- * start not already cached here and the bin has room. false: take the slow
- * path, which classifies p exactly and reports any error. */
-static inline __attribute__((always_inline)) bool lm_tc_free_fast(void *ptr) {
+ * start not already cached here and the bin has room: LM_TC_DONE. If all
+ * holds but the bin is full: LM_TC_FULL, *cls set (lm_tc_free_slow makes
+ * room; no need to classify p again). LM_TC_SLOW: take the slow path,
+ * which classifies p exactly and reports any error. */
+static inline __attribute__((always_inline)) enum lm_tc_free lm_tc_free_fast(void *ptr, uint32_t *clsp) {
   uintptr_t a = (uintptr_t)ptr;
   uintptr_t e = lm_reg_lookup(a);
-  if (lm_unlikely(e == 0 || (e & LM_REG_HUGE))) return false;
+  if (lm_unlikely(e == 0 || (e & LM_REG_HUGE))) return LM_TC_SLOW;
   const struct lm_chunk *ch = (const struct lm_chunk *)e;
   uint32_t s = ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
-  if (lm_unlikely(s >= LM_MAX_SLABS)) return false;
+  if (lm_unlikely(s >= LM_MAX_SLABS)) return LM_TC_SLOW;
   const struct lm_slab *sl = &lm_slabs[s];
   uint32_t cls = sl->cls;
   uint32_t slot = lm_slot_of(cls, (uint32_t)(a - sl->base));
-  if (lm_unlikely(slot >= LM_SLAB_MAX_SLOTS)) return false; /* not a slot start */
+  if (lm_unlikely(slot >= LM_SLAB_MAX_SLOTS)) return LM_TC_SLOW; /* not a slot start */
 #ifndef LM_FREE_CHECK_LOCKED
   /* The core's "allocated", from its mirror (arena.c), read while other
    * threads may change other slots of the slab under the owner's lock:
@@ -122,19 +127,25 @@ static inline __attribute__((always_inline)) bool lm_tc_free_fast(void *ptr) {
    * slow path, which asks the core under the lock. Sanitizer builds define
    * LM_FREE_CHECK_LOCKED and always ask under the lock. */
   uint64_t live = __atomic_load_n(&lm_slot_live[s][slot / 64], __ATOMIC_RELAXED);
-  if (lm_unlikely(!(live >> (slot % 64) & 1))) return false;
+  if (lm_unlikely(!(live >> (slot % 64) & 1))) return LM_TC_SLOW;
 #else
-  return false;
+  return LM_TC_SLOW;
 #endif
   struct lm_tbin *b = &lm_tc->bins[cls];
   uintptr_t *p = (uintptr_t *)ptr, key = lm_tc_key;
-  if (lm_unlikely(b->count >= b->cap || p[1] == key)) return false;
-  p[0] = (uintptr_t)b->head ^ key;
+  /* The cap first: with cap 0 (no cache, valgrind, trace) p's bytes are
+   * not ours to read. */
+  if (lm_unlikely(b->count >= b->cap)) {
+    *clsp = cls;
+    return b->cap && p[1] != key ? LM_TC_FULL : LM_TC_SLOW;
+  }
+  if (lm_unlikely(p[1] == key)) return LM_TC_SLOW;
   p[1] = key;
+  p[0] = (uintptr_t)b->head ^ key;
   b->head = p;
   LM_RELAXED_SET(b->count, (uint16_t)(b->count + 1));
   LM_RELAXED_ADD(b->npush, 1);
-  return true;
+  return LM_TC_DONE;
 }
 
 /* tcache.c */
