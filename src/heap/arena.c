@@ -486,9 +486,12 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
   uint32_t now = 0;
   const void *bad = NULL;
   int32_t bad_r = 0;
+  struct lm_chunk *ch = NULL;
   for (uint32_t i = 0; i < n; i++) {
     uintptr_t p = (uintptr_t)ptrs[i];
-    struct lm_chunk *ch = (struct lm_chunk *)lm_reg_lookup(p);
+    /* Slots of a batch mostly share a chunk, which stays mapped while
+     * they are allocated: the registry only when p is outside it. */
+    if (ch == NULL || p - ch->base >= LM_CHUNK_SIZE) ch = (struct lm_chunk *)lm_reg_lookup(p);
     uint32_t s = ch->page[(p - ch->base) >> LM_PAGE_SHIFT] - 1;
     struct lm_arena *a = &lm_heap.arenas[ch->arena];
     if (a != locked) {
