@@ -107,11 +107,11 @@ static void grow(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
   size_t total = lm_heap.cfg.tcache_bytes;
   b->flags |= LM_TB_ACTIVE;
+  tc->nslow++;
   uint32_t cap = b->cap ? 2u * b->cap : 1u;
   if (cap > max_cap[cls]) cap = max_cap[cls];
   if (cap <= b->cap) return;
   size_t need = (size_t)(cap - b->cap) * lm_class_bytes[cls];
-  tc->nslow++;
   if (tc->cap_bytes + need > total) {
     /* At most one walk per 256 visits to the arena: a bin in use goes
      * there several times in between, so it keeps its mark (with 32,

@@ -2,10 +2,10 @@
  *
  * A bin is a stack of free slots of one class linked through the slots
  * themselves. Word 0 of a cached slot holds the next link xor the process
- * key (a stray write turns it into a misaligned pointer, caught when
- * popped, as glibc's safe-linking does); word 1 holds the key, which lets
- * free recognise a slot that is already cached (double free) without
- * scanning on every call.
+ * key: one xor, and a stray write most likely turns it into a misaligned
+ * pointer, caught when popped, as glibc's safe-linking does. Word 1 holds
+ * the key, which lets free recognise a slot that is already cached (double
+ * free) without scanning on every call.
  *
  * Caps adapt: a bin starts at a fair share of LEMMALLOC_TCACHE_BYTES and
  * doubles each time it must go to the arena (a free found it full, a
@@ -16,11 +16,13 @@
  * thread passing blocks to another moves them in large batches, and a
  * thread's cache never holds more than the setting.
  *
- * Intended cost: malloc = class lookup + pop + one counter, about 25
- * instructions with one predictable branch; free = registry (2 loads) +
- * pagemap + slab descriptor + divisibility check (multiply, no divide) +
- * the allocated bit + push + one counter, about 60; no call, no lock, no
- * atomic read-modify-write. Measured: see the commit log.
+ * Cost: malloc = class lookup + pop + one counter, 24 instructions with
+ * one predictable branch; free = registry (2 loads) + pagemap + slab
+ * descriptor + divisibility check (multiply, no divide) + the allocated
+ * bit + push + one counter, 76; no call, no stack frame, no lock, no
+ * atomic read-modify-write. Measured with callgrind on a 64-byte
+ * malloc+free loop: 116 instructions per iteration (glibc 141), of which
+ * 14 are the loop's own.
  */
 #ifndef LM_TCACHE_H
 #define LM_TCACHE_H
