@@ -6,6 +6,9 @@
 
 void *lm_malloc_slow(size_t n) LM_HIDDEN __attribute__((noinline));
 void lm_free_slow(void *p) LM_HIDDEN __attribute__((noinline));
+/* A slot of class cls for malloc, whose bin in the calling thread's live
+ * cache (cap > 0) is empty: refill it. */
+void *lm_malloc_refill(uint32_t cls) LM_HIDDEN __attribute__((noinline));
 /* Free p, found valid by the fast path, into bin cls, which is full. */
 void lm_free_full(void *p, uint32_t cls) LM_HIDDEN __attribute__((noinline));
 void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinline));
@@ -25,8 +28,11 @@ void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinlin
 /* One predictable test (size is small and the bin has a slot), then a pop. */
 static inline __attribute__((always_inline)) void *lm_malloc_inline(size_t n) {
   if (lm_likely(n <= LM_SMALL_MAX)) {
-    void *p = lm_tc_pop(n);
+    uint32_t cls = lm_class_of[(n + LM_QUANTUM - 1) / LM_QUANTUM];
+    struct lm_tcache *tc = lm_tc;
+    void *p = lm_tc_pop_cls(tc, cls);
     if (lm_likely(p != NULL)) return p;
+    if (tc->bins[cls].cap != 0) return lm_malloc_refill(cls); /* a live cache */
   }
   return lm_malloc_slow(n);
 }

@@ -70,6 +70,17 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
   return p;
 }
 
+void *lm_malloc_refill(uint32_t cls) {
+  void *p = lm_tc_refill(lm_tc, cls);
+  if (p == NULL) {
+    errno = ENOMEM;
+    return NULL;
+  }
+  lm_count_alloc(lm_class_bytes[cls]);
+  lm_heap_tick();
+  return p;
+}
+
 void *lm_malloc_slow(size_t n) {
   void *p = alloc_any(n, 0, false);
   if (p == NULL) errno = ENOMEM;
