@@ -143,7 +143,7 @@ struct lm_arena {
 
 /* ---- configuration (LEMMALLOC_* at init) ---- */
 struct lm_config {
-  unsigned narenas;               /* LEMMALLOC_ARENAS, default ncpus */
+  unsigned narenas;               /* LEMMALLOC_ARENAS, default half the CPUs */
   size_t tcache_bytes;            /* LEMMALLOC_TCACHE_BYTES, 0 disables */
   uint32_t purge_ms;              /* LEMMALLOC_PURGE_MS */
   size_t huge_cache_bytes;        /* LEMMALLOC_HUGE_CACHE */
