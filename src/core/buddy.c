@@ -24,7 +24,7 @@
 #error "buddy: stacks and positions are uint16_t, so LM_MAX_ORDER <= 15"
 #endif
 
-LM_BUDDY_HIDDEN struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS];
+struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS] LM_BUDDY_HIDDEN;
 
 /* Powers of two from a table: `1u << k` with a symbolic k is opaque to the
  * provers, a table lookup is a plain value (spec: Pow2). */
@@ -152,6 +152,78 @@ static void take_free(uint32_t c, uint32_t p)
   lm_buddy[c].nfree -= lm_buddy_pow2[k];
 }
 
+/* The cell-level steps of split, merge and release: the stack and count
+ * updates, with the bookkeeping half of the invariant (LM_BUDDY_BOOK) as
+ * their contract and their exact effect on the pages' states and orders.
+ * The moves prove tiling and merging from that effect alone, so neither
+ * proof sees the other's facts (nor the intermediate states of the stacks). */
+
+/* Allocated head p of order k+1 becomes allocated of order k; the upper
+ * half p + 2^k, interior until now, becomes a free head of order k. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && k < LM_MAX_ORDER && p + 2 * Pow2(k) <= LM_CHUNK_PAGES;
+    LM_BUDDY_BOOK(requires, c)
+    requires used: UsedHead(c, p) && Ord(c, p) == k + 1;
+    requires high: lm_buddy[c].st[p + Pow2(k)] == LM_BUDDY_INTERIOR;
+    assigns lm_buddy[c];
+    LM_BUDDY_BOOK(ensures, c)
+    ensures kept: KeptFrom(\at(lm_buddy[c], Pre), c, p, p + Pow2(k));
+    ensures low: UsedHead(c, p) && Ord(c, p) == k;
+    ensures high: FreeHead(c, p + Pow2(k)) && Ord(c, p + Pow2(k)) == k;
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(k); */
+static void split_cells(uint32_t c, uint32_t p, uint32_t k)
+{
+  //@ ghost lm_buddy_lemma_pow2(k);
+  //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
+  stk_drop(c, 1, k + 1, p);
+  //@ ghost lm_buddy_lemma_term(c, 1, k);
+  stk_push(c, 1, k, p);
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
+  stk_push(c, 0, k, p + lm_buddy_pow2[k]);
+  lm_buddy[c].nfree += lm_buddy_pow2[k];
+}
+
+/* Allocated head p and free head b, both of order k, become interior but
+ * for m (one of them), now an allocated head of order k+1. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && b < LM_CHUNK_PAGES &&
+      k < LM_MAX_ORDER && (m == p || m == b);
+    LM_BUDDY_BOOK(requires, c)
+    requires used: UsedHead(c, p) && Ord(c, p) == k;
+    requires buddy: FreeHead(c, b) && Ord(c, b) == k;
+    assigns lm_buddy[c];
+    LM_BUDDY_BOOK(ensures, c)
+    ensures kept: KeptFrom(\at(lm_buddy[c], Pre), c, p, b);
+    ensures merged: UsedHead(c, m) && Ord(c, m) == k + 1;
+    ensures gone: !Head(c, m == p ? b : p);
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(k); */
+static void merge_cells(uint32_t c, uint32_t p, uint32_t b, uint32_t m, uint32_t k)
+{
+  //@ ghost lm_buddy_lemma_pow2(k);
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
+  stk_drop(c, 0, k, b);
+  stk_drop(c, 1, k, p);
+  //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
+  stk_push(c, 1, k + 1, m);
+  lm_buddy[c].nfree -= lm_buddy_pow2[k];
+}
+
+/* Allocated head p of order k becomes free. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && k <= LM_MAX_ORDER;
+    LM_BUDDY_BOOK(requires, c)
+    requires used: UsedHead(c, p) && Ord(c, p) == k;
+    assigns lm_buddy[c];
+    LM_BUDDY_BOOK(ensures, c)
+    ensures kept: KeptFrom(\at(lm_buddy[c], Pre), c, p, p);
+    ensures free: FreeHead(c, p) && Ord(c, p) == k;
+    ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(k); */
+static void release_cells(uint32_t c, uint32_t p, uint32_t k)
+{
+  //@ ghost lm_buddy_lemma_term(c, 1, k);
+  stk_drop(c, 1, k, p);
+  //@ ghost lm_buddy_lemma_term(c, 0, k);
+  stk_push(c, 0, k, p);
+  lm_buddy[c].nfree += lm_buddy_pow2[k];
+}
+
 /* Allocated head p of order k >= 1 keeps the lower half (order k-1) and
  * gives the upper half back as a free block: its buddy is p, allocated, so
  * the free blocks stay maximally merged. */
@@ -167,15 +239,15 @@ static void take_free(uint32_t c, uint32_t p)
 static void split(uint32_t c, uint32_t p)
 {
   uint32_t k = (uint32_t)lm_buddy[c].ord[p] - 1;
+  //@ ghost struct lm_buddy_chunk before = lm_buddy[c];
   //@ ghost lm_buddy_lemma_pow2(k);
-  //@ ghost lm_buddy_lemma_half(p, k);
-  //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
-  stk_drop(c, 1, k + 1, p);
-  //@ ghost lm_buddy_lemma_term(c, 1, k);
-  stk_push(c, 1, k, p);
-  //@ ghost lm_buddy_lemma_term(c, 0, k);
-  stk_push(c, 0, k, p + lm_buddy_pow2[k]);
-  lm_buddy[c].nfree += lm_buddy_pow2[k];
+  //@ assert high_interior: !Head(c, p + Pow2(k));
+  split_cells(c, p, k);
+  /*@ ghost lm_buddy_lemma_split_basic(c, before, p, k);
+      lm_buddy_lemma_split_aligned(c, before, p, k);
+      lm_buddy_lemma_split_next(c, before, p, k);
+      lm_buddy_lemma_split_inside(c, before, p, k);
+      lm_buddy_lemma_split_merged(c, before, p, k); */
 }
 
 /* Allocated head p of order k < max whose buddy is a free block of order k:
@@ -200,12 +272,14 @@ static uint32_t merge(uint32_t c, uint32_t p)
   uint32_t b = buddy_of(p, k);
   //@ ghost lm_buddy_lemma_half(b, k);
   uint32_t m = b < p ? b : p;
-  //@ ghost lm_buddy_lemma_term(c, 0, k);
-  stk_drop(c, 0, k, b);
-  stk_drop(c, 1, k, p);
-  //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
-  stk_push(c, 1, k + 1, m);
-  lm_buddy[c].nfree -= lm_buddy_pow2[k];
+  //@ ghost struct lm_buddy_chunk before = lm_buddy[c];
+  //@ assert pair: LowHalf(m, k) && (m == p ? b : p) == m + Pow2(k);
+  merge_cells(c, p, b, m, k);
+  /*@ ghost lm_buddy_lemma_merge_basic(c, before, m, k);
+      lm_buddy_lemma_merge_aligned(c, before, m, k);
+      lm_buddy_lemma_merge_next(c, before, m, k);
+      lm_buddy_lemma_merge_inside(c, before, m, k);
+      lm_buddy_lemma_merge_merged(c, before, m, k); */
   return m;
 }
 
@@ -224,14 +298,13 @@ static uint32_t merge(uint32_t c, uint32_t p)
 static void release(uint32_t c, uint32_t p)
 {
   uint32_t k = lm_buddy[c].ord[p];
-  //@ ghost lm_buddy_lemma_pow2(k);
-  /*@ ghost if (p >= lm_buddy_pow2[k]) lm_buddy_lemma_half(p - lm_buddy_pow2[k], k); */
-  //@ ghost lm_buddy_lemma_half(p, k);
-  //@ ghost lm_buddy_lemma_term(c, 1, k);
-  stk_drop(c, 1, k, p);
-  //@ ghost lm_buddy_lemma_term(c, 0, k);
-  stk_push(c, 0, k, p);
-  lm_buddy[c].nfree += lm_buddy_pow2[k];
+  //@ ghost struct lm_buddy_chunk before = lm_buddy[c];
+  release_cells(c, p, k);
+  /*@ ghost lm_buddy_lemma_release_basic(c, before, p, k);
+      lm_buddy_lemma_release_aligned(c, before, p, k);
+      lm_buddy_lemma_release_next(c, before, p, k);
+      lm_buddy_lemma_release_inside(c, before, p, k);
+      lm_buddy_lemma_release_merged(c, before, p, k); */
 }
 
 /* Is the buddy of allocated head p (order k < max) a free block of order k? */

@@ -32,8 +32,8 @@ struct lm_buddy_chunk {
 /* Every chunk's state in one global array indexed by chunk, whose address
  * is never taken: WP then treats it as a plain value (see spec/buddy.md),
  * and an operation's footprint is the single element lm_buddy[c]. */
-extern LM_BUDDY_HIDDEN struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS];
-extern LM_BUDDY_HIDDEN const uint16_t lm_buddy_pow2[16];
+extern struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS] LM_BUDDY_HIDDEN;
+extern const uint16_t lm_buddy_pow2[16] LM_BUDDY_HIDDEN;
 
 #ifdef __FRAMAC__
 #include "../../spec/buddy.acsl"
