@@ -37,6 +37,25 @@ static void dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) {
 
 static bool is_dirty(const struct lm_chunk *ch, uint32_t pg) { return ch->dirty[pg / 64] >> (pg % 64) & 1; }
 
+/* Free dirty pages always kept, whatever the demand: 4 MiB. */
+#define KEEP_MIN_PAGES ((4u << 20) >> LM_PAGE_SHIFT)
+
+/* Demand: pages handed out from the free blocks in the current window of
+ * one decay period and in the one before (lock held). */
+static void demand_window(struct lm_arena *a) {
+  uint32_t now = (uint32_t)lm_os_now_ms(), period = lm_heap.cfg.purge_ms, since = now - a->take_since;
+  if (since >= period) {
+    a->take_prev = since >= 2 * period ? 0 : a->take_cur;
+    a->take_cur = 0;
+    a->take_since = now;
+  }
+}
+
+static size_t recent_demand(struct lm_arena *a) {
+  demand_window(a);
+  return a->take_prev > a->take_cur ? a->take_prev : a->take_cur;
+}
+
 /* Pages [pg, pg+n) leave the free blocks: from now on they count as dirty
  * (they will be written). Returns whether all of them were clean (zero). */
 static bool pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n) {
@@ -48,6 +67,8 @@ static bool pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, ui
   ch->dirty_free -= d;
   a->dirty_free_pages -= d;
   a->dirty_pages += n - d;
+  if (lm_heap.cfg.purge_ms) demand_window(a);
+  a->take_cur += n;
   dirty_mark(ch, pg, n, true);
 #if LM_PLANT_BUG == 7
   return head_clean;
@@ -67,7 +88,19 @@ static void pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg,
   ch->dirty_free += d;
   a->dirty_free_pages += d;
   for (uint32_t i = pg; i < pg + n; i++) ch->stamp[i] = stamp;
-  if (d) schedule_purge(a, stamp);
+  if (d == 0) return;
+  schedule_purge(a, stamp);
+  /* The decay keeps freed pages for the allocations to come, and those are
+   * judged by the recent past: dirty free pages beyond what the arena
+   * handed out over the last decay period or two (plus a reserve) would
+   * only wait out the decay, so they go back at the next tick (a
+   * collector's sweep after a busy spell, a server going quiet). */
+  if (lm_heap.cfg.purge_ms == 0) return; /* the decay purges at once */
+  size_t keep = recent_demand(a) + KEEP_MIN_PAGES;
+  if (a->dirty_free_pages > keep) {
+    a->purge_keep = keep;
+    __atomic_store_n(&a->purge_excess, 1, __ATOMIC_RELAXED);
+  }
 }
 
 /* ---- chunks ---- */
@@ -116,7 +149,7 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
   return ch;
 }
 
-static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all);
+static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, size_t keep);
 
 /* Before a fresh chunk is faulted in, free pages that other threads left
  * dirty - in another arena, or here in blocks too small for the request -
@@ -126,7 +159,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all);
 static void purge_before_grow(void) {
   unsigned n = __atomic_load_n(&lm_heap.narenas, __ATOMIC_RELAXED);
   /* A pass over an arena with nothing to release skips its chunks at once. */
-  for (unsigned i = 0; i < n; i++) arena_purge(&lm_heap.arenas[i], lm_heap.cfg.purge_ms / 8, false);
+  for (unsigned i = 0; i < n; i++) arena_purge(&lm_heap.arenas[i], lm_heap.cfg.purge_ms / 8, false, 0);
 }
 
 /* Called with a's lock held; drops it to map a chunk. false: out of memory. */
@@ -706,10 +739,17 @@ static size_t purge_sparse_slabs(struct lm_arena *a) {
   }
 }
 
-size_t lm_arena_purge(struct lm_arena *a, bool all) { return arena_purge(a, all ? 0 : lm_heap.cfg.purge_ms, all); }
+size_t lm_arena_purge(struct lm_arena *a, bool all) { return arena_purge(a, all ? 0 : lm_heap.cfg.purge_ms, all, 0); }
 
-/* A pass over free pages freed at least `age` ms ago; `all`: a trim. */
-static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all) {
+size_t lm_arena_purge_excess(struct lm_arena *a) {
+  __atomic_store_n(&a->purge_excess, 0, __ATOMIC_RELAXED);
+  return arena_purge(a, 0, false, SIZE_MAX);
+}
+
+/* A pass over free pages freed at least `age` ms ago; `all`: a trim.
+ * keep != 0: a pass over the excess, which stops once the arena's dirty
+ * free pages are down to a->purge_keep and leaves the spare slabs alone. */
+static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, size_t keep) {
   /* One purge per arena at a time: while it holds purge_lock no chunk
    * leaves the arena's list, so the cursor below stays valid across the
    * unlocked madvise windows. A decay pass does not wait for another. */
@@ -719,8 +759,9 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all) {
   size_t released = 0;
   struct purge_rec recs[PURGE_BATCH];
   lm_lock(&a->lock);
-  __atomic_store_n(&a->purge_due_ms, UINT64_MAX, __ATOMIC_RELAXED);
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+  if (keep) keep = a->purge_keep;
+  else __atomic_store_n(&a->purge_due_ms, UINT64_MAX, __ATOMIC_RELAXED);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES && !keep; c++) {
     uint32_t s = a->spare[c];
     if (s == LM_NONE) continue;
     if (now - a->spare_ms[c] >= age) {
@@ -736,7 +777,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all) {
   size_t scan_start = 0;
   for (;;) {
     uint32_t n = 0;
-    while (ch != NULL && n < PURGE_BATCH) {
+    while (ch != NULL && n < PURGE_BATCH && a->dirty_free_pages > keep) {
       if (ch->dirty_free == 0 || pg >= LM_CHUNK_PAGES) {
         ch = ch->next;
         pg = 0;

@@ -270,6 +270,9 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
 
 void lm_heap_tick(void) {
   if (lm_unlikely(__atomic_load_n(&lm_heapmap_pending, __ATOMIC_RELAXED))) lm_heapmap_poll(); /* the signal came */
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) /* arenas ever in use */
+    if (lm_unlikely(__atomic_load_n(&lm_heap.arenas[i].purge_excess, __ATOMIC_RELAXED)))
+      lm_arena_purge_excess(&lm_heap.arenas[i]);
   uint64_t now = lm_os_now_ms();
   uint64_t due = __atomic_load_n(&lm_heap.next_tick_ms, __ATOMIC_RELAXED);
   if (now < due) return;

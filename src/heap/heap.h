@@ -132,6 +132,10 @@ struct lm_arena {
   uint32_t spare_ms[LM_NUM_CLASSES];
   uint64_t purge_due_ms;          /* next time a decay pass is worth doing */
   uint32_t sparse_due_ms;         /* next pass over sparse slabs (low 32 bits) */
+  uint32_t take_since;            /* start of the demand window (low 32 bits of ms) */
+  size_t take_cur, take_prev;     /* pages handed out in this window, the one before */
+  size_t purge_keep;              /* dirty free pages the excess pass leaves */
+  uint32_t purge_excess;          /* more dirty free pages than demand: purge at the next tick */
   /* counters, under lock */
   size_t nchunks, dirty_pages, dirty_free_pages;
   size_t large_live_bytes;
@@ -203,6 +207,9 @@ const char *lm_arena_why_bad(struct lm_chunk *ch, uintptr_t p) LM_HIDDEN;
 /* Purge dirty free pages older than the decay (all of them if `all`), unmap
  * empty chunks beyond the reserve. Returns pages released. Takes the lock. */
 size_t lm_arena_purge(struct lm_arena *a, bool all) LM_HIDDEN;
+/* The pass lm_heap_tick runs when purge_excess is set: dirty free pages of
+ * any age until purge_keep are left. Takes the lock. */
+size_t lm_arena_purge_excess(struct lm_arena *a) LM_HIDDEN;
 
 /* Give back the pages of the core's per-slab rows of slab indices that
  * have been free for a pass interval (see arena.c). Takes meta_lock. */
