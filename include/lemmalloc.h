@@ -8,7 +8,9 @@
  * Settings, read once at start-up from the environment (sizes take a k, m
  * or g suffix):
  *   LEMMALLOC_ARENAS=N        arenas (independent heaps, one lock each);
- *                             default: the CPUs this process may use; max 64.
+ *                             default: half the CPUs this process may use,
+ *                             rounded up (fewer arenas, less memory held
+ *                             apart; thread caches absorb most locking); max 64.
  *                             mallopt(M_ARENA_MAX, n) lowers it for threads
  *                             started afterwards.
  *   LEMMALLOC_TCACHE_BYTES=B  per-thread cache of free small blocks, in
