@@ -2,7 +2,8 @@
 #include "tcache.h"
 #include <string.h>
 
-struct lm_tcache lm_tc_none; /* every bin empty with cap 0: always the slow path */
+/* Every bin empty with cap 0: always the slow path; remembers no chunk. */
+struct lm_tcache lm_tc_none = {.ch_base = 1};
 __thread struct lm_tcache *lm_tc __attribute__((tls_model("initial-exec"))) = &lm_tc_none;
 uint64_t lm_tc_key;
 
@@ -70,6 +71,7 @@ struct lm_tcache *lm_tc_get(void) {
     return NULL;
   }
   memset(tc, 0, sizeof *tc);
+  tc->ch_base = 1;
   tc->c.threads = 1;
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     tc->bins[c].cap = base_cap[c];
