@@ -2,6 +2,7 @@
  * override.c (malloc & co) so that both get them without a call. */
 #ifndef LM_API_H
 #define LM_API_H
+#include "lemmalloc.h"
 #include "heap/tcache.h"
 
 void *lm_malloc_slow(size_t n) LM_HIDDEN __attribute__((noinline));
@@ -43,6 +44,18 @@ static inline __attribute__((always_inline)) void lm_free_inline(void *p) {
   if (lm_likely(r == LM_TC_DONE)) return;
   if (r == LM_TC_FULL) lm_free_full(p, cls);
   else lm_free_slow(p);
+}
+
+/* A live slot's usable size without a call (ruby asks on every malloc and
+ * free). The bin's cap keeps out the modes that read no slot bytes and
+ * trace every call (no cache, valgrind, trace). */
+static inline __attribute__((always_inline)) size_t lm_usable_size_inline(void *p) {
+  struct lm_tcache *tc = lm_tc;
+  uint32_t s, cls;
+  if (lm_likely(p != NULL && lm_tc_slot(tc, (uintptr_t)p, &s, &cls) && tc->bins[cls].cap != 0 &&
+                ((uintptr_t *)p)[1] != lm_tc_key))
+    return lm_class_bytes[cls];
+  return lm_malloc_usable_size(p);
 }
 
 static inline __attribute__((always_inline)) void *lm_calloc_inline(size_t nmemb, size_t size) {

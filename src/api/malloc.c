@@ -110,6 +110,16 @@ struct block {
 /* Classify p; on bad input report it (fn names the caller) and return K_BAD. */
 static enum kind identify(void *ptr, const char *fn, struct block *b) {
   uintptr_t a = (uintptr_t)ptr;
+  /* A live slot, as free's fast path sees it, needs no lock: ruby asks
+   * malloc_usable_size on every malloc and free, programs realloc often. */
+  uint32_t s, cls;
+  if (lm_tc_slot(lm_tc, a, &s, &cls) &&
+      (lm_heap.cfg.tcache_bytes == 0 || ((uintptr_t *)ptr)[1] != lm_tc_key)) {
+    b->slab = s;
+    b->cls = cls;
+    b->usable = lm_class_bytes[cls];
+    return b->kind = K_SMALL;
+  }
   uintptr_t e = lm_reg_lookup(a);
   const char *why = "invalid pointer (not allocated by lemmalloc)";
   b->kind = K_BAD;
@@ -132,7 +142,7 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
   b->ch = ch;
   uint32_t pm = ch->page[(a - ch->base) >> LM_PAGE_SHIFT];
   if (pm - 1 < LM_MAX_SLABS) {
-    uint32_t s = pm - 1;
+    s = pm - 1;
     const struct lm_slab *sl = &lm_slabs[s];
     uint32_t off = (uint32_t)(a - sl->base), slot = lm_slot_of(sl->cls, off);
     if (off >= sl->nslots * lm_class_bytes[sl->cls]) {

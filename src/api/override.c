@@ -21,7 +21,7 @@ EXPORT void *aligned_alloc(size_t align, size_t size) { return lm_aligned_alloc(
 EXPORT void *memalign(size_t align, size_t size) { return lm_memalign(align, size); }
 EXPORT void *valloc(size_t size) { return lm_valloc(size); }
 EXPORT void *pvalloc(size_t size) { return lm_pvalloc(size); }
-EXPORT size_t malloc_usable_size(void *p) { return lm_malloc_usable_size(p); }
+EXPORT size_t malloc_usable_size(void *p) { return lm_usable_size_inline(p); }
 EXPORT int malloc_trim(size_t pad) { return lm_malloc_trim(pad); }
 EXPORT void malloc_stats(void) { lm_malloc_stats(); }
 EXPORT int mallopt(int param, int value) { return lm_mallopt(param, value); }

@@ -110,6 +110,50 @@ static inline __attribute__((always_inline)) void lm_tc_push(struct lm_tbin *b, 
   LM_RELAXED_ADD(b->npush, 1);
 }
 
+/* Is p, beyond doubt, the start of a slot the core counts as allocated?
+ * Then *sp = its slab and *clsp = its class; if not, let the exact path
+ * decide. No lock: "allocated" is stable for a slot the caller holds, and
+ * a "no" read while another thread changes the slab only costs the slow
+ * path. A cached slot counts as allocated: callers check the key. */
+static inline __attribute__((always_inline)) bool lm_tc_slot(struct lm_tcache *tc, uintptr_t a, uint32_t *sp,
+                                                             uint32_t *clsp) {
+#ifndef LM_FREE_CHECK_LOCKED
+  /* The registry walk is two loads, each waiting for the one before; the
+   * remembered chunk's loads wait for nothing, which shortens the chain
+   * every free waits on before it can retire. A remembered struct may
+   * since describe another chunk (its base then differs) or one given back
+   * to the OS (no page then names a slab, as a chunk goes back only when
+   * all its pages are free): either way p goes to the registry or to the
+   * slow path. */
+  const struct lm_chunk *ch = tc->ch;
+  if (lm_unlikely(tc->ch_base != (a & ~(uintptr_t)(LM_CHUNK_SIZE - 1)))) {
+    uintptr_t e = lm_reg_lookup(a);
+    if (lm_unlikely(e == 0 || (e & LM_REG_HUGE))) return false;
+    ch = (const struct lm_chunk *)e;
+    if (tc != &lm_tc_none) {
+      tc->ch_base = ch->base;
+      tc->ch = ch;
+    }
+  }
+  uint32_t s = ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
+  if (lm_unlikely(s >= LM_MAX_SLABS)) return false;
+  const struct lm_slab *sl = &lm_slabs[s];
+  uint32_t cls = sl->cls;
+  uint32_t slot = lm_slot_of(cls, (uint32_t)(a - sl->base));
+  if (lm_unlikely(slot >= LM_SLAB_MAX_SLOTS)) return false; /* not a slot start */
+  /* The core's "allocated", from its mirror (arena.c). */
+  uint64_t live = __atomic_load_n(&lm_slot_live[s][slot / 64], __ATOMIC_RELAXED);
+  if (lm_unlikely(!(live >> (slot % 64) & 1))) return false;
+  *sp = s;
+  *clsp = cls;
+  return true;
+#else
+  /* Sanitizer builds always ask the core, under the lock. */
+  (void)tc, (void)a, (void)sp, (void)clsp;
+  return false;
+#endif
+}
+
 /* What free's fast path did with a pointer. */
 enum lm_tc_free { LM_TC_SLOW, LM_TC_DONE, LM_TC_FULL };
 
@@ -119,42 +163,9 @@ enum lm_tc_free { LM_TC_SLOW, LM_TC_DONE, LM_TC_FULL };
  * room; no need to classify p again). LM_TC_SLOW: take the slow path,
  * which classifies p exactly and reports any error. */
 static inline __attribute__((always_inline)) enum lm_tc_free lm_tc_free_fast(void *ptr, uint32_t *clsp) {
-  uintptr_t a = (uintptr_t)ptr;
   struct lm_tcache *tc = lm_tc;
-  /* The registry walk is two loads, each waiting for the one before; the
-   * remembered chunk's loads wait for nothing, which shortens the chain
-   * every free waits on before it can retire (64 B pair: -20% time). A
-   * remembered struct may since describe another chunk (its base then
-   * differs) or one given back to the OS (no page then names a slab, as a
-   * chunk goes back only when all its pages are free): either way the
-   * checks below send p to the slow path or to the registry. */
-  const struct lm_chunk *ch = tc->ch;
-  if (lm_unlikely(tc->ch_base != (a & ~(uintptr_t)(LM_CHUNK_SIZE - 1)))) {
-    uintptr_t e = lm_reg_lookup(a);
-    if (lm_unlikely(e == 0 || (e & LM_REG_HUGE))) return LM_TC_SLOW;
-    ch = (const struct lm_chunk *)e;
-    if (tc != &lm_tc_none) {
-      tc->ch_base = ch->base;
-      tc->ch = ch;
-    }
-  }
-  uint32_t s = ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
-  if (lm_unlikely(s >= LM_MAX_SLABS)) return LM_TC_SLOW;
-  const struct lm_slab *sl = &lm_slabs[s];
-  uint32_t cls = sl->cls;
-  uint32_t slot = lm_slot_of(cls, (uint32_t)(a - sl->base));
-  if (lm_unlikely(slot >= LM_SLAB_MAX_SLOTS)) return LM_TC_SLOW; /* not a slot start */
-#ifndef LM_FREE_CHECK_LOCKED
-  /* The core's "allocated", from its mirror (arena.c), read while other
-   * threads may change other slots of the slab under the owner's lock:
-   * "allocated" is stable for a slot we hold, and a "no" sends us to the
-   * slow path, which asks the core under the lock. Sanitizer builds define
-   * LM_FREE_CHECK_LOCKED and always ask under the lock. */
-  uint64_t live = __atomic_load_n(&lm_slot_live[s][slot / 64], __ATOMIC_RELAXED);
-  if (lm_unlikely(!(live >> (slot % 64) & 1))) return LM_TC_SLOW;
-#else
-  return LM_TC_SLOW;
-#endif
+  uint32_t s, cls;
+  if (lm_unlikely(!lm_tc_slot(tc, (uintptr_t)ptr, &s, &cls))) return LM_TC_SLOW;
   struct lm_tbin *b = &tc->bins[cls];
   uintptr_t *p = (uintptr_t *)ptr, key = lm_tc_key;
   /* The cap first: with cap 0 (no cache, valgrind, trace) p's bytes are
