@@ -514,50 +514,67 @@ static const char *slab_error(int32_t r) {
   return r == LM_ERR_NOT_ALLOCATED ? "double free of" : r == LM_ERR_INTERIOR ? "interior pointer" : "invalid pointer";
 }
 
+/* k slots of slab s were just freed (a's lock held): re-file the slab. */
+static void slab_freed(struct lm_arena *a, uint32_t s, uint32_t k, uint32_t now) {
+  uint32_t cls = S[s].cls;
+  a->class_nfree[cls] += k;
+  S[s].free_ms = now;
+  S[s].freed_since_check = 1;
+  if (S[s].state == LM_SLAB_PURGING) return; /* the purge re-files it */
+  bool empty = lm_slab_is_empty(s);
+  if (S[s].state == LM_SLAB_FULL && !empty) {
+    S[s].state = LM_SLAB_NONFULL;
+    a->nonfull[cls] = ph_insert(a->nonfull[cls], s);
+  } else if (empty) {
+    if (S[s].state == LM_SLAB_NONFULL) a->nonfull[cls] = ph_remove(a->nonfull[cls], s);
+    else if (S[s].state == LM_SLAB_CUR) a->cur[cls] = LM_NONE;
+    slab_emptied(a, s, now);
+  }
+}
+
 void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
-  struct lm_arena *locked = NULL;
-  uint32_t now = 0;
+  struct lm_arena *a = NULL;
+  struct lm_chunk *ch = NULL;
+  uint32_t now = now32() | 1;
   const void *bad = NULL;
   int32_t bad_r = 0;
-  struct lm_chunk *ch = NULL;
+  /* A batch mostly holds runs of slots of one slab (a consumer frees what
+   * a producer carved in order): the slab is re-filed once per run. */
+  uint32_t run = LM_NONE, run_freed = 0, cls = 0;
+  uintptr_t base = 0;
   for (uint32_t i = 0; i < n; i++) {
     uintptr_t p = (uintptr_t)ptrs[i];
     /* Slots of a batch mostly share a chunk, which stays mapped while
      * they are allocated: the registry only when p is outside it. */
-    if (ch == NULL || p - ch->base >= LM_CHUNK_SIZE) ch = (struct lm_chunk *)lm_reg_lookup(p);
-    uint32_t s = ch->page[(p - ch->base) >> LM_PAGE_SHIFT] - 1;
-    struct lm_arena *a = &lm_heap.arenas[ch->arena];
-    if (a != locked) {
-      if (locked) lm_unlock(&locked->lock);
-      lm_lock(&a->lock);
-      locked = a;
+    if (ch == NULL || p - ch->base >= LM_CHUNK_SIZE) {
+      ch = (struct lm_chunk *)lm_reg_lookup(p);
+      struct lm_arena *owner = &lm_heap.arenas[ch->arena];
+      if (owner != a) {
+        if (run_freed) slab_freed(a, run, run_freed, now);
+        run = LM_NONE, run_freed = 0;
+        if (a) lm_unlock(&a->lock);
+        lm_lock(&owner->lock);
+        a = owner;
+      }
     }
-    uint32_t cls = S[s].cls;
+    uint32_t s = ch->page[(p - ch->base) >> LM_PAGE_SHIFT] - 1;
+    if (s != run) {
+      if (run_freed) slab_freed(a, run, run_freed, now);
+      run = s, run_freed = 0, cls = S[s].cls, base = S[s].base;
+    }
     /* By slot index: a multiply where lm_slab_free divides. LM_NONE (not
      * a slot start) is out of range for the core. */
-    uint32_t slot = lm_slot_of(cls, (uint32_t)(p - S[s].base));
+    uint32_t slot = lm_slot_of(cls, (uint32_t)(p - base));
     int32_t r = lm_slab_free_slot(s, slot);
     if (r < 0) { /* a double free that reached the core through two caches */
       if (bad == NULL) bad = ptrs[i], bad_r = r;
       continue;
     }
     slot_live_set(s, slot, false);
-    a->class_nfree[cls]++;
-    if (now == 0) now = now32() | 1;
-    S[s].free_ms = now;
-    S[s].freed_since_check = 1;
-    if (S[s].state == LM_SLAB_PURGING) continue; /* the purge re-files it */
-    bool empty = lm_slab_is_empty(s);
-    if (S[s].state == LM_SLAB_FULL && !empty) {
-      S[s].state = LM_SLAB_NONFULL;
-      a->nonfull[cls] = ph_insert(a->nonfull[cls], s);
-    } else if (empty) {
-      if (S[s].state == LM_SLAB_NONFULL) a->nonfull[cls] = ph_remove(a->nonfull[cls], s);
-      else if (S[s].state == LM_SLAB_CUR) a->cur[cls] = LM_NONE;
-      slab_emptied(a, s, now);
-    }
+    run_freed++;
   }
-  if (locked) lm_unlock(&locked->lock);
+  if (run_freed) slab_freed(a, run, run_freed, now);
+  if (a) lm_unlock(&a->lock);
   if (bad) lm_heap_error(fn, slab_error(bad_r), bad);
 }
 
