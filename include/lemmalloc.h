@@ -14,7 +14,7 @@
  *                             mallopt(M_ARENA_MAX, n) lowers it for threads
  *                             started afterwards.
  *   LEMMALLOC_TCACHE_BYTES=B  per-thread cache of free small blocks, in
- *                             bytes over all size classes (default 64k);
+ *                             bytes over all size classes (default 256k);
  *                             0 disables the caches (every call locks).
  *   LEMMALLOC_PURGE_MS=MS     free pages, emptied slabs and freed huge
  *                             mappings go back to the kernel after this
