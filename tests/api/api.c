@@ -47,12 +47,6 @@ static size_t first_nonzero(const void *p, size_t n) {
     if (b[i]) return i;
   return n;
 }
-static long rss_kib(void) {
-  long pages = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f) { if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = 0; fclose(f); }
-  return rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
 static size_t inuse(void) { struct mallinfo2 m = mallinfo2(); return m.uordblks + m.hblkhd; }
 static int aligned(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
@@ -220,7 +214,7 @@ static void test_realloc(void) {
   }
   TEST("realloc(p, 0) frees p and returns NULL (glibc)") {
     /* 1000 x 256 KiB written and "freed" by realloc(p, 0): a leak would add 250 MiB of RSS. */
-    long before = rss_kib();
+    long before = lt_rss_kib();
     for (int i = 0; i < 1000; i++) {
       char *p = malloc(256 * KiB);
       CHECK(p != NULL);
@@ -230,7 +224,7 @@ static void test_realloc(void) {
       CHECKF(q == NULL, "realloc(p, 0) = %p", q);
       if (q) free(q);
     }
-    long grown = rss_kib() - before;
+    long grown = lt_rss_kib() - before;
     CHECKF(grown < 64 * 1024, "RSS grew by %ld KiB", grown);
   }
   TEST("realloc to the usable size stays in place") {

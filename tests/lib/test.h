@@ -93,6 +93,16 @@ static void lt_init(const char *suite) {
   }
 }
 
+/* This process's resident memory in KiB (/proc/self/statm), -1 if unknown. */
+static inline long lt_rss_kib(void) {
+  long pages = 0, rss = -1;
+  FILE *f = fopen("/proc/self/statm", "r");
+  if (f == NULL) return -1;
+  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
+  fclose(f);
+  return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
+}
+
 /* In a forked child that the parent judges: die plainly, print no FAIL line. */
 static inline void lt_forked(void) { lt_on_crash(SIG_DFL); }
 

@@ -11,44 +11,36 @@
 #define MIB ((size_t)1 << 20)
 #define N 64
 
-static long rss_kib(void) {
-  long pages = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f == NULL) return -1;
-  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
-  fclose(f);
-  return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
+/* N blocks of 1 MiB, every page written (resident). */
+static void take_touched(void **blk) {
+  for (int i = 0; i < N; i++) {
+    blk[i] = malloc(MIB);
+    CHECK(blk[i] != NULL);
+    if (blk[i]) memset(blk[i], 0x5a, MIB);
+  }
 }
 
 int main(void) {
   lt_init("memory");
-  rss_kib(); /* stdio's FILE and buffer get their slots now */
+  lt_rss_kib(); /* stdio's FILE and buffer get their slots now */
 
   TEST("a quiet arena gives back what it frees before the decay") {
     void *blk[N];
-    for (int i = 0; i < N; i++) {
-      blk[i] = malloc(MIB);
-      CHECK(blk[i] != NULL);
-      if (blk[i]) memset(blk[i], 0x5a, MIB);
-    }
+    take_touched(blk);
     usleep(2200 * 1000); /* two decay periods without handing out pages */
-    long before = rss_kib();
+    long before = lt_rss_kib();
     for (int i = 0; i < N; i++) free(blk[i]);
-    long dropped = before - rss_kib();
+    long dropped = before - lt_rss_kib();
     /* The decay alone would keep all 64 MiB for another second. */
     CHECKF(before > 0 && dropped > (long)(N - 8) * 1024, "RSS dropped by %ld KiB of %zu freed", dropped, N * MIB >> 10);
   }
 
   TEST("a busy arena keeps what it frees for the allocations to come") {
     void *blk[N];
-    for (int i = 0; i < N; i++) {
-      blk[i] = malloc(MIB);
-      CHECK(blk[i] != NULL);
-      if (blk[i]) memset(blk[i], 0x5a, MIB);
-    }
-    long before = rss_kib();
+    take_touched(blk);
+    long before = lt_rss_kib();
     for (int i = 0; i < N; i++) free(blk[i]);
-    long dropped = before - rss_kib();
+    long dropped = before - lt_rss_kib();
     /* 64 MiB handed out just now: the same again may follow. */
     CHECKF(before > 0 && dropped < 8 * 1024, "RSS dropped by %ld KiB of %zu freed", dropped, N * MIB >> 10);
   }

@@ -13,15 +13,6 @@
 #define MIB ((size_t)1 << 20)
 #define N 12
 
-static long rss_kib(void) {
-  long pages = 0, rss = 0;
-  FILE *f = fopen("/proc/self/statm", "r");
-  if (f == NULL) return -1;
-  if (fscanf(f, "%ld %ld", &pages, &rss) != 2) rss = -1;
-  fclose(f);
-  return rss < 0 ? -1 : rss * (sysconf(_SC_PAGESIZE) / 1024);
-}
-
 static int by_address(const void *x, const void *y) {
   uintptr_t a = (uintptr_t)*(void *const *)x, b = (uintptr_t)*(void *const *)y;
   return a < b ? -1 : a > b;
@@ -45,18 +36,18 @@ static bool setup(void *blk[N]) {
 int main(void) {
   lt_init("memory");
   void *blk[N];
-  rss_kib(); /* stdio's FILE and buffer get their slots now, not in the freed blocks later */
+  lt_rss_kib(); /* stdio's FILE and buffer get their slots now, not in the freed blocks later */
 
   TEST("resident free pages are reused before purged ones (same size)") {
     CHECK(setup(blk));
-    long before = rss_kib();
+    long before = lt_rss_kib();
     void *p[4];
     for (int i = 0; i < 4; i++) {
       p[i] = malloc(MIB);
       CHECK(p[i] != NULL);
       if (p[i]) memset(p[i], 0xa5, MIB);
     }
-    long grew = rss_kib() - before;
+    long grew = lt_rss_kib() - before;
     /* Lowest-address placement takes the trimmed blocks: +4 MiB. Up to
      * one block may fault in: the small allocations made since the frees
      * (stdio's, the test's) take their slabs from the resident blocks too. */
@@ -68,14 +59,14 @@ int main(void) {
 
   TEST("resident free pages are reused before purged ones (smaller blocks split from them)") {
     CHECK(setup(blk));
-    long before = rss_kib();
+    long before = lt_rss_kib();
     void *p[16];
     for (int i = 0; i < 16; i++) {
       p[i] = malloc(MIB / 4);
       CHECK(p[i] != NULL);
       if (p[i]) memset(p[i], 0xa5, MIB / 4);
     }
-    long grew = rss_kib() - before;
+    long grew = lt_rss_kib() - before;
     CHECKF(before > 0 && grew < 2048, "RSS grew by %ld KiB for 4 MiB of freed resident blocks", grew);
     for (int i = 0; i < 16; i++) free(p[i]);
     for (int i = 4; i < N - 4; i++) free(blk[i]);
