@@ -17,18 +17,22 @@ static uint32_t order_of_pages(size_t pages) { /* smallest k with 2^k >= pages *
 
 /* ---- allocation ---- */
 
+/* A slot of class cls from the arena: through tc's empty bin (refilled),
+ * or alone without a cache; counted, then the decay clock ticks. */
+static void *from_arena(struct lm_tcache *tc, uint32_t cls) {
+  void *p;
+  if (tc != NULL) p = lm_tc_refill(tc, cls);
+  else if (lm_arena_alloc_small(&lm_heap.arenas[0], cls, &p, 1) == 0) p = NULL;
+  if (p != NULL) lm_count_alloc(lm_class_bytes[cls]);
+  lm_heap_tick();
+  return p;
+}
+
 static void *alloc_small(uint32_t cls) {
   struct lm_tcache *tc = lm_tc_get();
   void *p;
   if (tc != NULL && (p = lm_tc_pop_cls(tc, cls)) != NULL) return p;
-  if (tc != NULL) {
-    p = lm_tc_refill(tc, cls);
-  } else if (lm_arena_alloc_small(&lm_heap.arenas[0], cls, &p, 1) == 0) {
-    p = NULL;
-  }
-  if (p != NULL) lm_count_alloc(lm_class_bytes[cls]);
-  lm_heap_tick();
-  return p;
+  return from_arena(tc, cls);
 }
 
 /* A block of at least `size` bytes aligned to `align` (a power of two), or
@@ -71,13 +75,8 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
 }
 
 void *lm_malloc_refill(uint32_t cls) {
-  void *p = lm_tc_refill(lm_tc, cls);
-  if (p == NULL) {
-    errno = ENOMEM;
-    return NULL;
-  }
-  lm_count_alloc(lm_class_bytes[cls]);
-  lm_heap_tick();
+  void *p = from_arena(lm_tc, cls);
+  if (p == NULL) errno = ENOMEM;
   return p;
 }
 

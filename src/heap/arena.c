@@ -149,7 +149,7 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
   return ch;
 }
 
-static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, size_t keep);
+static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool excess);
 
 /* Before a fresh chunk is faulted in, free pages that other threads left
  * dirty - in another arena, or here in blocks too small for the request -
@@ -159,7 +159,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, size_t kee
 static void purge_before_grow(void) {
   unsigned n = __atomic_load_n(&lm_heap.narenas, __ATOMIC_RELAXED);
   /* A pass over an arena with nothing to release skips its chunks at once. */
-  for (unsigned i = 0; i < n; i++) arena_purge(&lm_heap.arenas[i], lm_heap.cfg.purge_ms / 8, false, 0);
+  for (unsigned i = 0; i < n; i++) arena_purge(&lm_heap.arenas[i], lm_heap.cfg.purge_ms / 8, false, false);
 }
 
 /* Called with a's lock held; drops it to map a chunk. false: out of memory. */
@@ -183,26 +183,18 @@ static bool arena_grow(struct lm_arena *a) {
  * while freed pages wait for the decay elsewhere costs a fault per page and
  * holds both at once (bloat 8 8000: 25% fewer page faults). */
 static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, struct lm_chunk **out, uint32_t *pg) {
-  bool dirty_first = a->dirty_free_pages >= (1u << order);
-  for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
-    if ((dirty_first ? ch->dirty_free : ch->free_pages) < (1u << order)) continue;
-    int32_t r = lm_buddy_alloc(ch->idx, order);
-    if (r >= 0) {
-      *out = ch;
-      *pg = (uint32_t)r;
-      return true;
+  /* Pass 0 (only if the arena has that many): chunks with enough dirty
+   * free pages; pass 1: any chunk with enough free pages. */
+  for (int pass = a->dirty_free_pages >= (1u << order) ? 0 : 1; pass < 2; pass++)
+    for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
+      if ((pass == 0 ? ch->dirty_free : ch->free_pages) < (1u << order)) continue;
+      int32_t r = lm_buddy_alloc(ch->idx, order);
+      if (r >= 0) {
+        *out = ch;
+        *pg = (uint32_t)r;
+        return true;
+      }
     }
-  }
-  if (!dirty_first) return false;
-  for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
-    if (ch->free_pages < (1u << order)) continue;
-    int32_t r = lm_buddy_alloc(ch->idx, order);
-    if (r >= 0) {
-      *out = ch;
-      *pg = (uint32_t)r;
-      return true;
-    }
-  }
   return false;
 }
 
@@ -756,17 +748,17 @@ static size_t purge_sparse_slabs(struct lm_arena *a) {
   }
 }
 
-size_t lm_arena_purge(struct lm_arena *a, bool all) { return arena_purge(a, all ? 0 : lm_heap.cfg.purge_ms, all, 0); }
+size_t lm_arena_purge(struct lm_arena *a, bool all) { return arena_purge(a, all ? 0 : lm_heap.cfg.purge_ms, all, false); }
 
 size_t lm_arena_purge_excess(struct lm_arena *a) {
   __atomic_store_n(&a->purge_excess, 0, __ATOMIC_RELAXED);
-  return arena_purge(a, 0, false, SIZE_MAX);
+  return arena_purge(a, 0, false, true);
 }
 
-/* A pass over free pages freed at least `age` ms ago; `all`: a trim.
- * keep != 0: a pass over the excess, which stops once the arena's dirty
+/* A pass over free pages freed at least `age` ms ago; `all`: a trim;
+ * `excess`: a pass over the excess, which stops once the arena's dirty
  * free pages are down to a->purge_keep and leaves the spare slabs alone. */
-static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, size_t keep) {
+static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool excess) {
   /* One purge per arena at a time: while it holds purge_lock no chunk
    * leaves the arena's list, so the cursor below stays valid across the
    * unlocked madvise windows. A decay pass does not wait for another. */
@@ -776,9 +768,9 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, size_t kee
   size_t released = 0;
   struct purge_rec recs[PURGE_BATCH];
   lm_lock(&a->lock);
-  if (keep) keep = a->purge_keep;
-  else __atomic_store_n(&a->purge_due_ms, UINT64_MAX, __ATOMIC_RELAXED);
-  for (uint32_t c = 0; c < LM_NUM_CLASSES && !keep; c++) {
+  size_t keep = excess ? a->purge_keep : 0; /* dirty free pages the pass leaves */
+  if (!excess) __atomic_store_n(&a->purge_due_ms, UINT64_MAX, __ATOMIC_RELAXED);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES && !excess; c++) {
     uint32_t s = a->spare[c];
     if (s == LM_NONE) continue;
     if (now - a->spare_ms[c] >= age) {

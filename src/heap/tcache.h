@@ -175,6 +175,8 @@ static inline __attribute__((always_inline)) enum lm_tc_free lm_tc_free_fast(voi
     return b->cap && p[1] != key ? LM_TC_FULL : LM_TC_SLOW;
   }
   if (lm_unlikely(p[1] == key)) return LM_TC_SLOW;
+  /* lm_tc_push written out: through it the key is loaded again after the
+   * stores (they may alias it), 3 more instructions per free. */
   p[1] = key;
   p[0] = (uintptr_t)b->head ^ key;
   b->head = p;
