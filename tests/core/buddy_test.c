@@ -192,6 +192,166 @@ static void t_take(void)
   EXPECT(lm_buddy_order(c, 0) == MAXO && lm_buddy_free_pages(c) == N && lm_buddy_check(c));
 }
 
+/* Shrink of an allocated block: errors change nothing; success keeps the
+ * lowest 2^order pages and frees the upper part as blocks of orders
+ * order..old-1 at page + 2^j. */
+static void t_shrink_errors(void)
+{
+  uint32_t c = 10;
+  lm_buddy_init(c);
+  EXPECT(lm_buddy_alloc(c, 0) == 0);  /* free: 1 (o0), 2 (o1), 4 (o2), ... */
+  EXPECT(lm_buddy_alloc(c, 3) == 8);  /* pages 8..15 allocated */
+  snapshot(c, &snap);
+  EXPECT(lm_buddy_shrink(c, N, 0) == LM_ERR_RANGE && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, UINT32_MAX, 0) == LM_ERR_RANGE && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 9, 0) == LM_ERR_INTERIOR && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 15, 0) == LM_ERR_INTERIOR && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 17, 0) == LM_ERR_INTERIOR && unchanged(c));  /* inside free 16 */
+  EXPECT(lm_buddy_shrink(c, 1, 0) == LM_ERR_NOT_ALLOCATED && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 16, 0) == LM_ERR_NOT_ALLOCATED && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 512, 0) == LM_ERR_NOT_ALLOCATED && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 8, 4) == LM_ERR_RANGE && unchanged(c));   /* above its order */
+  EXPECT(lm_buddy_shrink(c, 8, MAXO + 1) == LM_ERR_RANGE && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 8, UINT32_MAX) == LM_ERR_RANGE && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 0, 1) == LM_ERR_RANGE && unchanged(c));
+  /* To its own order: a no-op that returns the order. */
+  EXPECT(lm_buddy_shrink(c, 8, 3) == 3 && unchanged(c));
+  EXPECT(lm_buddy_shrink(c, 0, 0) == 0 && unchanged(c));
+  /* A shrunk-then-freed block is a free head: shrinking it again is refused. */
+  EXPECT(lm_buddy_shrink(c, 8, 1) == 3);
+  EXPECT(lm_buddy_free(c, 8) == 1);
+  snapshot(c, &snap);
+  EXPECT(lm_buddy_shrink(c, 8, 0) == LM_ERR_NOT_ALLOCATED && unchanged(c));
+  EXPECT(lm_buddy_check(c));
+}
+
+static void t_shrink(void)
+{
+  uint32_t c = 11;
+  /* Every old order and every new order, on a block that does not start
+   * at page 0 (page + 2^j must be relative to the block). */
+  for (uint32_t old = 0; old < MAXO; old++)
+    for (uint32_t k = 0; k <= old; k++) {
+      lm_buddy_init(c);
+      EXPECT(lm_buddy_alloc(c, 0) == 0);
+      uint32_t h = 1u << old;
+      EXPECT(lm_buddy_alloc(c, old) == (int32_t)h);
+      uint32_t before = lm_buddy_free_pages(c);
+      EXPECT(lm_buddy_shrink(c, h, k) == (int32_t)old);
+      EXPECT(lm_buddy_check(c));
+      EXPECT(lm_buddy_is_allocated(c, h) && lm_buddy_order(c, h) == k);
+      EXPECT(lm_buddy_free_pages(c) == before + (1u << old) - (1u << k));
+      uint32_t next = h + (1u << k); /* the next head inside the old block */
+      for (uint32_t q = h + 1; q < h + (1u << old); q++) {
+        if (q == next) {
+          uint32_t j = (uint32_t)__builtin_ctz(q - h);
+          EXPECT(j >= k && j < old);
+          EXPECT(lm_buddy_is_head(c, q) && !lm_buddy_is_allocated(c, q) &&
+                 lm_buddy_order(c, q) == j);
+          next = h + (2u << j);
+        } else {
+          EXPECT(!lm_buddy_is_head(c, q));
+        }
+      }
+      EXPECT(next == h + (1u << old));
+      /* Freeing the kept part merges everything back. */
+      EXPECT(lm_buddy_free(c, h) == (int32_t)k && lm_buddy_free(c, 0) == 0);
+      EXPECT(lm_buddy_order(c, 0) == MAXO && lm_buddy_free_pages(c) == N && lm_buddy_check(c));
+    }
+  /* The whole chunk down to one page: one free block of each order 0..max-1. */
+  lm_buddy_init(c);
+  EXPECT(lm_buddy_alloc(c, MAXO) == 0 && lm_buddy_free_pages(c) == 0);
+  EXPECT(lm_buddy_shrink(c, 0, 0) == MAXO);
+  EXPECT(lm_buddy_is_allocated(c, 0) && lm_buddy_order(c, 0) == 0);
+  for (uint32_t j = 0; j < MAXO; j++)
+    EXPECT(lm_buddy_is_head(c, 1u << j) && !lm_buddy_is_allocated(c, 1u << j) &&
+           lm_buddy_order(c, 1u << j) == j);
+  EXPECT(lm_buddy_free_pages(c) == N - 1 && lm_buddy_check(c));
+  /* Other blocks are left alone. */
+  EXPECT(lm_buddy_alloc(c, 0) == 1 && lm_buddy_alloc(c, 2) == 4);
+  EXPECT(lm_buddy_alloc(c, 5) == 32 && lm_buddy_shrink(c, 32, 2) == 5);
+  EXPECT(lm_buddy_is_allocated(c, 0) && lm_buddy_order(c, 0) == 0);
+  EXPECT(lm_buddy_is_allocated(c, 1) && lm_buddy_order(c, 1) == 0);
+  EXPECT(lm_buddy_is_allocated(c, 4) && lm_buddy_order(c, 4) == 2);
+  EXPECT(lm_buddy_is_head(c, 2) && !lm_buddy_is_allocated(c, 2) && lm_buddy_order(c, 2) == 1);
+  EXPECT(lm_buddy_is_head(c, 64) && !lm_buddy_is_allocated(c, 64) && lm_buddy_order(c, 64) == 6);
+  EXPECT(lm_buddy_free_pages(c) == N - 1 - 1 - 4 - 4 && lm_buddy_check(c));
+}
+
+/* An exact run of n pages the way the heap builds it: the smallest block
+ * that holds n, shrunk to n's top digit, then the first tail block taken
+ * and shrunk to the next digit, and so on. Records the pieces' heads. */
+static bool build_run(uint32_t c, uint32_t n, uint32_t *piece, uint32_t *npieces)
+{
+  uint32_t k = n > 1 ? 32u - (uint32_t)__builtin_clz(n - 1) : 0;
+  int32_t h = lm_buddy_alloc(c, k);
+  if (h < 0)
+    return false;
+  uint32_t pg = (uint32_t)h;
+  *npieces = 0;
+  for (;;) {
+    uint32_t j = 31u - (uint32_t)__builtin_clz(n);
+    if (lm_buddy_shrink(c, pg, j) != (int32_t)k)
+      return false;
+    piece[(*npieces)++] = pg;
+    if (n == 1u << j)
+      return true;
+    pg += 1u << j;
+    n -= 1u << j;
+    if (lm_buddy_take(c, pg) != (int32_t)j)
+      return false;
+    k = j;
+  }
+}
+
+static void t_shrink_runs(void)
+{
+  uint32_t c = 12, piece[MAXO + 1], np;
+  /* 5 pages = 4 + 1 out of an order-3 block at 0: pages 5..7 stay free. */
+  lm_buddy_init(c);
+  EXPECT(build_run(c, 5, piece, &np) && np == 2 && piece[0] == 0 && piece[1] == 4);
+  EXPECT(lm_buddy_is_allocated(c, 0) && lm_buddy_order(c, 0) == 2);
+  EXPECT(lm_buddy_is_allocated(c, 4) && lm_buddy_order(c, 4) == 0);
+  EXPECT(lm_buddy_is_head(c, 5) && !lm_buddy_is_allocated(c, 5) && lm_buddy_order(c, 5) == 0);
+  EXPECT(lm_buddy_is_head(c, 6) && !lm_buddy_is_allocated(c, 6) && lm_buddy_order(c, 6) == 1);
+  EXPECT(lm_buddy_is_head(c, 8) && !lm_buddy_is_allocated(c, 8) && lm_buddy_order(c, 8) == 3);
+  EXPECT(lm_buddy_free_pages(c) == N - 5 && lm_buddy_check(c));
+  EXPECT(lm_buddy_free(c, 4) == 0);  /* merges with 5, 6 back into order 2 at 4 */
+  EXPECT(lm_buddy_order(c, 4) == 2 && !lm_buddy_is_allocated(c, 4));
+  EXPECT(lm_buddy_free(c, 0) == 2);
+  EXPECT(lm_buddy_order(c, 0) == MAXO && lm_buddy_free_pages(c) == N && lm_buddy_check(c));
+  /* 13 = 8 + 4 + 1 out of an order-4 block, beside an allocated page. */
+  EXPECT(lm_buddy_alloc(c, 0) == 0);
+  EXPECT(build_run(c, 13, piece, &np) && np == 3);
+  EXPECT(piece[0] == 16 && piece[1] == 24 && piece[2] == 28);
+  EXPECT(lm_buddy_is_allocated(c, 16) && lm_buddy_order(c, 16) == 3);
+  EXPECT(lm_buddy_is_allocated(c, 24) && lm_buddy_order(c, 24) == 2);
+  EXPECT(lm_buddy_is_allocated(c, 28) && lm_buddy_order(c, 28) == 0);
+  EXPECT(lm_buddy_is_head(c, 29) && !lm_buddy_is_allocated(c, 29) && lm_buddy_order(c, 29) == 0);
+  EXPECT(lm_buddy_is_head(c, 30) && !lm_buddy_is_allocated(c, 30) && lm_buddy_order(c, 30) == 1);
+  EXPECT(lm_buddy_free_pages(c) == N - 1 - 13 && lm_buddy_check(c));
+  EXPECT(lm_buddy_free(c, 16) == 3 && lm_buddy_free(c, 28) == 0 && lm_buddy_free(c, 24) == 2);
+  EXPECT(lm_buddy_free(c, 0) == 0);
+  EXPECT(lm_buddy_order(c, 0) == MAXO && lm_buddy_free_pages(c) == N && lm_buddy_check(c));
+  /* Every length: exact page count, pieces aligned and in order, and
+   * freeing them (largest last) gives the whole chunk back. */
+  for (uint32_t n = 1; n <= N; n++) {
+    lm_buddy_init(c);
+    EXPECT(build_run(c, n, piece, &np) && np == (uint32_t)__builtin_popcount(n));
+    EXPECT(lm_buddy_free_pages(c) == N - n && lm_buddy_check(c));
+    uint32_t at = piece[0];
+    for (uint32_t i = 0; i < np; i++) {
+      uint32_t k = lm_buddy_order(c, piece[i]);
+      EXPECT(piece[i] == at && lm_buddy_is_allocated(c, piece[i]) && at % (1u << k) == 0);
+      at += 1u << k;
+    }
+    EXPECT(at == piece[0] + n);
+    for (uint32_t i = np; i-- > 0;)
+      EXPECT(lm_buddy_free(c, piece[i]) >= 0);
+    EXPECT(lm_buddy_order(c, 0) == MAXO && lm_buddy_free_pages(c) == N && lm_buddy_check(c));
+  }
+}
+
 static void t_block_of(void)
 {
   uint32_t c = 6;
@@ -391,6 +551,38 @@ static void differential(uint32_t c, uint64_t ops, uint64_t seed)
         mused[p] = false;
         model_merge(p);
       }
+    } else if (op == 14) {
+      /* Shrink: mostly a live block to an order it can take, sometimes any
+       * page to any order (the error paths). After a real shrink, half the
+       * time take the first tail block, as the heap does for exact runs. */
+      bool any = nlive == 0 || (r >> 8) % 8 == 0;
+      uint32_t p = any ? ((r >> 12) % 64 == 0 ? N + (uint32_t)(r >> 20) % 8 : (uint32_t)(r >> 20) % N)
+                       : live[(uint32_t)(r >> 12) % nlive];
+      uint32_t order = any || (r >> 44) % 16 == 0 ? (uint32_t)(r >> 48) % (MAXO + 3)
+                                                   : (uint32_t)(r >> 48) % ((uint32_t)mord[p] + 1);
+      int32_t want;
+      if (p >= N) want = LM_ERR_RANGE;
+      else if (mord[p] < 0) want = LM_ERR_INTERIOR;
+      else if (!mused[p]) want = LM_ERR_NOT_ALLOCATED;
+      else if (order > (uint32_t)mord[p]) want = LM_ERR_RANGE;
+      else want = mord[p];
+      if (want < 0)
+        snapshot(c, &snap);
+      EXPECT(lm_buddy_shrink(c, p, order) == want);
+      if (want < 0) {
+        EXPECT(unchanged(c));
+      } else {
+        for (uint32_t k = (uint32_t)want; k > order; k--)
+          mord[p + (1u << (k - 1))] = (int8_t)(k - 1);
+        mord[p] = (int8_t)order;
+        if (order < (uint32_t)want && (r >> 63) != 0) {
+          uint32_t t = p + (1u << order);
+          EXPECT(lm_buddy_check(c));
+          EXPECT(lm_buddy_take(c, t) == (int32_t)order);
+          mused[t] = true;
+          live[nlive++] = t;
+        }
+      }
     } else {
       uint32_t p = (uint32_t)(r >> 8) % N;
       int32_t h = (int32_t)p;
@@ -426,6 +618,9 @@ int main(int argc, char **argv)
   run("free merges", t_free_merge);
   run("bad free changes nothing", t_bad_free);
   run("take", t_take);
+  run("bad shrink changes nothing", t_shrink_errors);
+  run("shrink", t_shrink);
+  run("shrink + take build exact runs", t_shrink_runs);
   run("block_of", t_block_of);
   run("queries out of range", t_queries_out_of_range);
   run("check detects corruption", t_check_detects);
