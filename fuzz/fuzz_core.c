@@ -18,7 +18,13 @@
  *   realloc, reallocarray        slab_free / slab_free_slot / buddy_free at
  *                     a raw offset, index or page (size): the range,
  *                     interior and double-free paths
- *   valloc, take, handoff        buddy_take at a raw page (the purge path)
+ *   valloc, take      buddy_take at a raw page (the purge path)
+ *   usable_size       buddy_shrink of the table entry (slab or empty entry:
+ *                     compare everything), to order slot / 16 % 12
+ *   handoff           the heap's exact-run step: buddy_shrink of the table
+ *                     entry (or of raw page aux * 64) to order slot / 16 % 12,
+ *                     then buddy_take of the first tail block, recorded in
+ *                     the next table entry
  *   pvalloc           slab_init with a size class or any legal geometry
  *   trim              the size-class contract at n = size
  *   others            compare everything
@@ -304,6 +310,24 @@ static int32_t do_buddy_free(const struct lm_op *op, unsigned ci, uint32_t page,
   return r;
 }
 
+/* lm_buddy_shrink: the block keeps its lowest 2^order pages and the rest
+ * goes back free; the model's canonical tiling then has exactly buddy.h's
+ * tail blocks (free, order j at page + 2^j), which compare_chunk checks. */
+static int32_t do_buddy_shrink(const struct lm_op *op, unsigned ci, uint32_t page, uint32_t order) {
+  const struct tiling *t = tiling_of(ci);
+  int32_t want = buddy_head_error(t, page, true);
+  if (want >= 0 && order > (uint32_t)want) want = LM_ERR_RANGE;
+  int32_t r = lm_buddy_shrink(chunk_ids[ci], page, order);
+  result_feature(op, r);
+  LM_FUZZ_EXPECT(op, r == want, "buddy shrink of page %u to order %u returned %d, want %d",
+                 page, order, r, want);
+  if (r >= 0) {
+    mark(ci, page, (uint32_t)r, false);
+    mark(ci, page, order, true);
+  }
+  return r;
+}
+
 /* The size-class contract, for one n and for the tables (once per process). */
 static void check_class(const struct lm_op *op, uint32_t n) {
   uint32_t c = lm_size_class(n);
@@ -359,6 +383,12 @@ static uint32_t log2_floor(size_t x) { return x ? 63u - (uint32_t)__builtin_clzl
 
 /* Order of a buddy request: small orders are the common and the tricky case. */
 static uint32_t order_of(size_t v) { return (uint32_t)(v % 16) % (LM_MAX_ORDER + 1); }
+
+/* Order to shrink to: slot / 16 is free of the table index (slot % TABLE);
+ * LM_MAX_ORDER + 1 is above every block. */
+static uint32_t shrink_order(const struct lm_op *op) {
+  return (uint32_t)(op->slot / TABLE) % (LM_MAX_ORDER + 2);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   static struct lm_op ops[LM_FUZZ_MAX_OPS];
@@ -417,10 +447,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         chunk_touched = true;
       }
       break;
-    case LM_OP_VALLOC: case LM_OP_TAKE: case LM_OP_HANDOFF: { /* the purge path */
+    case LM_OP_VALLOC: case LM_OP_TAKE: { /* the purge path */
       uint32_t page = op->kind == LM_OP_VALLOC ? (uint32_t)op->size : (uint32_t)op->aux * 32;
       if (do_buddy_free(op, ci, page, true) >= 0)
         *e = (struct entry){BUDDY, (uint8_t)ci, page};
+      chunk_touched = true;
+      break;
+    }
+    case LM_OP_USABLE_SIZE:
+      if (e->type != BUDDY) {
+        chunk_touched = slab_touched = true;
+        break;
+      }
+      ci = e->idx;
+      do_buddy_shrink(op, ci, e->where, shrink_order(op));
+      chunk_touched = true;
+      break;
+    case LM_OP_HANDOFF: { /* carve_run's step: keep the low part, take the next */
+      uint32_t page = (uint32_t)op->aux * 64, order = shrink_order(op);
+      if (e->type == BUDDY) {
+        ci = e->idx;
+        page = e->where;
+      }
+      int32_t old = do_buddy_shrink(op, ci, page, order);
+      if (old > (int32_t)order && do_buddy_free(op, ci, page + (1u << order), true) >= 0)
+        table[(op->slot + 1) % TABLE] = (struct entry){BUDDY, (uint8_t)ci, page + (1u << order)};
       chunk_touched = true;
       break;
     }
@@ -447,7 +498,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     case LM_OP_TRIM:
       check_class(op, (uint32_t)(op->size % (LM_SMALL_MAX + 1)));
       break;
-    default: /* usable_size, thread, barrier: look at everything */
+    default: /* thread, barrier: look at everything */
       chunk_touched = slab_touched = true;
       break;
     }
