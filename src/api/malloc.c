@@ -36,8 +36,9 @@ static void *alloc_small(uint32_t cls) {
 }
 
 /* A block of at least `size` bytes aligned to `align` (a power of two), or
- * NULL. zero: the first `size` bytes must read zero. */
-static void *alloc_any(size_t size, size_t align, bool zero) {
+ * NULL. zero: the first `size` bytes must read zero. pow2_run: a large
+ * block spans its whole power of two of pages (for realloc's growth). */
+static void *alloc_block(size_t size, size_t align, bool zero, bool pow2_run) {
   if (!lm_heap_ready()) lm_heap_init();
   if (size > MAX_REQUEST || align > MAX_REQUEST / 2 + 1) return NULL;
   if (align < LM_QUANTUM) align = LM_QUANTUM; /* every block is 16-aligned */
@@ -59,8 +60,12 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
   size_t usable;
   if (order <= LM_LARGE_MAX_ORDER) {
     struct lm_tcache *tc = lm_tc_get();
-    p = lm_arena_alloc_large(tc ? tc->arena : &lm_heap.arenas[0], order, &zeroed);
-    usable = PAGE << order;
+    /* An exact run of pages, unless realloc grows the block: then the
+     * whole power of two, so the next growth stays in place. */
+    size_t pages = pow2_run ? (size_t)1 << order : (size + PAGE - 1) / PAGE;
+    if (pages == 0) pages = 1;
+    p = lm_arena_alloc_large(tc ? tc->arena : &lm_heap.arenas[0], (uint32_t)pages, order, &zeroed);
+    usable = PAGE * pages;
   } else {
     p = lm_huge_alloc(size, align, &zeroed);
     usable = p ? ((struct lm_huge *)(lm_reg_lookup((uintptr_t)p) & ~LM_REG_HUGE))->size : 0;
@@ -73,6 +78,8 @@ static void *alloc_any(size_t size, size_t align, bool zero) {
   lm_heap_tick();
   return p;
 }
+
+static void *alloc_any(size_t size, size_t align, bool zero) { return alloc_block(size, align, zero, false); }
 
 void *lm_malloc_refill(uint32_t cls) {
   void *p = from_arena(lm_tc, cls);
@@ -180,8 +187,10 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
     return b->kind = K_SMALL;
   }
   if ((pm & LM_PM_LARGE) && (a & (PAGE - 1)) == 0) {
-    b->usable = PAGE << (pm & ~LM_PM_LARGE);
-    return b->kind = K_LARGE;
+    if (pm != LM_PM_LARGE) {
+      b->usable = PAGE * (pm & ~LM_PM_LARGE);
+      return b->kind = K_LARGE;
+    }
   }
   why = lm_arena_why_bad(ch, a);
 bad:
@@ -285,7 +294,7 @@ static void *realloc_impl(void *p, size_t n) {
       return q;
     }
   }
-  if ((q = alloc_any(n, 0, false)) == NULL) {
+  if ((q = alloc_block(n, 0, false, n > b.usable)) == NULL) {
     errno = ENOMEM;
     return NULL; /* the old block stays intact */
   }

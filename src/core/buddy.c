@@ -423,6 +423,37 @@ int32_t lm_buddy_take(uint32_t c, uint32_t page)
   return (int32_t)lm_buddy[c].ord[page];
 }
 
+int32_t lm_buddy_shrink(uint32_t c, uint32_t page, uint32_t order)
+{
+  if (page >= LM_CHUNK_PAGES)
+    return LM_ERR_RANGE;
+  if (lm_buddy[c].st[page] == LM_BUDDY_INTERIOR)
+    return LM_ERR_INTERIOR;
+  if (lm_buddy[c].st[page] != LM_BUDDY_USED)
+    return LM_ERR_NOT_ALLOCATED;
+  uint32_t had = lm_buddy[c].ord[page], k = had;
+  if (order > k)
+    return LM_ERR_RANGE;
+  /*@ loop invariant k_range: order <= k <= had && had == \at(Ord(c, page), Pre);
+      loop invariant p_used: UsedHead(c, page) && Ord(c, page) == k;
+      LM_BUDDY_VALID(loop invariant, c)
+      loop invariant tail: \forall integer j; k <= j < had ==>
+        FreeHead(c, page + Pow2(j)) && Ord(c, page + Pow2(j)) == j;
+      loop invariant others_used: \forall integer q; InChunk(q) ==>
+        (UsedHead(c, q) <==> \at(UsedHead(c, q), Pre));
+      loop invariant others_order: \forall integer q; InChunk(q) && q != page && UsedHead(c, q) ==>
+        Ord(c, q) == \at(Ord(c, q), Pre);
+      loop invariant count: lm_buddy[c].nfree == \at(lm_buddy[c].nfree, Pre) + Pow2(had) - Pow2(k);
+      loop assigns k, LM_BUDDY_CHUNK(c);
+      loop variant k - order; */
+  while (k > order) {
+    //@ ghost lm_buddy_lemma_pow2(k - 1);
+    split(c, page);
+    k--;
+  }
+  return (int32_t)had;
+}
+
 /* The containing block's head is `page` rounded down to 2^k for k = its
  * order; try k = 0, 1, ... and stop at the first head whose block reaches
  * `page` (blocks do not overlap, so it is the one). */

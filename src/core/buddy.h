@@ -145,6 +145,50 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page);
     disjoint behaviors; */
 int32_t lm_buddy_take(uint32_t c, uint32_t page);
 
+/* Shrink the allocated block whose head is `page` to order `order`: it
+ * keeps its lowest 2^order pages, and its upper part goes back as free
+ * blocks of orders order, order+1, ..., old order - 1, side by side above
+ * it (the halves split off, smallest first). With lm_buddy_take of the
+ * first of them the heap builds exact page runs: n pages as the allocated
+ * blocks of n's binary digits, so the pages a power of two would add stay
+ * free. Returns the order the block had, or LM_ERR_RANGE (page out of the
+ * chunk, or order above the block's), LM_ERR_INTERIOR or
+ * LM_ERR_NOT_ALLOCATED; nothing changes on error. */
+/*@ requires chunk: c < LM_MAX_CHUNKS;
+    LM_BUDDY_VALID(requires, c)
+    assigns LM_BUDDY_CHUNK(c);
+    LM_BUDDY_VALID(ensures, c)
+    behavior out_of_range:
+      assumes page >= LM_CHUNK_PAGES;
+      assigns \nothing;
+      ensures range: \result == LM_ERR_RANGE;
+    behavior interior:
+      assumes page < LM_CHUNK_PAGES && !Head(c, page);
+      assigns \nothing;
+      ensures interior: \result == LM_ERR_INTERIOR;
+    behavior free_block:
+      assumes page < LM_CHUNK_PAGES && FreeHead(c, page);
+      assigns \nothing;
+      ensures not_allocated: \result == LM_ERR_NOT_ALLOCATED;
+    behavior too_big:
+      assumes page < LM_CHUNK_PAGES && UsedHead(c, page) && order > Ord(c, page);
+      assigns \nothing;
+      ensures range: \result == LM_ERR_RANGE;
+    behavior shrunk:
+      assumes page < LM_CHUNK_PAGES && UsedHead(c, page) && order <= Ord(c, page);
+      ensures order: \result == \old(Ord(c, page));
+      ensures kept: UsedHead(c, page) && Ord(c, page) == order;
+      ensures tail: \forall integer j; order <= j < \result ==>
+        FreeHead(c, page + Pow2(j)) && Ord(c, page + Pow2(j)) == j;
+      ensures others_used: \forall integer q; InChunk(q) ==>
+        (UsedHead(c, q) <==> \at(UsedHead(c, q), Pre));
+      ensures others_order: \forall integer q; InChunk(q) && q != page && UsedHead(c, q) ==>
+        Ord(c, q) == \at(Ord(c, q), Pre);
+      ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(\result) - Pow2(order);
+    complete behaviors;
+    disjoint behaviors; */
+int32_t lm_buddy_shrink(uint32_t c, uint32_t page, uint32_t order);
+
 /* Head page of the block (free or allocated) that contains `page`, or
  * LM_ERR_RANGE. */
 /*@ requires chunk: c < LM_MAX_CHUNKS;

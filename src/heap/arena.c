@@ -572,7 +572,23 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
 
 /* ---- large blocks ---- */
 
-void *lm_arena_alloc_large(struct lm_arena *a, uint32_t order, bool *zeroed) {
+/* Buddy block [pg, pg + 2^order) of chunk c, allocated, becomes the run
+ * [pg, pg + n): the allocated blocks of n's binary digits, largest first;
+ * the rest goes back free (lm_buddy_shrink's tail, whose lowest block the
+ * next digit takes). Costs a few O(1) core steps per digit of n. */
+static void carve_run(uint32_t c, uint32_t pg, uint32_t n) {
+  for (;;) {
+    uint32_t k = 31u - (uint32_t)__builtin_clz(n);
+    int32_t r = lm_buddy_shrink(c, pg, k);
+    if (r < 0) lm_heap_bug("internal error: buddy shrink failed at page", (void *)(uintptr_t)pg);
+    if (n == 1u << k) return;
+    pg += 1u << k;
+    n -= 1u << k;
+    if (lm_buddy_take(c, pg) != (int32_t)k) lm_heap_bug("internal error: buddy take failed at page", (void *)(uintptr_t)pg);
+  }
+}
+
+void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, bool *zeroed) {
   struct lm_chunk *ch;
   uint32_t pg;
   lm_lock(&a->lock);
@@ -582,9 +598,16 @@ void *lm_arena_alloc_large(struct lm_arena *a, uint32_t order, bool *zeroed) {
       return NULL;
     }
   }
-  ch->page[pg] = LM_PM_LARGE | order;
-  *zeroed = pages_taken(a, ch, pg, 1u << order);
-  a->large_live_bytes += (size_t)LM_PAGE_SIZE << order;
+  if (pages < 1u << order) {
+    carve_run(ch->idx, pg, pages);
+    /* later blocks of the run: bad pointers to them say "interior" */
+    for (uint32_t q = pg + (1u << (31u - (uint32_t)__builtin_clz(pages))); q < pg + pages;
+         q += 1u << lm_buddy_order(ch->idx, q))
+      ch->page[q] = LM_PM_LARGE;
+  }
+  ch->page[pg] = LM_PM_LARGE | pages;
+  *zeroed = pages_taken(a, ch, pg, pages);
+  a->large_live_bytes += (size_t)pages << LM_PAGE_SHIFT;
   a->large_nmalloc++;
   lm_unlock(&a->lock);
   return (void *)(ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT));
@@ -610,17 +633,21 @@ bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
   struct lm_arena *a = &lm_heap.arenas[ch->arena];
   uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
   lm_lock(&a->lock);
-  uint32_t e = ch->page[pg];
-  int32_t r = (e & LM_PM_LARGE) && (p & (LM_PAGE_SIZE - 1)) == 0 ? lm_buddy_free(ch->idx, pg) : LM_ERR_INTERIOR;
+  uint32_t e = ch->page[pg], pages = e & ~LM_PM_LARGE;
+  int32_t r = (e & LM_PM_LARGE) && pages && (p & (LM_PAGE_SIZE - 1)) == 0 ? lm_buddy_free(ch->idx, pg) : LM_ERR_INTERIOR;
   if (r < 0) {
     lm_unlock(&a->lock);
     lm_heap_error(fn, classify_bad(ch, p), (void *)p);
     return false;
   }
-  uint32_t order = e & ~LM_PM_LARGE;
   ch->page[pg] = 0;
-  pages_returned(a, ch, pg, 1u << order, now32());
-  a->large_live_bytes -= (size_t)LM_PAGE_SIZE << order;
+  /* the run's other blocks, each its own buddy block (see carve_run) */
+  for (uint32_t q = pg + (1u << r); q < pg + pages; q += 1u << r) {
+    ch->page[q] = 0;
+    if ((r = lm_buddy_free(ch->idx, q)) < 0) lm_heap_bug("internal error: a large run lost a block at", (void *)(ch->base + ((uintptr_t)q << LM_PAGE_SHIFT)));
+  }
+  pages_returned(a, ch, pg, pages, now32());
+  a->large_live_bytes -= (size_t)pages << LM_PAGE_SHIFT;
   a->large_nfree++;
   lm_unlock(&a->lock);
   return true;

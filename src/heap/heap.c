@@ -54,6 +54,12 @@ _Noreturn void lm_tc_corrupt(const void *p) {
   lm_os_abort();
 }
 
+_Noreturn void lm_heap_bug(const char *what, const void *p) {
+  lm_heap.cfg.warn_only = false;
+  lm_heap_error("lemmalloc", what, p);
+  lm_os_abort();
+}
+
 /* ---- configuration ---- */
 
 /* Decimal with optional k/m/g suffix; `def` if unset or malformed. */

@@ -8,10 +8,13 @@
  *              4 MiB granule) to the chunk or huge mapping covering it; a
  *              pointer with no entry was not handed out by lemmalloc.
  *   pagemap    per chunk, one word per page: the slab whose span holds the
- *              page (every page of the span), or LARGE|order at the head of a
- *              large block, or 0.
- *   large      a request above LM_SMALL_MAX (or over-aligned) served by one
- *              buddy block of up to LM_LARGE_MAX_ORDER.
+ *              page (every page of the span), LARGE|pages at the head of a
+ *              large block, LARGE at the head of its other buddy blocks, or 0.
+ *   large      a request above LM_SMALL_MAX (or over-aligned) served by an
+ *              exact run of pages inside one buddy block of up to
+ *              LM_LARGE_MAX_ORDER: the allocated blocks of the page count's
+ *              binary digits side by side (5 pages: 4 + 1), so the pages up
+ *              to the next power of two stay free for other requests.
  *   huge       a request above LM_LARGE_MAX, mapped directly (4 MiB aligned)
  *              and kept in a small cache after free until the decay.
  *   tcache     per-thread stack of free slots per size class, linked through
@@ -66,10 +69,10 @@ static inline __attribute__((always_inline)) uintptr_t lm_reg_lookup(uintptr_t a
 bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) LM_HIDDEN;
 
 /* ---- chunks ---- */
-#define LM_PM_LARGE (1u << 31) /* pagemap: head of a large block | order */
+#define LM_PM_LARGE (1u << 31) /* pagemap: head of a large run | its pages (0: a later block of one) */
 
 struct lm_chunk {
-  uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|order, or 0 */
+  uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|pages, LARGE, or 0 */
   uint32_t stamp[LM_CHUNK_PAGES]; /* ms (low 32 bits) when a free page was freed */
   uint64_t dirty[LM_CHUNK_PAGES / 64];
   uintptr_t base;                 /* LM_CHUNK_SIZE aligned */
@@ -182,6 +185,9 @@ void lm_heap_init(void) LM_HIDDEN;
 /* Report bad input: "lemmalloc: <fn>(): <what> <ptr>", then abort unless
  * LEMMALLOC_ON_ERROR=warn. */
 void lm_heap_error(const char *fn, const char *what, const void *p) LM_HIDDEN;
+/* A broken invariant of the heap itself (a bug, not bad input): report
+ * and abort. */
+_Noreturn void lm_heap_bug(const char *what, const void *p) LM_HIDDEN;
 /* Run purge passes that are due (cheap when none is). */
 void lm_heap_tick(void) LM_HIDDEN;
 /* Internal metadata (never user blocks): from mapped pages, never freed
@@ -196,9 +202,9 @@ uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint
 /* Free n slots of one class already validated by the caller (slab of each
  * known from the pagemap). Slots of any arena; each goes to its owner. */
 void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) LM_HIDDEN;
-/* A block of 2^order pages aligned to its size; *zeroed says whether every
- * page is known to read zero. */
-void *lm_arena_alloc_large(struct lm_arena *a, uint32_t order, bool *zeroed) LM_HIDDEN;
+/* A run of `pages` pages (1 <= pages <= 2^order) aligned to 2^order pages;
+ * *zeroed says whether every page is known to read zero. */
+void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, bool *zeroed) LM_HIDDEN;
 /* Free the large block at p; false (reported) if p is not one. */
 bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) LM_HIDDEN;
 /* Why p, inside chunk ch but not a valid block start, is bad (for the error
