@@ -398,7 +398,7 @@ int lm_trim(void) {
   struct lm_tcache *tc = lm_tc_get();
   if (tc != NULL) lm_tc_flush_all(tc);
   size_t released = 0;
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) released += lm_arena_purge(&lm_heap.arenas[i], true);
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) released += lm_arena_purge(&lm_heap.arenas[i], true);
   released += lm_huge_decay(true);
   lm_slab_rows_purge(); /* rows freed since the last pass stay: one more pass */
   released += lm_slab_rows_purge();

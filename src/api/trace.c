@@ -43,7 +43,7 @@ static struct {
   uint16_t val[MAP_CAP];
   size_t len;
   uint8_t buf[BUF_SIZE];
-} T = {.fd = -1};
+} T; /* in .bss: T.fd is set before any use (tracing on) */
 
 /* A mutex, not a spinlock: a thread may wait here while another's write(2)
  * blocks. Held across fork by the atfork handlers, so the child never

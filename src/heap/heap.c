@@ -165,7 +165,7 @@ void lm_heap_init(void) {
   lm_tc_key = lm_heap.key;
   class_tables();
   lm_slab_geometry();
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock_reinit(&a->lock);
     lm_lock_reinit(&a->purge_lock);
@@ -198,8 +198,8 @@ __attribute__((destructor)) static void lm_heap_dtor(void) {
 
 static void fork_prepare(void) {
   lm_lock(&lm_heap.init_lock);
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock(&lm_heap.arenas[i].purge_lock);
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) lm_lock(&lm_heap.arenas[i].lock);
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) lm_lock(&lm_heap.arenas[i].purge_lock);
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) lm_lock(&lm_heap.arenas[i].lock);
   lm_lock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
 }
@@ -207,15 +207,15 @@ static void fork_prepare(void) {
 static void fork_parent(void) {
   lm_unlock(&lm_heap.meta_lock);
   lm_unlock(&lm_heap.huge_lock);
-  for (unsigned i = LM_MAX_ARENAS; i-- > 0;) lm_unlock(&lm_heap.arenas[i].lock);
-  for (unsigned i = LM_MAX_ARENAS; i-- > 0;) lm_unlock(&lm_heap.arenas[i].purge_lock);
+  for (unsigned i = lm_heap.cfg.narenas; i-- > 0;) lm_unlock(&lm_heap.arenas[i].lock);
+  for (unsigned i = lm_heap.cfg.narenas; i-- > 0;) lm_unlock(&lm_heap.arenas[i].purge_lock);
   lm_unlock(&lm_heap.init_lock);
 }
 
 static void fork_child(void) {
   lm_lock_reinit(&lm_heap.meta_lock);
   lm_lock_reinit(&lm_heap.huge_lock);
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     lm_lock_reinit(&lm_heap.arenas[i].lock);
     lm_lock_reinit(&lm_heap.arenas[i].purge_lock);
   }
@@ -293,7 +293,7 @@ void lm_heap_tick(void) {
                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return; /* another thread runs this tick */
   lm_stats_sample();
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     if (__atomic_load_n(&a->purge_due_ms, __ATOMIC_RELAXED) <= now) lm_arena_purge(a, false);
   }
@@ -309,7 +309,7 @@ void lm_heap_tick(void) {
 /* ---- iteration ---- */
 
 void lm_heap_each_chunk(lm_chunk_fn fn, void *arg) {
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock(&a->lock);
     for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) fn(a, ch, arg);

@@ -19,7 +19,7 @@ static size_t raise_peak(size_t *peak, size_t v) {
  * enough for the decay tick (one uncontended lock per arena). */
 static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
   size_t dirty = 0;
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock(&a->lock);
     dirty += a->dirty_pages;
@@ -52,7 +52,7 @@ int lm_stats(struct lm_stats *st) {
   if (!lm_heap_ready()) lm_heap_init();
   memset(st, 0, sizeof *st);
   size_t dirty = 0;
-  for (unsigned i = 0; i < LM_MAX_ARENAS; i++) {
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock(&a->lock);
     dirty += a->dirty_pages;
