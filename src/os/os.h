@@ -68,7 +68,26 @@ _Noreturn void lm_os_abort(void);
  * initializer lets locks work before the heap initializes. */
 typedef pthread_mutex_t lm_lock_t;
 #define LM_LOCK_INIT PTHREAD_MUTEX_INITIALIZER
-static inline void lm_lock(lm_lock_t *l) { pthread_mutex_lock(l); }
+#if defined(__x86_64__) || defined(__i386__)
+#define LM_CPU_RELAX() __builtin_ia32_pause()
+#elif defined(__aarch64__)
+#define LM_CPU_RELAX() __asm__ __volatile__("yield")
+#else
+#define LM_CPU_RELAX() ((void)0)
+#endif
+/* Critical sections are short (a refill, a flush, a buddy step): a waiter
+ * first spins while the holder runs on another CPU, reading the lock word
+ * and trying only when it looks free, and sleeps in the kernel only after
+ * that (a futex sleep and wake-up cost two context switches). */
+#define LM_LOCK_SPINS 100
+static inline void lm_lock(lm_lock_t *l) {
+  if (__builtin_expect(pthread_mutex_trylock(l) == 0, 1)) return;
+  for (int i = 0; i < LM_LOCK_SPINS; i++) {
+    LM_CPU_RELAX();
+    if (__atomic_load_n(&l->__data.__lock, __ATOMIC_RELAXED) == 0 && pthread_mutex_trylock(l) == 0) return;
+  }
+  pthread_mutex_lock(l);
+}
 static inline void lm_unlock(lm_lock_t *l) { pthread_mutex_unlock(l); }
 static inline bool lm_trylock(lm_lock_t *l) { return pthread_mutex_trylock(l) == 0; }
 /* Re-create a lock in a fork child (its state may belong to a dead thread). */
