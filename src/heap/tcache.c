@@ -21,6 +21,24 @@ static struct lm_tcounters nocache;
 
 static void tc_exit(void *arg);
 
+/* Threads holding a live cache. Up to TC_SHARED_THREADS of them each get
+ * the whole setting; beyond that the setting times TC_SHARED_THREADS is
+ * shared out, down to TC_MIN_BYTES a thread. An idle thread never trims
+ * its own cache (only its own slow paths run the trim), so 20 idle Puma
+ * or Sidekiq workers at 256 KiB would keep 5 MiB of free slots resident
+ * (bloat-rb, 3 runs: final RSS 106 MiB at 256 KiB a thread, 96 at 64). */
+#define TC_SHARED_THREADS 8
+#define TC_MIN_BYTES ((size_t)64 << 10)
+static unsigned tc_nlive;
+
+static size_t tc_budget(void) {
+  size_t total = lm_heap.cfg.tcache_bytes;
+  unsigned n = __atomic_load_n(&tc_nlive, __ATOMIC_RELAXED);
+  if (n <= TC_SHARED_THREADS) return total;
+  size_t share = total / n * TC_SHARED_THREADS, floor = total < TC_MIN_BYTES ? total : TC_MIN_BYTES;
+  return share < floor ? floor : share;
+}
+
 void lm_tc_init(void) {
   /* Fresh caps: as many slots as fit a per-class budget, at most
    * LM_TCACHE_MAX_COUNT; the budget shrinks until the caps of all classes
@@ -89,6 +107,7 @@ struct lm_tcache *lm_tc_get(void) {
   pthread_setspecific(tc_exit_key, tc);
   lm_tc = tc;
   tc_state = TC_LIVE;
+  __atomic_fetch_add(&tc_nlive, 1, __ATOMIC_RELAXED);
   return tc;
 }
 
@@ -107,7 +126,7 @@ static void set_cap(struct lm_tcache *tc, uint32_t cls, uint32_t cap) {
  * the budget follows the classes in use. */
 static void grow(struct lm_tcache *tc, uint32_t cls) {
   struct lm_tbin *b = &tc->bins[cls];
-  size_t total = lm_heap.cfg.tcache_bytes;
+  size_t total = tc_budget();
   b->flags |= LM_TB_ACTIVE;
   tc->nslow++;
   uint32_t cap = b->cap ? 2u * b->cap : 1u;
@@ -260,6 +279,7 @@ static void tc_exit(void *arg) {
   struct lm_tcache *tc = arg;
   lm_tc = &lm_tc_none;
   tc_state = TC_DEAD;
+  __atomic_fetch_sub(&tc_nlive, 1, __ATOMIC_RELAXED);
   lm_tc_flush_all(tc);
   lm_lock(&lm_heap.meta_lock);
   add_counters(&retired, &tc->c);
@@ -329,4 +349,5 @@ void lm_tc_fork_child(void) {
   }
   tc_list = self;
   if (self) self->next = self->prev = NULL;
+  tc_nlive = self != NULL; /* the child's one thread */
 }
