@@ -43,7 +43,7 @@ typedef struct {
 } mailbox;
 
 typedef struct {
-  pthread_t t;
+  _Alignas(LINE) pthread_t t;
   int id;
   uint64_t rng;
   mailbox box;
@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
   g_burst_every = arg_long(argc, argv, 4, 150);
   g_quiet_ms = arg_long(argc, argv, 5, 500);
   long baseline = rss_kib();
-  g_w = calloc((size_t)g_threads, sizeof *g_w);
+  g_w = xcalloc_lines((size_t)g_threads, sizeof *g_w);
   if (!g_w) fail("calloc");
   pthread_barrier_init(&g_done, NULL, (unsigned)g_threads);
   pthread_barrier_init(&g_measured, NULL, (unsigned)g_threads + 1);

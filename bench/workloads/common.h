@@ -40,6 +40,21 @@ static UNUSED void *xmalloc(size_t n) {
   return p;
 }
 
+/* Per-thread records (a worker's generator and counters, written on every
+ * step) each on cache lines of their own: the type puts _Alignas(LINE) on
+ * its first member, and the array starts on a line. Two threads writing one
+ * line would make the harness, not the allocator, the thing measured (it
+ * made mtchurn's runs bimodal, 1x or 2x the CPU time, depending on which
+ * threads the kernel put on different CPUs). */
+#define LINE 64
+static UNUSED void *xcalloc_lines(size_t n, size_t size) {
+  size_t bytes = (n * size + LINE - 1) / LINE * LINE;
+  void *p = aligned_alloc(LINE, bytes ? bytes : LINE);
+  if (!p) fail("aligned_alloc(%zu) returned NULL", bytes);
+  memset(p, 0, bytes);
+  return p;
+}
+
 /* Keeps the compiler from proving a block unused and dropping the
  * malloc/free pair (GCC and clang both do that for plain pairs). */
 static inline void escape(void *p) { __asm__ volatile("" : : "r"(p) : "memory"); }

@@ -12,7 +12,7 @@
 #include "common.h"
 
 typedef struct {
-  void **blk;
+  _Alignas(LINE) void **blk;
   size_t *size;
   uint64_t *tag;
   uint64_t rng;
@@ -53,7 +53,7 @@ int main(int argc, char **argv) {
   g_slots = arg_long(argc, argv, 4, 1000);
   g_size = arg_long(argc, argv, 5, 512);
   if (g_size < 16) fail("size must be at least 16");
-  lineage *ls = calloc((size_t)threads, sizeof *ls);
+  lineage *ls = xcalloc_lines((size_t)threads, sizeof *ls);
   if (!ls) fail("calloc");
   for (long t = 0; t < threads; t++) {
     ls[t].blk = calloc((size_t)g_slots, sizeof(void *));

@@ -13,7 +13,7 @@
 static long g_steps, g_slots, g_size;
 
 typedef struct {
-  pthread_t t;
+  _Alignas(LINE) pthread_t t;
   uint64_t rng;
   long frees;
 } worker;
@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
   g_slots = arg_long(argc, argv, 3, 2000);
   g_size = arg_long(argc, argv, 4, 2048);
   if (g_size < 16) fail("size must be at least 16");
-  worker *ws = calloc((size_t)threads, sizeof *ws);
+  worker *ws = xcalloc_lines((size_t)threads, sizeof *ws);
   if (!ws) fail("calloc");
   for (long i = 0; i < threads; i++) {
     ws[i].rng = 31 + (uint64_t)i;

@@ -29,7 +29,8 @@ static struct {
 static long g_batches, g_batch, g_size;
 
 typedef struct {
-  uint64_t rng, sum;
+  _Alignas(LINE) uint64_t rng;
+  uint64_t sum;
   long blocks;
 } worker;
 
@@ -100,7 +101,7 @@ int main(int argc, char **argv) {
   g_batch = arg_long(argc, argv, 4, 64);
   g_size = arg_long(argc, argv, 5, 1024);
   if (g_size < 24) fail("size must be at least 24");
-  worker *w = calloc((size_t)(np + nc), sizeof *w);
+  worker *w = xcalloc_lines((size_t)(np + nc), sizeof *w);
   pthread_t *t = calloc((size_t)(np + nc), sizeof *t);
   if (!w || !t) fail("calloc");
   Q.producers_left = (unsigned)np;
