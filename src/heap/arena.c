@@ -576,19 +576,21 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
 
 /* ---- large blocks ---- */
 
-/* Buddy block [pg, pg + 2^order) of chunk c, allocated, becomes the run
+/* Buddy block [pg, pg + 2^order) of chunk ch, allocated, becomes the run
  * [pg, pg + n): the allocated blocks of n's binary digits, largest first;
  * the rest goes back free (lm_buddy_shrink's tail, whose lowest block the
- * next digit takes). Costs a few O(1) core steps per digit of n. */
-static void carve_run(uint32_t c, uint32_t pg, uint32_t n) {
+ * next digit takes). Costs a few O(1) core steps per digit of n. The
+ * run's later blocks are marked in the pagemap, so that a bad pointer to
+ * one reads as interior; the caller marks the head. */
+static void carve_run(struct lm_chunk *ch, uint32_t pg, uint32_t n) {
   for (;;) {
     uint32_t k = 31u - (uint32_t)__builtin_clz(n);
-    int32_t r = lm_buddy_shrink(c, pg, k);
-    if (r < 0) lm_heap_bug("internal error: buddy shrink failed at page", (void *)(uintptr_t)pg);
+    if (lm_buddy_shrink(ch->idx, pg, k) < 0) lm_heap_bug("internal error: buddy shrink failed at page", (void *)(uintptr_t)pg);
     if (n == 1u << k) return;
     pg += 1u << k;
     n -= 1u << k;
-    if (lm_buddy_take(c, pg) != (int32_t)k) lm_heap_bug("internal error: buddy take failed at page", (void *)(uintptr_t)pg);
+    if (lm_buddy_take(ch->idx, pg) < (int32_t)k) lm_heap_bug("internal error: buddy take failed at page", (void *)(uintptr_t)pg);
+    ch->page[pg] = LM_PM_LARGE;
   }
 }
 
@@ -602,13 +604,7 @@ void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, b
       return NULL;
     }
   }
-  if (pages < 1u << order) {
-    carve_run(ch->idx, pg, pages);
-    /* later blocks of the run: bad pointers to them say "interior" */
-    for (uint32_t q = pg + (1u << (31u - (uint32_t)__builtin_clz(pages))); q < pg + pages;
-         q += 1u << lm_buddy_order(ch->idx, q))
-      ch->page[q] = LM_PM_LARGE;
-  }
+  if (pages < 1u << order) carve_run(ch, pg, pages);
   ch->page[pg] = LM_PM_LARGE | pages;
   *zeroed = pages_taken(a, ch, pg, pages);
   a->large_live_bytes += (size_t)pages << LM_PAGE_SHIFT;
