@@ -25,14 +25,28 @@ static uint32_t dirty_count(const struct lm_chunk *ch, uint32_t pg, uint32_t n) 
   return cnt;
 }
 
-static void dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) {
+static void dirty_mark_map(uint64_t *map, uint32_t pg, uint32_t n, bool on) {
   uint32_t end = pg + n;
   while (pg < end) {
     uint32_t w = pg / 64, lo = pg % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
-    if (on) ch->dirty[w] |= range_mask(lo, hi);
-    else ch->dirty[w] &= ~range_mask(lo, hi);
+    if (on) map[w] |= range_mask(lo, hi);
+    else map[w] &= ~range_mask(lo, hi);
     pg = w * 64 + hi;
   }
+}
+
+static void dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) { dirty_mark_map(ch->dirty, pg, n, on); }
+
+/* All of [pg, pg + n) set in both a and b. */
+static bool all_set2(const uint64_t *a, const uint64_t *b, uint32_t pg, uint32_t n) {
+  uint32_t end = pg + n;
+  while (pg < end) {
+    uint32_t w = pg / 64, lo = pg % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
+    uint64_t m = range_mask(lo, hi);
+    if ((a[w] & b[w] & m) != m) return false;
+    pg = w * 64 + hi;
+  }
+  return true;
 }
 
 static bool is_dirty(const struct lm_chunk *ch, uint32_t pg) { return ch->dirty[pg / 64] >> (pg % 64) & 1; }
@@ -64,6 +78,7 @@ static bool pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, ui
   bool head_clean = !is_dirty(ch, pg);
 #endif
   ch->free_pages -= n;
+  dirty_mark_map(ch->freemap, pg, n, false);
   ch->dirty_free -= d;
   a->dirty_free_pages -= d;
   a->dirty_pages += n - d;
@@ -85,6 +100,8 @@ static void schedule_purge(struct lm_arena *a, uint32_t now) {
 static void pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n, uint32_t stamp) {
   uint32_t d = dirty_count(ch, pg, n);
   ch->free_pages += n;
+  dirty_mark_map(ch->freemap, pg, n, true);
+  ch->nowin_need = UINT32_MAX; /* new free pages: new windows, perhaps */
   ch->dirty_free += d;
   a->dirty_free_pages += d;
   for (uint32_t i = pg; i < pg + n; i++) ch->stamp[i] = stamp;
@@ -134,6 +151,8 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
   ch->idx = idx;
   ch->arena = arena;
   ch->free_pages = LM_CHUNK_PAGES;
+  memset(ch->freemap, 0xff, sizeof ch->freemap);
+  ch->nowin_need = UINT32_MAX;
   lm_buddy_init(idx);
   lm_chunks[idx] = ch;
   if (!lm_reg_set(ch->base, LM_CHUNK_SIZE, (uintptr_t)ch)) {
@@ -181,24 +200,84 @@ static bool arena_grow(struct lm_arena *a) {
   return true;
 }
 
-/* A buddy block of `order`: first from the lowest chunk with that many
- * dirty free pages, then from the lowest chunk that has one. Resident pages
- * are reused before purged ones are faulted back in: taking a clean block
- * while freed pages wait for the decay elsewhere costs a fault per page and
- * holds both at once (bloat 8 8000: 25% fewer page faults). */
-static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, struct lm_chunk **out, uint32_t *pg) {
-  /* Pass 0 (only if the arena has that many): chunks with enough dirty
-   * free pages; pass 1: any chunk with enough free pages. */
-  for (int pass = a->dirty_free_pages >= (1u << order) ? 0 : 1; pass < 2; pass++)
+/* Takes the aligned block [w, w + 2^order) out of the free block headed by
+ * h that contains it, and gives the rest of h back free: with the core's
+ * proven steps only. Each round splits off the half of the current block
+ * below w (shrink keeps the low half; take the high half, free the low),
+ * until the block starts at w; then shrink it to `order`. */
+static void take_window(struct lm_chunk *ch, uint32_t h, uint32_t w, uint32_t order) {
+  int32_t r = lm_buddy_take(ch->idx, h);
+  while (r >= 0 && h != w) {
+    uint32_t j = 31u - (uint32_t)__builtin_clz(w - h); /* w is in [h + 2^j, h + 2^(j+1)) */
+    if (lm_buddy_shrink(ch->idx, h, j) < 0 || (r = lm_buddy_take(ch->idx, h + (1u << j))) < 0) break;
+    if (lm_buddy_free(ch->idx, h) < 0) r = -1; /* its buddy h + 2^j is allocated: no merge */
+    h += 1u << j;
+  }
+  if (r < 0 || lm_buddy_shrink(ch->idx, w, order) < 0)
+    lm_heap_bug("internal error: buddy window not taken at page", (void *)(uintptr_t)w);
+}
+
+/* The lowest free window of 2^order pages (aligned, inside one free block)
+ * whose first `need` pages are all resident; false if there is none. The
+ * heap's own bitmaps (dirty, free) pick the candidates; the core decides.
+ * A chunk found without one is skipped until pages are freed in it. */
+static bool find_dirty_window(struct lm_arena *a, uint32_t order, uint32_t need, struct lm_chunk **out, uint32_t *pg) {
+  for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
+    if (ch->dirty_free < need || (need >= ch->nowin_need && order >= ch->nowin_order)) continue;
+    for (uint32_t w = 0; w < LM_CHUNK_PAGES; w += 1u << order) {
+      if ((ch->dirty[w / 64] & ch->freemap[w / 64]) == 0) { /* no window starts in this word */
+        if (order < 6) w |= 64 - (1u << order); /* its last window: the loop steps past it */
+        continue;
+      }
+      if (!all_set2(ch->dirty, ch->freemap, w, need)) continue;
+      int32_t h = lm_buddy_block_of(ch->idx, w);
+      if (h < 0 || lm_buddy_is_allocated(ch->idx, (uint32_t)h) || lm_buddy_order(ch->idx, (uint32_t)h) < order) continue;
+      take_window(ch, (uint32_t)h, w, order);
+      *out = ch;
+      *pg = w;
+      return true;
+    }
+    /* None for this need and order, nor for any bigger, until pages come
+     * back free here (taking and purging only remove windows). */
+    ch->nowin_need = need;
+    ch->nowin_order = order;
+  }
+  return false;
+}
+
+/* A buddy block of `order` for a use of its first `need` pages. Resident
+ * pages are reused before purged ones are faulted back in: taking a clean
+ * block while freed pages wait for the decay elsewhere costs a fault per
+ * page and holds both at once. So while the arena has that many dirty free
+ * pages: the core's pick in the lowest chunk with enough of them, if its
+ * pages are dirty; else the lowest free window that is (a scan, but only
+ * on this miss: bloat 8 8000 had about a third of its page faults there);
+ * else, and when the arena has too few, the lowest chunk with a free block. */
+static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, struct lm_chunk **out, uint32_t *pg) {
+  if (a->dirty_free_pages >= need) {
     for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
-      if ((pass == 0 ? ch->dirty_free : ch->free_pages) < (1u << order)) continue;
+      if (ch->dirty_free < need) continue;
       int32_t r = lm_buddy_alloc(ch->idx, order);
-      if (r >= 0) {
+      if (r < 0) continue;
+      if (dirty_count(ch, (uint32_t)r, need) == need) {
         *out = ch;
         *pg = (uint32_t)r;
         return true;
       }
+      if (lm_buddy_free(ch->idx, (uint32_t)r) < 0) lm_heap_bug("internal error: buddy free failed at page", (void *)(uintptr_t)r);
+      break;
     }
+    if (find_dirty_window(a, order, need, out, pg)) return true;
+  }
+  for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
+    if (ch->free_pages < (1u << order)) continue;
+    int32_t r = lm_buddy_alloc(ch->idx, order);
+    if (r >= 0) {
+      *out = ch;
+      *pg = (uint32_t)r;
+      return true;
+    }
+  }
   return false;
 }
 
@@ -410,7 +489,7 @@ static void slot_live_set(uint32_t s, uint32_t slot, bool on) {
 static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
   uint32_t order = slab_order[cls], pg;
   struct lm_chunk *ch;
-  if (!arena_buddy_alloc(a, order, &ch, &pg)) return LM_NONE;
+  if (!arena_buddy_alloc(a, order, 1u << order, &ch, &pg)) return LM_NONE;
   uint32_t s = slab_id_alloc();
   if (s == LM_NONE) {
     lm_buddy_free(ch->idx, pg);
@@ -598,7 +677,7 @@ void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, b
   struct lm_chunk *ch;
   uint32_t pg;
   lm_lock(&a->lock);
-  while (!arena_buddy_alloc(a, order, &ch, &pg)) {
+  while (!arena_buddy_alloc(a, order, pages, &ch, &pg)) {
     if (!arena_grow(a)) {
       lm_unlock(&a->lock);
       return NULL;

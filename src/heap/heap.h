@@ -75,11 +75,13 @@ struct lm_chunk {
   uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|pages, LARGE, or 0 */
   uint32_t stamp[LM_CHUNK_PAGES]; /* ms (low 32 bits) when a free page was freed */
   uint64_t dirty[LM_CHUNK_PAGES / 64];
+  uint64_t freemap[LM_CHUNK_PAGES / 64]; /* pages in free blocks, as the heap last saw: a filter only */
   uintptr_t base;                 /* LM_CHUNK_SIZE aligned */
   uint32_t idx;                   /* core chunk index */
   uint32_t arena;
   uint32_t free_pages;            /* pages in free buddy blocks */
   uint32_t dirty_free;            /* of which dirty */
+  uint32_t nowin_need, nowin_order; /* no dirty window that big here (find_dirty_window) */
   struct lm_chunk *next;          /* arena's list, by increasing base */
 };
 extern struct lm_chunk *lm_chunks[LM_MAX_CHUNKS] LM_HIDDEN; /* by core index */
