@@ -96,6 +96,7 @@ struct lm_slab {
   uint32_t free_ms;               /* last slot freed (low 32 bits of ms) */
   uint16_t purged;                /* span pages given back while the slab lives */
   uint16_t freed_since_check;     /* a slot was freed since the last sparse check */
+  uint16_t free_seen;             /* pages wholly free at the last check (dense slabs of big slots) */
 };
 /* PURGING: out of every list while its free pages are being released. */
 enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
