@@ -401,7 +401,7 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
          % info, "",
          "Peak RSS from wait4 (ru_maxrss); final RSS read by the workload itself after the work, "
          "with its threads alive and idle; live = bytes the program really holds at that point "
-         "(C: the working sets' block sizes; Ruby: cache strings + 40-byte slots in use); "
+         "(C: the working sets' block sizes; Ruby: the bytes of every reachable string and array after a full GC, plus 40-byte slots in use); "
          "peak live = the most bytes live at once (C only, sampled every ms: no allocator can "
          "go under it; it depends on how many bursts overlap, which depends on speed and "
          "scheduling, so peak RSS / peak live, per run, is the fairer comparison there); "
