@@ -407,7 +407,7 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
          "scheduling, so peak RSS / peak live, per run, is the fairer comparison there); "
          "baseline = RSS before the work; work = the jobs' time, wall = the process's (it adds "
          "start-up, a 0.5 s quiet period with a small heartbeat job every 20 ms before the final "
-         "RSS is read, and exit). RSS over time: memory-rss.png.", ""]
+         "RSS is read, and exit; in Ruby, a full GC comes first, at the end of the work). RSS over time: memory-rss.png.", ""]
     get = {(s["workload"], s["allocator"]): s for s in summ}
     for w in workloads:
         L += ["## %s — %s" % (w.name, w.what), "",
@@ -431,7 +431,12 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
                     if float(x.get("peak_live_kib", 0)) > 0]
             overhead = "%.2f" % median(over) if over else "–"
             work = median([float(x["work_s"]) for x in m])
+            # The goal's margin, run by run: each final RSS against its own
+            # run's live bytes (a Ruby run may hold a dropped job's data).
+            margin = median([(float(x["final_rss_kib"]) - 2 * float(x["live_kib"])
+                              - float(x["baseline_rss_kib"])) / 1024 for x in m])
             s["final_mib"], s["live_mib"], s["base_mib"], s["work_s"] = fin, live, base, work
+            s["margin_mib"] = margin
             pr = s["maxrss_kib"] / g["maxrss_kib"] if g and g["maxrss_kib"] else float("nan")
             wr = work / g["work_s"] if g and g.get("work_s") else float("nan")
             L.append("| %s | %.1f | %s | %s | %.1f | %.1f | %.1f | %.2f | %.2f | %s | %s |" % (
@@ -445,9 +450,10 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
             L += ["", "Issue 4 goals for lemmalloc on %s:" % w.name,
                   "- peak RSS / best other allocator's: %.2f (goal ≤ 0.90): %s" % (
                       lm["maxrss_kib"] / best, "met" if lm["maxrss_kib"] <= 0.9 * best else "NOT met"),
-                  "- final RSS %.1f MiB vs 2 × live + baseline = %.1f MiB: %s" % (
-                      lm["final_mib"], 2 * lm["live_mib"] + lm["base_mib"],
-                      "met" if lm["final_mib"] <= 2 * lm["live_mib"] + lm["base_mib"] else "NOT met")]
+                  "- final RSS − (2 × live + baseline), each run against its own live bytes, "
+                  "median: %+.1f MiB (goal ≤ 0; medians of the columns: %.1f vs %.1f MiB): %s" % (
+                      lm["margin_mib"], lm["final_mib"], 2 * lm["live_mib"] + lm["base_mib"],
+                      "met" if lm["margin_mib"] <= 0 else "NOT met")]
             if g and g.get("work_s"):
                 L.append("- work time / glibc: %.2f (goal ≤ 1.05): %s" % (
                     lm["work_s"] / g["work_s"], "met" if lm["work_s"] <= 1.05 * g["work_s"] else "NOT met"))

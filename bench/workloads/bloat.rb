@@ -12,8 +12,8 @@
 #   - the cache is bounded (CACHE_MIB); at the end about three quarters of
 #     it is filled (~30 MiB, ~35 MiB live with the slots), the rest is
 #     garbage the GC has freed back to malloc (but see `live` below).
-# After the jobs comes a quiet period of QUIET_MS with one small job every
-# 20 ms; then the final RSS is read after a full GC, with the threads alive.
+# After the jobs come a full GC and a quiet period of QUIET_MS with one
+# small job every 20 ms; then the final RSS is read, with the threads alive.
 # What stays resident after the work is up to the C allocator: under glibc
 # every thread gets its own arena and their holes add up.
 #
@@ -110,6 +110,11 @@ threads = Array.new(nthreads) do |t|
 end
 jobs.times { finished.pop }
 work = Process.clock_gettime(Process::CLOCK_MONOTONIC) - t0
+# The work ends with a full GC, as a server's next major GC would: the
+# generational GC's minor runs leave old garbage (replaced cache entries,
+# 9-44 MiB of it) to a major one, and reading RSS the moment that garbage
+# is freed would measure no allocator's idle state, only the GC's timing.
+GC.start
 # Quiet period: one small job every 20 ms, as an idle server's heartbeat,
 # which gives allocators that purge on their own slow paths some calls.
 beats = quiet_ms / 20
@@ -123,8 +128,8 @@ fail!("#{done.sum} jobs done, want #{jobs}") if done.sum != jobs
 filled = cache.compact
 fail!('cache entry corrupted') unless filled.all? { |e| e.bytesize == ENTRY && e.start_with?('result-') }
 # Measured with the threads alive and idle, as in a server between requests.
-GC.start
 final = rss_kib
+GC.start # for the count below: the heartbeats' garbage is not live
 # Counted, not asked of the allocator (memsize_of_all reports usable sizes,
 # which differ between allocators): the bytes of every string and array
 # still reachable, plus the slots in use. Not the cache alone: after the
