@@ -802,8 +802,8 @@ static uint32_t sparse_free_mask(uint32_t s) {
  * MiB of free slots): their pages go when they were wholly free at the
  * pass before too, a decay of one period, because such a slab is busy (a
  * cache's entries being replaced) and a page taken at once comes back
- * (bloat-rb: 11% more page faults, 5% more time); `all` (a trim) takes
- * them at once. */
+ * (bloat-rb: 11% more page faults, 5% more time). `all` (a trim) looks at
+ * every slab that is not full and takes every wholly free page at once. */
 static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
   size_t released = 0;
   uint32_t recs[SPARSE_BATCH], masks[SPARSE_BATCH];
@@ -828,7 +828,7 @@ static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
       if (S[s].base != at || S[s].state != LM_SLAB_NONFULL) continue;
       bool sparse = (uint64_t)lm_slab_used(s) * size * 2 <= ((uint64_t)span << LM_PAGE_SHIFT);
       bool big = size >= LM_PAGE_SIZE;
-      if (!(sparse || big) || !(S[s].freed_since_check || (big && S[s].free_seen))) continue;
+      if (!all && (!(sparse || big) || !(S[s].freed_since_check || (big && S[s].free_seen)))) continue;
       S[s].freed_since_check = 0;
       uint32_t mask = sparse_free_mask(s);
       if (!sparse && !all) {

@@ -1,0 +1,152 @@
+/* Giving memory back (issue 4), seen through VmRSS only:
+ *  - malloc_trim(0) releases every wholly free page at once and returns 1:
+ *    freed large blocks, and free pages inside slabs that still hold live
+ *    blocks, however full those slabs are (small slots and slots of more
+ *    than a page alike);
+ *  - with no call at all, what a busy arena freed goes back once the decay
+ *    time has passed, driven by the program's own later allocations.
+ * The pages expected back are computed from the blocks' addresses: the
+ * whole pages inside the freed blocks that no kept block touches.
+ *
+ * Run preloaded with LEMMALLOC_ARENAS=1 and LEMMALLOC_PURGE_MS=200 (the
+ * default decay) (mk/memory.mk). */
+#include "test.h"
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MIB ((size_t)1 << 20)
+#define PAGE 4096u
+
+static int by_address(const void *x, const void *y) {
+  uintptr_t a = (uintptr_t)*(void *const *)x, b = (uintptr_t)*(void *const *)y;
+  return a < b ? -1 : a > b;
+}
+
+/* n blocks of `size` bytes, written, sorted by address. */
+static void **take(size_t n, size_t size) {
+  void **b = calloc(n, sizeof *b);
+  CHECK(b != NULL);
+  if (b == NULL) return NULL;
+  for (size_t i = 0; i < n; i++) {
+    b[i] = malloc(size);
+    CHECK(b[i] != NULL);
+    if (b[i] == NULL) return NULL;
+    memset(b[i], 0x5a, size);
+  }
+  qsort(b, n, sizeof *b, by_address);
+  return b;
+}
+
+/* Frees the blocks with drop[i] set (b sorted by address); returns the KiB
+ * of the pages that freed blocks touch and no kept block does. */
+static long free_some(void **b, size_t n, size_t size, const bool *drop) {
+  uintptr_t base = (uintptr_t)b[0] / PAGE, npages = ((uintptr_t)b[n - 1] + size - 1) / PAGE - base + 1;
+  unsigned char *pg = calloc(npages, 1); /* bit 1: a freed block, bit 2: a kept one */
+  CHECK(pg != NULL);
+  if (pg == NULL) return 0;
+  for (size_t i = 0; i < n; i++)
+    for (uintptr_t p = (uintptr_t)b[i] / PAGE; p <= ((uintptr_t)b[i] + size - 1) / PAGE; p++)
+      pg[p - base] |= drop[i] ? 1 : 2;
+  long kib = 0;
+  for (uintptr_t p = 0; p < npages; p++) kib += pg[p] == 1 ? PAGE / 1024 : 0;
+  free(pg);
+  for (size_t i = 0; i < n; i++)
+    if (drop[i]) free(b[i]);
+  return kib;
+}
+
+/* Drops what it frees, then checks that malloc_trim(0) gives back at least
+ * 80% of the pages expected: the rest of the heap's small allocations
+ * (stdio's, the test's own arrays) may sit on a few of them. */
+static void trim_gives_back(const char *what, void **b, size_t n, size_t size, const bool *drop) {
+  long before = lt_rss_kib();
+  long expect = free_some(b, n, size, drop);
+  long after_free = lt_rss_kib();
+  int r = malloc_trim(0);
+  long dropped = after_free - lt_rss_kib();
+  CHECKF(expect > 1024, "%s: only %ld KiB of pages wholly freed: the test does not exercise it", what, expect);
+  CHECKF(r == 1, "%s: malloc_trim(0) returned %d with %ld KiB to give back", what, r, expect);
+  CHECKF(dropped >= expect * 8 / 10, "%s: RSS dropped by %ld KiB at the trim (%ld KiB at the frees), %ld KiB of pages wholly free",
+         what, dropped, before - after_free, expect);
+}
+
+int main(void) {
+  lt_init("memory");
+  lt_rss_kib(); /* stdio's FILE and buffer get their slots now */
+
+  TEST("malloc_trim(0) gives back freed large blocks at once") {
+    size_t n = 96;
+    void **b = take(n, 256 * 1024);
+    bool *drop = calloc(n, sizeof *drop);
+    CHECK(b != NULL && drop != NULL);
+    if (b && drop) {
+      for (size_t i = 0; i < n; i++) drop[i] = i % 8 != 0; /* 84 of 96 */
+      trim_gives_back("256 KiB blocks", b, n, 256 * 1024, drop);
+      for (size_t i = 0; i < n; i++)
+        if (!drop[i]) free(b[i]);
+    }
+    free(b);
+    free(drop);
+  }
+
+  TEST("malloc_trim(0) gives back free pages inside slabs three quarters full (200-byte blocks)") {
+    size_t n = 100000, size = 200;
+    void **b = take(n, size);
+    bool *drop = calloc(n, sizeof *drop);
+    CHECK(b != NULL && drop != NULL);
+    if (b && drop) {
+      /* Every block touching a page whose number is a multiple of 4. */
+      for (size_t i = 0; i < n; i++) {
+        uintptr_t lo = (uintptr_t)b[i] / PAGE, hi = ((uintptr_t)b[i] + size - 1) / PAGE;
+        drop[i] = lo % 4 == 0 || hi % 4 == 0;
+      }
+      trim_gives_back("200-byte blocks", b, n, size, drop);
+      for (size_t i = 0; i < n; i++)
+        if (!drop[i]) free(b[i]);
+    }
+    free(b);
+    free(drop);
+  }
+
+  TEST("malloc_trim(0) gives back free pages inside slots of slabs two thirds full (8193-byte blocks)") {
+    size_t n = 3000, size = 8193; /* Ruby's 8 KiB strings: 10240-byte slots, 2 whole pages in each */
+    void **b = take(n, size);
+    bool *drop = calloc(n, sizeof *drop);
+    CHECK(b != NULL && drop != NULL);
+    if (b && drop) {
+      for (size_t i = 0; i < n; i++) drop[i] = i % 3 == 0;
+      trim_gives_back("8193-byte blocks", b, n, size, drop);
+      for (size_t i = 0; i < n; i++)
+        if (!drop[i]) free(b[i]);
+    }
+    free(b);
+    free(drop);
+  }
+
+  TEST("without a call, the decay gives back what a busy arena freed") {
+    size_t n = 64;
+    void **b = take(n, MIB);
+    CHECK(b != NULL);
+    if (b) {
+      long before = lt_rss_kib();
+      for (size_t i = 0; i < n; i++) free(b[i]);
+      long kept = before - lt_rss_kib();
+      /* The program goes on with a little work: a 64 KiB block every 10 ms,
+       * for up to 3 s (15 decay periods); RSS is read after each. */
+      long dropped = 0;
+      for (int k = 0; k < 300 && dropped < (long)(n - 8) * 1024; k++) {
+        usleep(10 * 1000);
+        char *q = malloc(64 * 1024);
+        CHECK(q != NULL);
+        if (q) memset(q, 1, 64 * 1024);
+        free(q);
+        dropped = before - lt_rss_kib();
+      }
+      CHECKF(kept < (long)n * 1024 / 2, "RSS dropped by %ld KiB right at the frees: the test meant a busy arena", kept);
+      CHECKF(dropped >= (long)(n - 8) * 1024, "RSS dropped by %ld KiB of %zu freed, within 3 s of light work", dropped, n * MIB >> 10);
+    }
+    free(b);
+  }
+  return lt_done();
+}
