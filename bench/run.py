@@ -407,7 +407,7 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
          "scheduling, so peak RSS / peak live, per run, is the fairer comparison there); "
          "baseline = RSS before the work; work = the jobs' time, wall = the process's (it adds "
          "start-up, a 0.5 s quiet period with a small heartbeat job every 20 ms before the final "
-         "RSS is read, and exit; in Ruby, a full GC comes first, at the end of the work). RSS over time: memory-rss.png.", ""]
+         "RSS is read, and exit; in Ruby, a full GC at the end of the work, and the quiet period twice with a full GC between). RSS over time: memory-rss.png.", ""]
     get = {(s["workload"], s["allocator"]): s for s in summ}
     for w in workloads:
         L += ["## %s — %s" % (w.name, w.what), "",
