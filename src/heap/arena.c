@@ -25,7 +25,7 @@ static uint32_t dirty_count(const struct lm_chunk *ch, uint32_t pg, uint32_t n) 
   return cnt;
 }
 
-static void dirty_mark_map(uint64_t *map, uint32_t pg, uint32_t n, bool on) {
+static void mark_bits(uint64_t *map, uint32_t pg, uint32_t n, bool on) {
   uint32_t end = pg + n;
   while (pg < end) {
     uint32_t w = pg / 64, lo = pg % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
@@ -35,7 +35,7 @@ static void dirty_mark_map(uint64_t *map, uint32_t pg, uint32_t n, bool on) {
   }
 }
 
-static void dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) { dirty_mark_map(ch->dirty, pg, n, on); }
+static void dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) { mark_bits(ch->dirty, pg, n, on); }
 
 /* All of [pg, pg + n) set in both a and b. */
 static bool all_set2(const uint64_t *a, const uint64_t *b, uint32_t pg, uint32_t n) {
@@ -78,7 +78,7 @@ static bool pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, ui
   bool head_clean = !is_dirty(ch, pg);
 #endif
   ch->free_pages -= n;
-  dirty_mark_map(ch->freemap, pg, n, false);
+  mark_bits(ch->freemap, pg, n, false);
   ch->dirty_free -= d;
   a->dirty_free_pages -= d;
   a->dirty_pages += n - d;
@@ -100,7 +100,7 @@ static void schedule_purge(struct lm_arena *a, uint32_t now) {
 static void pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n, uint32_t stamp) {
   uint32_t d = dirty_count(ch, pg, n);
   ch->free_pages += n;
-  dirty_mark_map(ch->freemap, pg, n, true);
+  mark_bits(ch->freemap, pg, n, true);
   ch->nowin_need = UINT32_MAX; /* new free pages: new windows, perhaps */
   ch->dirty_free += d;
   a->dirty_free_pages += d;
@@ -828,7 +828,8 @@ static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
       if (S[s].base != at || S[s].state != LM_SLAB_NONFULL) continue;
       bool sparse = (uint64_t)lm_slab_used(s) * size * 2 <= ((uint64_t)span << LM_PAGE_SHIFT);
       bool big = size >= LM_PAGE_SIZE;
-      if (!all && (!(sparse || big) || !(S[s].freed_since_check || (big && S[s].free_seen)))) continue;
+      bool changed = S[s].freed_since_check;
+      if (!(all || (sparse && changed) || (big && (changed || S[s].free_seen)))) continue;
       S[s].freed_since_check = 0;
       uint32_t mask = sparse_free_mask(s);
       if (!sparse && !all) {

@@ -56,73 +56,53 @@ static long free_some(void **b, size_t n, size_t size, const bool *drop) {
   return kib;
 }
 
-/* Drops what it frees, then checks that malloc_trim(0) gives back at least
- * 80% of the pages expected: the rest of the heap's small allocations
- * (stdio's, the test's own arrays) may sit on a few of them. */
-static void trim_gives_back(const char *what, void **b, size_t n, size_t size, const bool *drop) {
-  long before = lt_rss_kib();
-  long expect = free_some(b, n, size, drop);
-  long after_free = lt_rss_kib();
-  int r = malloc_trim(0);
-  long dropped = after_free - lt_rss_kib();
-  CHECKF(expect > 1024, "%s: only %ld KiB of pages wholly freed: the test does not exercise it", what, expect);
-  CHECKF(r == 1, "%s: malloc_trim(0) returned %d with %ld KiB to give back", what, r, expect);
-  CHECKF(dropped >= expect * 8 / 10, "%s: RSS dropped by %ld KiB at the trim (%ld KiB at the frees), %ld KiB of pages wholly free",
-         what, dropped, before - after_free, expect);
+/* Which of the address-sorted blocks to free. */
+static bool every_8th_kept(void *blk, size_t i, size_t size) { (void)blk, (void)size; return i % 8 != 0; }
+static bool every_3rd(void *blk, size_t i, size_t size) { (void)blk, (void)size; return i % 3 == 0; }
+static bool on_every_4th_page(void *blk, size_t i, size_t size) { /* touches a page whose number is a multiple of 4 */
+  (void)i;
+  return (uintptr_t)blk / PAGE % 4 == 0 || ((uintptr_t)blk + size - 1) / PAGE % 4 == 0;
+}
+
+/* n written blocks of `size`; frees those `drop` picks, then checks that
+ * malloc_trim(0) returns 1 and gives back at least 80% of the pages
+ * expected (the rest of the heap's small allocations, stdio's and the
+ * test's own arrays, may sit on a few of them); frees the rest. */
+static void trim_gives_back(const char *what, size_t n, size_t size, bool (*pick)(void *, size_t, size_t)) {
+  void **b = take(n, size);
+  bool *drop = calloc(n, sizeof *drop);
+  CHECK(b != NULL && drop != NULL);
+  if (b != NULL && drop != NULL) {
+    for (size_t i = 0; i < n; i++) drop[i] = pick(b[i], i, size);
+    long before = lt_rss_kib();
+    long expect = free_some(b, n, size, drop);
+    long after_free = lt_rss_kib();
+    int r = malloc_trim(0);
+    long dropped = after_free - lt_rss_kib();
+    CHECKF(expect > 1024, "%s: only %ld KiB of pages wholly freed: the test does not exercise it", what, expect);
+    CHECKF(r == 1, "%s: malloc_trim(0) returned %d with %ld KiB to give back", what, r, expect);
+    CHECKF(dropped >= expect * 8 / 10, "%s: RSS dropped by %ld KiB at the trim (%ld KiB at the frees), %ld KiB of pages wholly free",
+           what, dropped, before - after_free, expect);
+    for (size_t i = 0; i < n; i++)
+      if (!drop[i]) free(b[i]);
+  }
+  free(b);
+  free(drop);
 }
 
 int main(void) {
   lt_init("memory");
   lt_rss_kib(); /* stdio's FILE and buffer get their slots now */
 
-  TEST("malloc_trim(0) gives back freed large blocks at once") {
-    size_t n = 96;
-    void **b = take(n, 256 * 1024);
-    bool *drop = calloc(n, sizeof *drop);
-    CHECK(b != NULL && drop != NULL);
-    if (b && drop) {
-      for (size_t i = 0; i < n; i++) drop[i] = i % 8 != 0; /* 84 of 96 */
-      trim_gives_back("256 KiB blocks", b, n, 256 * 1024, drop);
-      for (size_t i = 0; i < n; i++)
-        if (!drop[i]) free(b[i]);
-    }
-    free(b);
-    free(drop);
-  }
+  TEST("malloc_trim(0) gives back freed large blocks at once")
+    trim_gives_back("256 KiB blocks", 96, 256 * 1024, every_8th_kept); /* 84 of 96 */
 
-  TEST("malloc_trim(0) gives back free pages inside slabs three quarters full (200-byte blocks)") {
-    size_t n = 100000, size = 200;
-    void **b = take(n, size);
-    bool *drop = calloc(n, sizeof *drop);
-    CHECK(b != NULL && drop != NULL);
-    if (b && drop) {
-      /* Every block touching a page whose number is a multiple of 4. */
-      for (size_t i = 0; i < n; i++) {
-        uintptr_t lo = (uintptr_t)b[i] / PAGE, hi = ((uintptr_t)b[i] + size - 1) / PAGE;
-        drop[i] = lo % 4 == 0 || hi % 4 == 0;
-      }
-      trim_gives_back("200-byte blocks", b, n, size, drop);
-      for (size_t i = 0; i < n; i++)
-        if (!drop[i]) free(b[i]);
-    }
-    free(b);
-    free(drop);
-  }
+  TEST("malloc_trim(0) gives back free pages inside slabs three quarters full (200-byte blocks)")
+    trim_gives_back("200-byte blocks", 100000, 200, on_every_4th_page);
 
-  TEST("malloc_trim(0) gives back free pages inside slots of slabs two thirds full (8193-byte blocks)") {
-    size_t n = 3000, size = 8193; /* Ruby's 8 KiB strings: 10240-byte slots, 2 whole pages in each */
-    void **b = take(n, size);
-    bool *drop = calloc(n, sizeof *drop);
-    CHECK(b != NULL && drop != NULL);
-    if (b && drop) {
-      for (size_t i = 0; i < n; i++) drop[i] = i % 3 == 0;
-      trim_gives_back("8193-byte blocks", b, n, size, drop);
-      for (size_t i = 0; i < n; i++)
-        if (!drop[i]) free(b[i]);
-    }
-    free(b);
-    free(drop);
-  }
+  /* Ruby's 8 KiB strings: 10240-byte slots, 2 whole pages in each */
+  TEST("malloc_trim(0) gives back free pages inside slots of slabs two thirds full (8193-byte blocks)")
+    trim_gives_back("8193-byte blocks", 3000, 8193, every_3rd);
 
   TEST("without a call, the decay gives back what a busy arena freed") {
     size_t n = 64;
