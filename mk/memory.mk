@@ -10,7 +10,7 @@ MEM_BIN := $(BUILD)/tests/memory
 $(MEM_BIN)/reuse: tests/memory/reuse.c tests/lib/test.h
 $(MEM_BIN)/quiet: tests/memory/quiet.c tests/lib/test.h
 $(MEM_BIN)/idle: tests/memory/idle.c tests/lib/test.h include/lemmalloc.h
-$(MEM_BIN)/giveback: tests/memory/giveback.c tests/lib/test.h
+$(MEM_BIN)/giveback: tests/memory/giveback.c tests/lib/test.h include/lemmalloc.h
 $(MEM_BIN)/reuse $(MEM_BIN)/quiet $(MEM_BIN)/idle $(MEM_BIN)/giveback:
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/lib -fno-builtin -pthread -o $@ $< -ldl

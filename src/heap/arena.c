@@ -743,6 +743,7 @@ bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
 struct purge_rec {
   struct lm_chunk *ch;
   uint32_t pg, n, nruns, purged;
+  bool more; /* runs past the PURGE_RUNS taken: the block is visited again */
   uint32_t run_pg[PURGE_RUNS], run_n[PURGE_RUNS];
 };
 
@@ -751,10 +752,11 @@ static bool page_old(const struct lm_chunk *ch, uint32_t pg, uint32_t now, uint3
 }
 
 /* Runs of old dirty pages in [pg, pg+n) (lock held); returns their count.
- * Runs beyond PURGE_RUNS wait for the next pass. */
+ * Runs beyond PURGE_RUNS are left for another visit (r->more). */
 static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
   uint32_t i = r->pg, end = r->pg + r->n;
   r->nruns = r->purged = 0;
+  r->more = false;
   while (i < end && r->nruns < PURGE_RUNS) {
     while (i < end && !page_old(r->ch, i, now, age)) i++;
     uint32_t j = i;
@@ -769,6 +771,7 @@ static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
     }
     i = j;
   }
+  r->more = i < end;
   return r->nruns;
 }
 
@@ -911,6 +914,8 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
   size_t scan_start = 0;
   for (;;) {
     uint32_t n = 0;
+    struct lm_chunk *again_ch = NULL; /* the first block taken with runs left */
+    uint32_t again_pg = 0;
     while (ch != NULL && n < PURGE_BATCH && a->dirty_free_pages > keep) {
       if (ch->dirty_free == 0 || pg >= LM_CHUNK_PAGES) {
         ch = ch->next;
@@ -934,6 +939,10 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
       ch->free_pages -= len;
       ch->dirty_free -= d;
       a->dirty_free_pages -= d;
+      if (r->more && again_ch == NULL) {
+        again_ch = ch;
+        again_pg = h;
+      }
       n++;
     }
     if (n == 0) {
@@ -964,6 +973,14 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
       a->purged_pages += r->purged;
       released += r->purged;
       lm_buddy_free(r->ch->idx, r->pg);
+    }
+    /* A block whose dirty pages lie in more than PURGE_RUNS runs (a merged
+     * block of pages freed at different times) is finished in this pass,
+     * not one batch of runs per decay period: the scan resumes at it (its
+     * purged runs are clean now, so each visit takes new ones). */
+    if (again_ch != NULL) {
+      ch = again_ch;
+      pg = again_pg;
     }
   }
   /* The sparse-slab pass walks every page of the arena: once per decay

@@ -11,6 +11,8 @@
  * Run preloaded with LEMMALLOC_ARENAS=1 and LEMMALLOC_PURGE_MS=200 (the
  * default decay) (mk/memory.mk). */
 #include "test.h"
+#include <dlfcn.h>
+#include "lemmalloc.h"
 #include <malloc.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -125,6 +127,45 @@ int main(void) {
       }
       CHECKF(kept < (long)n * 1024 / 2, "RSS dropped by %ld KiB right at the frees: the test meant a busy arena", kept);
       CHECKF(dropped >= (long)(n - 8) * 1024, "RSS dropped by %ld KiB of %zu freed, within 3 s of light work", dropped, n * MIB >> 10);
+    }
+    free(b);
+  }
+  /* A free block whose dirty pages lie in many runs: 32 KiB blocks, every
+   * other one freed and trimmed (clean), then the rest freed, so the buddy
+   * merges them into blocks alternating dirty and clean. One decay pass
+   * must take all the dirty runs (it once took 8 runs per block and left
+   * the rest a period per 8 runs: a server going quiet kept 10-15 MiB). */
+  TEST("one decay pass gives back a merged free block's dirty pages in every run") {
+    size_t n = 64, size = 32 * 1024;
+    void **b = take(n, size);
+    CHECK(b != NULL);
+    int (*stats)(struct lm_stats *) = (int (*)(struct lm_stats *))dlsym(RTLD_DEFAULT, "lm_stats");
+    CHECK(stats != NULL);
+    if (b && stats) {
+      for (size_t i = 1; i < n; i += 2) free(b[i]);
+      malloc_trim(0);
+      long before = lt_rss_kib();
+      for (size_t i = 0; i < n; i += 2) free(b[i]);
+      long at_free = before - lt_rss_kib();
+      struct lm_stats st;
+      stats(&st);
+      uint64_t passes = st.npurge;
+      /* Light work (a 64 KiB block every 10 ms, up to 3 s) until a decay
+       * pass releases something; RSS is read right after it. */
+      long dropped = 0;
+      for (int k = 0; k < 300 && st.npurge == passes; k++) {
+        usleep(10 * 1000);
+        char *q = malloc(64 * 1024);
+        CHECK(q != NULL);
+        if (q) memset(q, 1, 64 * 1024);
+        free(q);
+        stats(&st);
+      }
+      dropped = before - lt_rss_kib();
+      long freed = (long)(n / 2 * size / 1024);
+      CHECKF(st.npurge > passes, "no decay pass released anything within 3 s");
+      CHECKF(at_free < freed / 2, "RSS dropped by %ld KiB right at the frees: the test meant the decay", at_free);
+      CHECKF(dropped >= freed * 9 / 10, "RSS dropped by %ld KiB of %ld KiB freed in 32 runs, after one decay pass", dropped, freed);
     }
     free(b);
   }
