@@ -73,7 +73,8 @@ struct lm_stats {
   size_t huge_cached;     /* freed huge mappings kept for reuse */
   size_t tcache_bytes;    /* free slots sitting in thread caches */
   size_t purged;          /* cumulative bytes returned with madvise */
-  size_t metadata;        /* bytes mapped for lemmalloc's own tables */
+  size_t metadata;        /* lemmalloc's own tables: those it maps, plus the
+                             resident pages of its static ones (mincore) */
   uint64_t npurge;        /* purge passes that released something */
   uint64_t ntrim;         /* malloc_trim / lm_trim calls */
   uint64_t nmalloc, nfree; /* allocation and free calls served */

@@ -392,6 +392,18 @@ size_t lm_slab_rows_purge(void) {
   }
 }
 
+size_t lm_tables_resident(void) {
+  lm_lock(&lm_heap.meta_lock);
+  size_t slabs = slab_high, chunks = chunk_high;
+  lm_unlock(&lm_heap.meta_lock);
+  return lm_os_resident(lm_buddy, chunks * sizeof lm_buddy[0]) +
+         lm_os_resident(lm_slab_hdr, slabs * sizeof lm_slab_hdr[0]) +
+         lm_os_resident(lm_slab_perm, slabs * sizeof lm_slab_perm[0]) +
+         lm_os_resident(lm_slab_pos, slabs * sizeof lm_slab_pos[0]) +
+         lm_os_resident(lm_slabs, slabs * sizeof lm_slabs[0]) +
+         lm_os_resident(lm_slot_live, slabs * sizeof lm_slot_live[0]);
+}
+
 /* ---- pairing heap of non-full slabs, lowest span address first, so that
  * allocation packs the low end and the high end empties out and can be
  * released. Links are slab indices in lm_slabs. ---- */

@@ -224,6 +224,11 @@ size_t lm_arena_purge_excess(struct lm_arena *a) LM_HIDDEN;
  * have been free for a pass interval (see arena.c). Takes meta_lock. */
 size_t lm_slab_rows_purge(void) LM_HIDDEN;
 
+/* Resident bytes of the static tables indexed by slab and chunk index (the
+ * core's rows, lm_slabs, lm_slot_live), up to the highest index ever used:
+ * a mincore walk, no lock held across it. */
+size_t lm_tables_resident(void) LM_HIDDEN;
+
 /* ---- huge.c ---- */
 void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) LM_HIDDEN;
 bool lm_huge_free(struct lm_huge *h, uintptr_t p, const char *fn) LM_HIDDEN;

@@ -91,8 +91,9 @@ static struct lm_heapmap *take(size_t cap) {
   m->huge_live = lm_heap.huge_live_bytes;
   m->huge_cached = lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
+  size_t tables = lm_tables_resident();
   lm_lock(&lm_heap.meta_lock);
-  m->cells[LM_HM_META] = lm_heap.meta_bytes / PAGE;
+  m->cells[LM_HM_META] = (lm_heap.meta_bytes + tables) / PAGE;
   lm_unlock(&lm_heap.meta_lock);
   struct lm_tcounters t;
   lm_tc_totals(&t, &m->tcache_bytes);

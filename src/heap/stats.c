@@ -15,9 +15,11 @@ static size_t raise_peak(size_t *peak, size_t v) {
   return v > old ? v : old;
 }
 
-/* The three figures that have peaks, from counters only (no walk): cheap
- * enough for the decay tick (one uncontended lock per arena). */
+/* The three figures that have peaks, from counters and one mincore walk
+ * over the tables in use (no heap walk): cheap enough for the decay tick
+ * (one uncontended lock per arena). */
 static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
+  size_t tables = lm_tables_resident(); /* first: the counters below are read close together */
   size_t dirty = 0;
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
@@ -29,7 +31,7 @@ static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
   size_t huge = lm_heap.huge_live_bytes + lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
-  size_t meta = lm_heap.meta_bytes, chunks = lm_heap.chunk_bytes;
+  size_t meta = lm_heap.meta_bytes + tables, chunks = lm_heap.chunk_bytes;
   lm_unlock(&lm_heap.meta_lock);
   struct lm_tcounters t;
   size_t cached;
@@ -51,6 +53,7 @@ void lm_stats_sample(void) {
 int lm_stats(struct lm_stats *st) {
   if (!lm_heap_ready()) lm_heap_init();
   memset(st, 0, sizeof *st);
+  size_t tables = lm_tables_resident(); /* first: the counters below are read close together */
   size_t dirty = 0;
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
@@ -78,7 +81,7 @@ int lm_stats(struct lm_stats *st) {
   st->huge_count = (size_t)(lm_heap.huge_nmalloc - lm_heap.huge_nfree);
   lm_unlock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
-  st->metadata = lm_heap.meta_bytes;
+  st->metadata = lm_heap.meta_bytes + tables;
   st->chunks_mapped = lm_heap.chunk_bytes;
   st->ntrim = lm_heap.ntrim;
   lm_unlock(&lm_heap.meta_lock);

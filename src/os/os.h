@@ -32,6 +32,10 @@ void lm_os_unmap(void *p, size_t size);
  * resident memory drops at once and the range reads as zero afterwards. */
 void lm_os_purge(void *p, size_t size);
 
+/* Bytes of [p, p+size) (any memory of the process, page-aligned or not:
+ * whole pages touching it count) that are resident now (mincore). */
+size_t lm_os_resident(const void *p, size_t size);
+
 /* Resize the mapping [p, p+old) to `size` bytes keeping its contents and an
  * address that is a multiple of `align`, moving it without copying if it
  * cannot grow in place. Returns the (maybe new) address, or NULL with the

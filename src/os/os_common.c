@@ -1,7 +1,9 @@
 /* What both OS backends share: configuration, messages, abort. */
+#define _GNU_SOURCE /* mincore */
 #include "os.h"
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 const char *lm_os_getenv(const char *name) { return getenv(name); }
@@ -17,3 +19,18 @@ void lm_os_write_err(const char *s, size_t n) {
 }
 
 _Noreturn void lm_os_abort(void) { abort(); }
+
+size_t lm_os_resident(const void *p, size_t size) {
+  if (size == 0) return 0;
+  const size_t page = 4096;
+  uintptr_t a = (uintptr_t)p & ~(uintptr_t)(page - 1), end = ((uintptr_t)p + size + page - 1) & ~(uintptr_t)(page - 1);
+  size_t n = 0;
+  unsigned char vec[512];
+  while (a < end) {
+    size_t len = end - a > sizeof vec * page ? sizeof vec * page : end - a;
+    if (mincore((void *)a, len, vec) != 0) return n + (end - a); /* unknown: count it */
+    for (size_t i = 0; i < len / page; i++) n += (vec[i] & 1) * page;
+    a += len;
+  }
+  return n;
+}
