@@ -53,9 +53,9 @@
 
 /* Slabs. */
 #ifndef LM_MAX_SLABS
-#define LM_MAX_SLABS 65536
+#define LM_MAX_SLABS 131072
 #endif
-#define LM_SLAB_MAX_SLOTS 1024
+#define LM_SLAB_MAX_SLOTS 512
 #define LM_SLAB_MAX_ORDER 4 /* a slab spans at most 2^4 pages = 64 KiB */
 
 /* Size classes: 16, 32, 48, 64, then four per doubling up to 16 KiB. */

@@ -26,14 +26,14 @@ static const uint16_t lm_class_sizes[LM_NUM_CLASSES] = {
  * offset first, so pages of a big span that are never used stay unfaulted,
  * and the heap purges whole free pages inside sparse slabs. */
 static const uint8_t lm_class_orders[LM_NUM_CLASSES] = {
-  2, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4,
+  1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4,
   4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
   4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
 /* Slots per slab: span / size for the order above (never above the cap). */
 static const uint16_t lm_class_slots[LM_NUM_CLASSES] = {
-  1024, 1024, 682, 1024, 819, 682, 585, 512, 409,
+  512, 512, 341, 512, 409, 341, 292, 512, 409,
   341, 292, 256, 204, 170, 146, 128, 102, 85,
   73, 64, 51, 42, 36, 32, 25, 21, 18,
   16, 12, 10, 9, 8, 6, 5, 4, 4,
