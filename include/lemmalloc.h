@@ -57,7 +57,7 @@ LM_API int lm_malloc_trim(size_t pad);
 LM_API void lm_malloc_stats(void);
 LM_API int lm_mallopt(int param, int value);
 
-#define LM_STATS_CLASSES 36
+#define LM_STATS_CLASSES 40
 
 /* A snapshot of the allocator's counters (bytes unless stated). Each
  * figure is exact for the moment its part was read; parts are read one

@@ -19,7 +19,8 @@
  *   buddy       the other half of the order-(k+1) block that a block of
  *               order k belongs to: head + 2^k or head - 2^k.
  *   size class  a small request size rounded up to one of LM_NUM_CLASSES
- *               block sizes (multiples of 16, four classes per doubling).
+ *               block sizes (multiples of 16, four classes per doubling, and
+ *               one just above each power of two from 1 KiB).
  *   slab        a buddy block cut into equal slots of one size class, named
  *               by a slab index 0..LM_MAX_SLABS-1 chosen by the heap.
  *   slot        one block inside a slab, named by its slot index or by its
@@ -58,10 +59,11 @@
 #define LM_SLAB_MAX_SLOTS 512
 #define LM_SLAB_MAX_ORDER 4 /* a slab spans at most 2^4 pages = 64 KiB */
 
-/* Size classes: 16, 32, 48, 64, then four per doubling up to 16 KiB. */
+/* Size classes: 16, 32, 48, 64, then four per doubling up to 16 KiB, plus
+ * one an eighth above each power of two from 1 KiB (1152 .. 9216). */
 #define LM_QUANTUM 16
 #define LM_SMALL_MAX 16384
-#define LM_NUM_CLASSES 36
+#define LM_NUM_CLASSES 40
 
 /* Error codes returned (negative) by core functions. */
 #define LM_ERR_NOMEM (-1)        /* no free block / slot big enough */

@@ -813,7 +813,7 @@ static uint32_t sparse_free_mask(uint32_t s) {
 /* Lock held on entry and exit; drops it around madvise. Sparse slabs give
  * their wholly free pages at once. Slabs of slots of a page or more are
  * looked at however full they are, since every free slot may hold a whole
- * page (Ruby's 8 KiB strings: the 10240 class three quarters full held 15
+ * page (Ruby's 8 KiB strings: their class three quarters full held 15
  * MiB of free slots): their pages go when they were wholly free at the
  * pass before too, a decay of one period, because such a slab is busy (a
  * cache's entries being replaced) and a page taken at once comes back

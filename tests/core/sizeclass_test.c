@@ -35,16 +35,20 @@ int main(void)
   char ex_sizes[96] = "", ex_class[96] = "", ex_smallest[96] = "",
        ex_mono[96] = "", ex_waste[96] = "", ex_slab[96] = "";
 
-  /* Class sizes: 16, 32, 48, 64, then four per doubling, multiples of 16,
-   * strictly increasing, ending at LM_SMALL_MAX. */
+  /* Class sizes: 16, 32, 48, 64, then four per doubling, and from 1 KiB one
+   * more an eighth above each power of two; multiples of 16, strictly
+   * increasing, ending at LM_SMALL_MAX. */
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     uint32_t sz = lm_class_size(c);
     uint32_t want;
     if (c < 8) {
       want = 16 * (c + 1);
-    } else {
+    } else if (c < 20) {
       uint32_t base = 128u << ((c - 8) / 4); /* start of the doubling */
       want = base + (c % 4 + 1) * (base / 4);
+    } else {
+      uint32_t base = 1024u << ((c - 20) / 5), k = (c - 20) % 5; /* 5 per doubling */
+      want = k == 0 ? base + base / 8 : base + k * (base / 4);
     }
     CHECK(sizes, sz == want && sz % LM_QUANTUM == 0 &&
                      (c == 0 || lm_class_size(c - 1) < sz),
@@ -52,7 +56,7 @@ int main(void)
   }
   CHECK(sizes, lm_class_size(LM_NUM_CLASSES - 1) == LM_SMALL_MAX,
         "last class %u", lm_class_size(LM_NUM_CLASSES - 1));
-  report("class sizes 16,32,48,64 then 4 per doubling, x16, increasing", bad_sizes, ex_sizes);
+  report("class sizes 16,32,48,64, 4 per doubling, +1/8 above 2^k from 1 KiB, x16, increasing", bad_sizes, ex_sizes);
 
   uint32_t prev = 0;
   for (uint32_t n = 0; n <= LM_SMALL_MAX; n++) {

@@ -102,7 +102,7 @@ int main(void) {
   TEST("malloc_trim(0) gives back free pages inside slabs three quarters full (200-byte blocks)")
     trim_gives_back("200-byte blocks", 100000, 200, on_every_4th_page);
 
-  /* Ruby's 8 KiB strings: 10240-byte slots, 2 whole pages in each */
+  /* Ruby's 8 KiB strings: 9216-byte slots, 1 or 2 whole pages in each */
   TEST("malloc_trim(0) gives back free pages inside slots of slabs two thirds full (8193-byte blocks)")
     trim_gives_back("8193-byte blocks", 3000, 8193, every_3rd);
 
