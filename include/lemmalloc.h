@@ -63,7 +63,8 @@ LM_API int lm_mallopt(int param, int value);
  * figure is exact for the moment its part was read; parts are read one
  * after the other, so concurrent activity can make them disagree slightly. */
 struct lm_stats {
-  size_t mapped;          /* chunks + huge mappings (live and cached) + metadata */
+  size_t mapped;          /* chunks + huge mappings (live and cached) + the
+                             tables lemmalloc maps (not its static ones) */
   size_t resident;        /* estimate: dirty pages in chunks + huge + metadata */
   size_t allocated;       /* live blocks, usable sizes (what malloc_usable_size says) */
   size_t chunks_mapped;   /* bytes in 4 MiB chunks */

@@ -31,14 +31,14 @@ static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
   size_t huge = lm_heap.huge_live_bytes + lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
-  size_t meta = lm_heap.meta_bytes + tables, chunks = lm_heap.chunk_bytes;
+  size_t meta = lm_heap.meta_bytes, chunks = lm_heap.chunk_bytes;
   lm_unlock(&lm_heap.meta_lock);
   struct lm_tcounters t;
   size_t cached;
   lm_tc_totals(&t, &cached);
   *allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
   *mapped = chunks + huge + meta;
-  *resident = dirty * LM_PAGE_SIZE + huge + meta;
+  *resident = dirty * LM_PAGE_SIZE + huge + meta + tables;
 }
 
 void lm_stats_sample(void) LM_HIDDEN;
@@ -92,7 +92,9 @@ int lm_stats(struct lm_stats *st) {
   st->tcache_hits = t.hits;
   st->allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
   st->narenas = lm_heap.narenas;
-  st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + st->metadata;
+  /* Mapped: what lemmalloc took from the OS with mmap (its static tables
+   * came with the library); resident counts those tables' pages too. */
+  st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + (st->metadata - tables);
   st->resident = dirty * LM_PAGE_SIZE + st->huge_live + st->huge_cached + st->metadata;
   st->nthreads = t.threads;
   st->peak_allocated = raise_peak(&peak_allocated, st->allocated);
