@@ -124,6 +124,16 @@ static void pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg,
 
 static uint32_t chunk_free_ids[LM_MAX_CHUNKS], chunk_nfree, chunk_high; /* meta_lock */
 
+/* Give back the pages wholly inside [p, p+n) (a table row that shares its
+ * first and last pages with its neighbours); returns the bytes. */
+static size_t purge_inside(const void *p, size_t n) {
+  uintptr_t a = ((uintptr_t)p + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1);
+  uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(LM_PAGE_SIZE - 1);
+  if (b <= a) return 0;
+  lm_os_purge((void *)a, b - a);
+  return b - a;
+}
+
 static struct lm_chunk *chunk_new(uint32_t arena) {
   char *mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE);
   if (mem == NULL && lm_huge_decay(true) > 0) mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE); /* see lm_huge_alloc */
@@ -366,15 +376,8 @@ size_t lm_slab_rows_purge(void) {
     from = hi[nruns - 1];
     lm_unlock(&lm_heap.meta_lock);
     for (uint32_t r = 0; r < nruns; r++) {
-      const void *arrays[2] = {lm_slab_perm[lo[r]], lm_slab_pos[lo[r]]};
-      for (int k = 0; k < 2; k++) {
-        uintptr_t a = (uintptr_t)arrays[k], b = a + (size_t)(hi[r] - lo[r]) * ROW_BYTES;
-        uintptr_t pa = (a + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1), pb = b & ~(uintptr_t)(LM_PAGE_SIZE - 1);
-        if (pb > pa) {
-          lm_os_purge((void *)pa, pb - pa);
-          released += pb - pa;
-        }
-      }
+      released += purge_inside(lm_slab_perm[lo[r]], (size_t)(hi[r] - lo[r]) * ROW_BYTES);
+      released += purge_inside(lm_slab_pos[lo[r]], (size_t)(hi[r] - lo[r]) * ROW_BYTES);
     }
     lm_lock(&lm_heap.meta_lock);
     for (uint32_t r = 0; r < nruns; r++) {
@@ -1030,13 +1033,20 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
     lm_unlock(&a->lock);
     for (uint32_t i = 0; i < ngone; i++) {
       struct lm_chunk *c = gone[i];
+      uint32_t idx = c->idx;
       released += c->dirty_free;
       lm_reg_set(c->base, LM_CHUNK_SIZE, 0);
       lm_os_unmap((void *)c->base, LM_CHUNK_SIZE);
+      /* The chunk's tables go too while its index is not yet free: the
+       * core's buddy row (lm_buddy_init's contract reads none of the old
+       * row) and the chunk header (zeroed when the index is reused). A
+       * heap that spiked to many chunks kept ~50 KiB resident for each. */
+      purge_inside(&lm_buddy[idx], sizeof lm_buddy[0]);
+      purge_inside(c, sizeof *c); /* c reads as zeros from here */
       lm_lock(&lm_heap.meta_lock);
       lm_heap.chunk_bytes -= LM_CHUNK_SIZE;
       lm_heap.nunmapped_chunks++;
-      chunk_free_ids[chunk_nfree++] = c->idx;
+      chunk_free_ids[chunk_nfree++] = idx;
       lm_unlock(&lm_heap.meta_lock);
     }
     lm_lock(&a->lock);
