@@ -771,7 +771,6 @@ static bool page_old(const struct lm_chunk *ch, uint32_t pg, uint32_t now, uint3
 static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
   uint32_t i = r->pg, end = r->pg + r->n;
   r->nruns = r->purged = 0;
-  r->more = false;
   while (i < end && r->nruns < PURGE_RUNS) {
     while (i < end && !page_old(r->ch, i, now, age)) i++;
     uint32_t j = i;
@@ -926,7 +925,6 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
   bool young = false; /* dirty free pages left for a later pass */
   struct lm_chunk *ch = a->chunks;
   uint32_t pg = 0;
-  size_t scan_start = 0;
   for (;;) {
     uint32_t n = 0;
     struct lm_chunk *again_ch = NULL; /* the first block taken with runs left */
@@ -960,17 +958,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
       }
       n++;
     }
-    if (n == 0) {
-      /* A trim rescans while it makes progress: blocks with more dirty
-       * runs than one visit takes are finished on the next scan. */
-      if (all && a->dirty_free_pages && released != scan_start) {
-        scan_start = released;
-        ch = a->chunks;
-        pg = 0;
-        continue;
-      }
-      break;
-    }
+    if (n == 0) break;
     lm_unlock(&a->lock);
     for (uint32_t i = 0; i < n; i++)
       for (uint32_t k = 0; k < recs[i].nruns; k++)

@@ -81,7 +81,7 @@ int lm_stats(struct lm_stats *st) {
   st->huge_count = (size_t)(lm_heap.huge_nmalloc - lm_heap.huge_nfree);
   lm_unlock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
-  st->metadata = lm_heap.meta_bytes + tables;
+  size_t mapped_tables = lm_heap.meta_bytes;
   st->chunks_mapped = lm_heap.chunk_bytes;
   st->ntrim = lm_heap.ntrim;
   lm_unlock(&lm_heap.meta_lock);
@@ -93,8 +93,10 @@ int lm_stats(struct lm_stats *st) {
   st->allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
   st->narenas = lm_heap.narenas;
   /* Mapped: what lemmalloc took from the OS with mmap (its static tables
-   * came with the library); resident counts those tables' pages too. */
-  st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + (st->metadata - tables);
+   * came with the library); metadata and resident count those tables'
+   * resident pages too. */
+  st->metadata = mapped_tables + tables;
+  st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + mapped_tables;
   st->resident = dirty * LM_PAGE_SIZE + st->huge_live + st->huge_cached + st->metadata;
   st->nthreads = t.threads;
   st->peak_allocated = raise_peak(&peak_allocated, st->allocated);
