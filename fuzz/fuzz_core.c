@@ -34,7 +34,13 @@
 
 #define NCHUNKS 3
 #define NSLABS 6
-static const uint32_t chunk_ids[NCHUNKS] = {0, 1, LM_MAX_CHUNKS - 1};
+/* The state of chunk c lives at c << LM_BUDDY_SHIFT (buddy.h): the driver
+ * keeps its chunks' states in an aligned pool and uses their handles. */
+static union {
+  struct lm_buddy_chunk state;
+  char slot[1u << LM_BUDDY_SHIFT];
+} chunk_pool[NCHUNKS] __attribute__((aligned(1u << LM_BUDDY_SHIFT)));
+#define chunk_ids(i) LM_BUDDY_HANDLE(&chunk_pool[i])
 static const uint32_t slab_ids[NSLABS] = {0, 1, 2, 3, 7, LM_MAX_SLABS - 1};
 
 #define PAGES LM_CHUNK_PAGES
@@ -134,7 +140,7 @@ static void result_feature(const struct lm_op *op, int32_t r) {
 #define FULL_EVERY 16
 
 static void compare_chunk(const struct lm_op *op, unsigned ci, bool full) {
-  uint32_t c = chunk_ids[ci];
+  uint32_t c = chunk_ids(ci);
   const struct tiling *t = tiling_of(ci);
   uint32_t nfree[LM_MAX_ORDER + 1] = {0};
   for (uint32_t p = 0; p < PAGES; p++)
@@ -280,7 +286,7 @@ static void do_buddy_alloc(const struct lm_op *op, unsigned ci, uint32_t order, 
   for (uint32_t p = 0; p < PAGES; p++)
     if (t->head[p] && !t->alloc[p] && t->order[p] >= order && (best < 0 || t->order[p] < best))
       best = t->order[p];
-  int32_t r = lm_buddy_alloc(chunk_ids[ci], order);
+  int32_t r = lm_buddy_alloc(chunk_ids(ci), order);
   result_feature(op, r);
   if (best < 0) {
     LM_FUZZ_EXPECT(op, r == LM_ERR_NOMEM, "no free block of order >= %u, alloc returned %d",
@@ -302,7 +308,7 @@ static void do_buddy_alloc(const struct lm_op *op, unsigned ci, uint32_t order, 
 static int32_t do_buddy_free(const struct lm_op *op, unsigned ci, uint32_t page, bool take) {
   const struct tiling *t = tiling_of(ci);
   int32_t want = buddy_head_error(t, page, !take);
-  int32_t r = take ? lm_buddy_take(chunk_ids[ci], page) : lm_buddy_free(chunk_ids[ci], page);
+  int32_t r = take ? lm_buddy_take(chunk_ids(ci), page) : lm_buddy_free(chunk_ids(ci), page);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "buddy %s of page %u returned %d, want %d",
                  take ? "take" : "free", page, r, want);
@@ -317,7 +323,7 @@ static int32_t do_buddy_shrink(const struct lm_op *op, unsigned ci, uint32_t pag
   const struct tiling *t = tiling_of(ci);
   int32_t want = buddy_head_error(t, page, true);
   if (want >= 0 && order > (uint32_t)want) want = LM_ERR_RANGE;
-  int32_t r = lm_buddy_shrink(chunk_ids[ci], page, order);
+  int32_t r = lm_buddy_shrink(chunk_ids(ci), page, order);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "buddy shrink of page %u to order %u returned %d, want %d",
                  page, order, r, want);
@@ -368,7 +374,7 @@ static struct entry table[TABLE];
 static void reset(void) {
   memset(table, 0, sizeof table);
   for (unsigned ci = 0; ci < NCHUNKS; ci++) {
-    lm_buddy_init(chunk_ids[ci]);
+    lm_buddy_init(chunk_ids(ci));
     memset(cm[ci].head_order, -1, sizeof cm[ci].head_order);
     memset(cm[ci].used, 0, sizeof cm[ci].used);
     tiling_stale[ci] = true;

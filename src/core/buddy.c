@@ -1,9 +1,10 @@
 /* Buddy allocator over the pages of one chunk. Contracts: buddy.h,
  * spec/buddy.acsl; design and proof notes: spec/buddy.md.
  *
- * Every block head sits on exactly one stack: stk[c][0][k] holds the free
- * blocks of order k, stk[c][1][k] the allocated ones, and pos[c][p] is the
- * slot of head p on its stack. That bijection makes "every free block is on
+ * Every block head sits on exactly one stack: stack (0, k) holds the free
+ * blocks of order k, stack (1, k) the allocated ones (entry j of stack
+ * (s, k) is stk[j][s][k]), and pos[p] is the slot of head p on its stack.
+ * That bijection makes "every free block is on
  * its list exactly once" a pair of universally quantified facts, removal of
  * a buddy O(1), and the page count a finite sum over the 2 x 11 stack sizes.
  *
@@ -24,7 +25,8 @@
 #error "buddy: stacks and positions are uint16_t, so LM_MAX_ORDER <= 15"
 #endif
 
-struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS] LM_BUDDY_HIDDEN;
+/* No definition of lm_buddy: at run time the state of chunk c is at
+ * c << LM_BUDDY_SHIFT (buddy.h); the array exists only for the proof. */
 
 /* Powers of two from a table: `1u << k` with a symbolic k is opaque to the
  * provers, a table lookup is a plain value (spec: Pow2). */
@@ -44,13 +46,13 @@ static inline uint32_t buddy_of(uint32_t p, uint32_t k)
  * its slot. The page count of the stacks drops by 2^k. */
 /*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
     requires on_stack: lm_buddy[c].pos[p] < lm_buddy[c].cnt[s][k] <= LM_CHUNK_PAGES;
-    requires last_in: lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1] < LM_CHUNK_PAGES;
-    assigns lm_buddy[c].stk[s][k][lm_buddy[c].pos[p]],
-            lm_buddy[c].pos[lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1]],
+    requires last_in: lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k] < LM_CHUNK_PAGES;
+    assigns lm_buddy[c].stk[lm_buddy[c].pos[p]][s][k],
+            lm_buddy[c].pos[lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k]],
             lm_buddy[c].cnt[s][k], lm_buddy[c].st[p];
-    ensures moved: lm_buddy[c].stk[s][k][\old(lm_buddy[c].pos[p])] ==
-      \old(lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1]);
-    ensures moved_pos: lm_buddy[c].pos[\old(lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1])] ==
+    ensures moved: lm_buddy[c].stk[\old(lm_buddy[c].pos[p])][s][k] ==
+      \old(lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k]);
+    ensures moved_pos: lm_buddy[c].pos[\old(lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k])] ==
       \old(lm_buddy[c].pos[p]);
     ensures popped: lm_buddy[c].cnt[s][k] == \old(lm_buddy[c].cnt[s][k]) - 1;
     ensures interior: lm_buddy[c].st[p] == LM_BUDDY_INTERIOR;
@@ -58,21 +60,21 @@ static inline uint32_t buddy_of(uint32_t p, uint32_t k)
     ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
 static void unlink_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
-  uint32_t i = lm_buddy[c].pos[p], n = (uint32_t)lm_buddy[c].cnt[s][k] - 1;
-  uint32_t last = lm_buddy[c].stk[s][k][n];
-  lm_buddy[c].stk[s][k][i] = (uint16_t)last;
-  lm_buddy[c].pos[last] = (uint16_t)i;
-  lm_buddy[c].cnt[s][k] = (uint16_t)n;
-  lm_buddy[c].st[p] = LM_BUDDY_INTERIOR;
+  uint32_t i = LM_BUDDY(c).pos[p], n = (uint32_t)LM_BUDDY(c).cnt[s][k] - 1;
+  uint32_t last = LM_BUDDY(c).stk[n][s][k];
+  LM_BUDDY(c).stk[i][s][k] = (uint16_t)last;
+  LM_BUDDY(c).pos[last] = (uint16_t)i;
+  LM_BUDDY(c).cnt[s][k] = (uint16_t)n;
+  LM_BUDDY(c).st[p] = LM_BUDDY_INTERIOR;
 }
 
 /* Make p a head of order k in state s+1 on top of stack (s, k). The page
  * count of the stacks grows by 2^k. */
 /*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
     requires room: lm_buddy[c].cnt[s][k] < LM_CHUNK_PAGES;
-    assigns lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k]], lm_buddy[c].pos[p],
+    assigns lm_buddy[c].stk[lm_buddy[c].cnt[s][k]][s][k], lm_buddy[c].pos[p],
             lm_buddy[c].cnt[s][k], lm_buddy[c].st[p], lm_buddy[c].ord[p];
-    ensures pushed: lm_buddy[c].stk[s][k][\old(lm_buddy[c].cnt[s][k])] == p;
+    ensures pushed: lm_buddy[c].stk[\old(lm_buddy[c].cnt[s][k])][s][k] == p;
     ensures pos: lm_buddy[c].pos[p] == \old(lm_buddy[c].cnt[s][k]);
     ensures count: lm_buddy[c].cnt[s][k] == \old(lm_buddy[c].cnt[s][k]) + 1;
     ensures head: lm_buddy[c].st[p] == s + 1 && lm_buddy[c].ord[p] == k;
@@ -80,12 +82,12 @@ static void unlink_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
     ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
 static void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
-  uint32_t n = lm_buddy[c].cnt[s][k];
-  lm_buddy[c].stk[s][k][n] = (uint16_t)p;
-  lm_buddy[c].pos[p] = (uint16_t)n;
-  lm_buddy[c].cnt[s][k] = (uint16_t)(n + 1);
-  lm_buddy[c].st[p] = (uint8_t)(s + 1);
-  lm_buddy[c].ord[p] = (uint8_t)k;
+  uint32_t n = LM_BUDDY(c).cnt[s][k];
+  LM_BUDDY(c).stk[n][s][k] = (uint16_t)p;
+  LM_BUDDY(c).pos[p] = (uint16_t)n;
+  LM_BUDDY(c).cnt[s][k] = (uint16_t)(n + 1);
+  LM_BUDDY(c).st[p] = (uint8_t)(s + 1);
+  LM_BUDDY(c).ord[p] = (uint8_t)k;
 }
 
 /* unlink_head and link_head with the stack bijection as their contract:
@@ -97,8 +99,8 @@ static void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 /*@ requires chunk: c < LM_MAX_CHUNKS && p < LM_CHUNK_PAGES && s < 2 && k <= LM_MAX_ORDER;
     LM_BUDDY_STACKS(requires, c)
     requires head: lm_buddy[c].st[p] == s + 1 && lm_buddy[c].ord[p] == k;
-    assigns lm_buddy[c].stk[s][k][lm_buddy[c].pos[p]],
-            lm_buddy[c].pos[lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1]],
+    assigns lm_buddy[c].stk[lm_buddy[c].pos[p]][s][k],
+            lm_buddy[c].pos[lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k]],
             lm_buddy[c].cnt[s][k], lm_buddy[c].st[p];
     LM_BUDDY_STACKS(ensures, c)
     ensures interior: lm_buddy[c].st[p] == LM_BUDDY_INTERIOR;
@@ -106,11 +108,11 @@ static void link_head(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
     ensures pages_other: Pages(c, 1 - s) == \old(Pages(c, 1 - s)); */
 static void stk_drop(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
 {
-  //@ assert last_in: lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1] < LM_CHUNK_PAGES;
+  //@ assert last_in: lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k] < LM_CHUNK_PAGES;
   // The last entry is the only head of (s, k) in the top slot: every other
   // one stays below the new count.
   /*@ assert below_top: \forall integer q; InChunk(q) && lm_buddy[c].st[q] == s + 1 &&
-        lm_buddy[c].ord[q] == k && q != lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k] - 1] ==>
+        lm_buddy[c].ord[q] == k && q != lm_buddy[c].stk[lm_buddy[c].cnt[s][k] - 1][s][k] ==>
         lm_buddy[c].pos[q] < lm_buddy[c].cnt[s][k] - 1; */
   unlink_head(c, s, k, p);
 }
@@ -120,7 +122,7 @@ static void stk_drop(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
     LM_BUDDY_STACKS(requires, c)
     requires interior: lm_buddy[c].st[p] == LM_BUDDY_INTERIOR;
     requires room: lm_buddy[c].cnt[s][k] < LM_CHUNK_PAGES;
-    assigns lm_buddy[c].stk[s][k][lm_buddy[c].cnt[s][k]], lm_buddy[c].pos[p],
+    assigns lm_buddy[c].stk[lm_buddy[c].cnt[s][k]][s][k], lm_buddy[c].pos[p],
             lm_buddy[c].cnt[s][k], lm_buddy[c].st[p], lm_buddy[c].ord[p];
     LM_BUDDY_STACKS(ensures, c)
     ensures head: lm_buddy[c].st[p] == s + 1 && lm_buddy[c].ord[p] == k;
@@ -144,12 +146,12 @@ static void stk_push(uint32_t c, uint32_t s, uint32_t k, uint32_t p)
     ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(Ord(c, p)); */
 static void take_free(uint32_t c, uint32_t p)
 {
-  uint32_t k = lm_buddy[c].ord[p];
+  uint32_t k = LM_BUDDY(c).ord[p];
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   stk_drop(c, 0, k, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k);
   stk_push(c, 1, k, p);
-  lm_buddy[c].nfree -= lm_buddy_pow2[k];
+  LM_BUDDY(c).nfree -= lm_buddy_pow2[k];
 }
 
 /* The cell-level steps of split, merge and release: the stack and count
@@ -179,7 +181,7 @@ static void split_cells(uint32_t c, uint32_t p, uint32_t k)
   stk_push(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   stk_push(c, 0, k, p + lm_buddy_pow2[k]);
-  lm_buddy[c].nfree += lm_buddy_pow2[k];
+  LM_BUDDY(c).nfree += lm_buddy_pow2[k];
 }
 
 /* Allocated head p and free head b, both of order k, become interior but
@@ -203,7 +205,7 @@ static void merge_cells(uint32_t c, uint32_t p, uint32_t b, uint32_t m, uint32_t
   stk_drop(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 1, k + 1);
   stk_push(c, 1, k + 1, m);
-  lm_buddy[c].nfree -= lm_buddy_pow2[k];
+  LM_BUDDY(c).nfree -= lm_buddy_pow2[k];
 }
 
 /* Allocated head p of order k becomes free. */
@@ -221,7 +223,7 @@ static void release_cells(uint32_t c, uint32_t p, uint32_t k)
   stk_drop(c, 1, k, p);
   //@ ghost lm_buddy_lemma_term(c, 0, k);
   stk_push(c, 0, k, p);
-  lm_buddy[c].nfree += lm_buddy_pow2[k];
+  LM_BUDDY(c).nfree += lm_buddy_pow2[k];
 }
 
 /* Allocated head p of order k >= 1 keeps the lower half (order k-1) and
@@ -238,7 +240,7 @@ static void release_cells(uint32_t c, uint32_t p, uint32_t k)
     ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(Ord(c, p)); */
 static void split(uint32_t c, uint32_t p)
 {
-  uint32_t k = (uint32_t)lm_buddy[c].ord[p] - 1;
+  uint32_t k = (uint32_t)LM_BUDDY(c).ord[p] - 1;
   //@ ghost struct lm_buddy_chunk before = lm_buddy[c];
   //@ ghost lm_buddy_lemma_pow2(k);
   //@ assert high_interior: !Head(c, p + Pow2(k));
@@ -266,7 +268,7 @@ static void split(uint32_t c, uint32_t p)
     ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) - Pow2(\old(Ord(c, p))); */
 static uint32_t merge(uint32_t c, uint32_t p)
 {
-  uint32_t k = lm_buddy[c].ord[p];
+  uint32_t k = LM_BUDDY(c).ord[p];
   //@ ghost lm_buddy_lemma_pow2(k);
   //@ ghost lm_buddy_lemma_half(p, k);
   uint32_t b = buddy_of(p, k);
@@ -297,7 +299,7 @@ static uint32_t merge(uint32_t c, uint32_t p)
     ensures count: lm_buddy[c].nfree == \old(lm_buddy[c].nfree) + Pow2(Ord(c, p)); */
 static void release(uint32_t c, uint32_t p)
 {
-  uint32_t k = lm_buddy[c].ord[p];
+  uint32_t k = LM_BUDDY(c).ord[p];
   //@ ghost struct lm_buddy_chunk before = lm_buddy[c];
   release_cells(c, p, k);
   /*@ ghost lm_buddy_lemma_release_basic(c, before, p, k);
@@ -311,7 +313,7 @@ static void release(uint32_t c, uint32_t p)
 static inline bool buddy_free(uint32_t c, uint32_t p, uint32_t k)
 {
   uint32_t b = buddy_of(p, k);
-  return lm_buddy[c].st[b] == LM_BUDDY_FREE && lm_buddy[c].ord[b] == k;
+  return LM_BUDDY(c).st[b] == LM_BUDDY_FREE && LM_BUDDY(c).ord[b] == k;
 }
 
 void lm_buddy_init(uint32_t c)
@@ -321,18 +323,18 @@ void lm_buddy_init(uint32_t c)
       loop assigns p, lm_buddy[c].st[0 .. LM_CHUNK_PAGES - 1];
       loop variant LM_CHUNK_PAGES - p; */
   for (uint32_t p = 0; p < LM_CHUNK_PAGES; p++)
-    lm_buddy[c].st[p] = LM_BUDDY_INTERIOR;
+    LM_BUDDY(c).st[p] = LM_BUDDY_INTERIOR;
   /*@ loop invariant k_range: 0 <= k <= LM_MAX_ORDER + 1;
       loop invariant emptied: \forall integer s, j; 0 <= s < 2 && 0 <= j < k ==>
         lm_buddy[c].cnt[s][j] == 0;
       loop assigns k, lm_buddy[c].cnt[0 .. 1][0 .. LM_MAX_ORDER];
       loop variant LM_MAX_ORDER + 1 - k; */
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
-    lm_buddy[c].cnt[0][k] = 0;
-    lm_buddy[c].cnt[1][k] = 0;
+    LM_BUDDY(c).cnt[0][k] = 0;
+    LM_BUDDY(c).cnt[1][k] = 0;
   }
   link_head(c, 0, LM_MAX_ORDER, 0);
-  lm_buddy[c].nfree = LM_CHUNK_PAGES;
+  LM_BUDDY(c).nfree = LM_CHUNK_PAGES;
 }
 
 /* Allocation policy: the smallest order with a free block, and on that
@@ -348,11 +350,11 @@ int32_t lm_buddy_alloc(uint32_t c, uint32_t order)
       loop invariant none_below: \forall integer j; order <= j < k ==> lm_buddy[c].cnt[0][j] == 0;
       loop assigns k;
       loop variant LM_MAX_ORDER + 1 - k; */
-  while (k <= LM_MAX_ORDER && lm_buddy[c].cnt[0][k] == 0)
+  while (k <= LM_MAX_ORDER && LM_BUDDY(c).cnt[0][k] == 0)
     k++;
   if (k > LM_MAX_ORDER)
     return LM_ERR_NOMEM;
-  uint32_t p = lm_buddy[c].stk[0][k][lm_buddy[c].cnt[0][k] - 1];
+  uint32_t p = LM_BUDDY(c).stk[LM_BUDDY(c).cnt[0][k] - 1][0][k];
   take_free(c, p);
   /*@ loop invariant k_range: order <= k <= LM_MAX_ORDER;
       loop invariant p_in: InChunk(p);
@@ -377,11 +379,11 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page)
 {
   if (page >= LM_CHUNK_PAGES)
     return LM_ERR_RANGE;
-  if (lm_buddy[c].st[page] == LM_BUDDY_INTERIOR)
+  if (LM_BUDDY(c).st[page] == LM_BUDDY_INTERIOR)
     return LM_ERR_INTERIOR;
-  if (lm_buddy[c].st[page] != LM_BUDDY_USED)
+  if (LM_BUDDY(c).st[page] != LM_BUDDY_USED)
     return LM_ERR_NOT_ALLOCATED;
-  uint32_t order = lm_buddy[c].ord[page], k = order, p = page;
+  uint32_t order = LM_BUDDY(c).ord[page], k = order, p = page;
   /*@ loop invariant k_range: order <= k <= LM_MAX_ORDER;
       loop invariant p_in: InChunk(p);
       loop invariant p_used: UsedHead(c, p) && Ord(c, p) == k;
@@ -415,23 +417,23 @@ int32_t lm_buddy_take(uint32_t c, uint32_t page)
 {
   if (page >= LM_CHUNK_PAGES)
     return LM_ERR_RANGE;
-  if (lm_buddy[c].st[page] == LM_BUDDY_INTERIOR)
+  if (LM_BUDDY(c).st[page] == LM_BUDDY_INTERIOR)
     return LM_ERR_INTERIOR;
-  if (lm_buddy[c].st[page] != LM_BUDDY_FREE)
+  if (LM_BUDDY(c).st[page] != LM_BUDDY_FREE)
     return LM_ERR_NOT_FREE;
   take_free(c, page);
-  return (int32_t)lm_buddy[c].ord[page];
+  return (int32_t)LM_BUDDY(c).ord[page];
 }
 
 int32_t lm_buddy_shrink(uint32_t c, uint32_t page, uint32_t order)
 {
   if (page >= LM_CHUNK_PAGES)
     return LM_ERR_RANGE;
-  if (lm_buddy[c].st[page] == LM_BUDDY_INTERIOR)
+  if (LM_BUDDY(c).st[page] == LM_BUDDY_INTERIOR)
     return LM_ERR_INTERIOR;
-  if (lm_buddy[c].st[page] != LM_BUDDY_USED)
+  if (LM_BUDDY(c).st[page] != LM_BUDDY_USED)
     return LM_ERR_NOT_ALLOCATED;
-  uint32_t had = lm_buddy[c].ord[page], k = had;
+  uint32_t had = LM_BUDDY(c).ord[page], k = had;
   if (order > k)
     return LM_ERR_RANGE;
   /*@ loop invariant k_range: order <= k <= had && had == \at(Ord(c, page), Pre);
@@ -468,8 +470,8 @@ int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
     //@ ghost lm_buddy_lemma_round(g, page, k);
     uint32_t h = page - page % lm_buddy_pow2[k];
-    if (lm_buddy[c].st[h] != LM_BUDDY_INTERIOR &&
-        page - h < lm_buddy_pow2[lm_buddy[c].ord[h]])
+    if (LM_BUDDY(c).st[h] != LM_BUDDY_INTERIOR &&
+        page - h < lm_buddy_pow2[LM_BUDDY(c).ord[h]])
       return (int32_t)h;
   }
   return LM_ERR_RANGE; /* unreachable on a valid chunk */
@@ -477,22 +479,22 @@ int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
 
 bool lm_buddy_is_head(uint32_t c, uint32_t page)
 {
-  return page < LM_CHUNK_PAGES && lm_buddy[c].st[page] != LM_BUDDY_INTERIOR;
+  return page < LM_CHUNK_PAGES && LM_BUDDY(c).st[page] != LM_BUDDY_INTERIOR;
 }
 
 uint32_t lm_buddy_order(uint32_t c, uint32_t page)
 {
-  return lm_buddy_is_head(c, page) ? lm_buddy[c].ord[page] : 0;
+  return lm_buddy_is_head(c, page) ? LM_BUDDY(c).ord[page] : 0;
 }
 
 bool lm_buddy_is_allocated(uint32_t c, uint32_t page)
 {
-  return page < LM_CHUNK_PAGES && lm_buddy[c].st[page] == LM_BUDDY_USED;
+  return page < LM_CHUNK_PAGES && LM_BUDDY(c).st[page] == LM_BUDDY_USED;
 }
 
 uint32_t lm_buddy_free_pages(uint32_t c)
 {
-  return lm_buddy[c].nfree;
+  return LM_BUDDY(c).nfree;
 }
 
 /* Mirror of BuddyValid(c), for tests and fuzzers. */
@@ -511,16 +513,16 @@ bool lm_buddy_check(uint32_t c)
         loop assigns k, total, free_pages;
         loop variant LM_MAX_ORDER + 1 - k; */
     for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
-      uint32_t n = lm_buddy[c].cnt[s][k];
+      uint32_t n = LM_BUDDY(c).cnt[s][k];
       if (n > LM_CHUNK_PAGES)
         return false;
       /*@ loop invariant j_range: 0 <= j <= n;
           loop assigns j;
           loop variant n - j; */
       for (uint32_t j = 0; j < n; j++) {
-        uint32_t q = lm_buddy[c].stk[s][k][j];
-        if (q >= LM_CHUNK_PAGES || lm_buddy[c].st[q] != s + 1 ||
-            lm_buddy[c].ord[q] != k || lm_buddy[c].pos[q] != j)
+        uint32_t q = LM_BUDDY(c).stk[j][s][k];
+        if (q >= LM_CHUNK_PAGES || LM_BUDDY(c).st[q] != s + 1 ||
+            LM_BUDDY(c).ord[q] != k || LM_BUDDY(c).pos[q] != j)
           return false;
       }
       total += n * lm_buddy_pow2[k];
@@ -530,7 +532,7 @@ bool lm_buddy_check(uint32_t c)
         return false;
     }
   }
-  if (total != LM_CHUNK_PAGES || free_pages != lm_buddy[c].nfree)
+  if (total != LM_CHUNK_PAGES || free_pages != LM_BUDDY(c).nfree)
     return false;
   /* Tiling: walking from page 0 head to head covers the chunk exactly;
    * every head is aligned, on its stack, and every other page interior. */
@@ -539,20 +541,20 @@ bool lm_buddy_check(uint32_t c)
       loop assigns p;
       loop variant LM_CHUNK_PAGES - p; */
   while (p < LM_CHUNK_PAGES) {
-    uint32_t s = lm_buddy[c].st[p], k = lm_buddy[c].ord[p];
+    uint32_t s = LM_BUDDY(c).st[p], k = LM_BUDDY(c).ord[p];
     if (s == LM_BUDDY_INTERIOR || s > LM_BUDDY_USED || k > LM_MAX_ORDER)
       return false;
-    uint32_t w = lm_buddy_pow2[k], i = lm_buddy[c].pos[p];
+    uint32_t w = lm_buddy_pow2[k], i = LM_BUDDY(c).pos[p];
     if (p % w != 0 || p + w > LM_CHUNK_PAGES)
       return false;
-    if (i >= lm_buddy[c].cnt[s - 1][k] || i >= LM_CHUNK_PAGES ||
-        lm_buddy[c].stk[s - 1][k][i] != p)
+    if (i >= LM_BUDDY(c).cnt[s - 1][k] || i >= LM_CHUNK_PAGES ||
+        LM_BUDDY(c).stk[i][s - 1][k] != p)
       return false;
     /*@ loop invariant q_range: p + 1 <= q <= p + w;
         loop assigns q;
         loop variant p + w - q; */
     for (uint32_t q = p + 1; q < p + w; q++)
-      if (lm_buddy[c].st[q] != LM_BUDDY_INTERIOR)
+      if (LM_BUDDY(c).st[q] != LM_BUDDY_INTERIOR)
         return false;
     /* Maximally merged: a free block's buddy is not free of its order. */
     if (s == LM_BUDDY_FREE && k < LM_MAX_ORDER) {

@@ -1,6 +1,6 @@
 /* Buddy allocator over the pages of one chunk.
  * Owner: core (buddy.c). Contracts: spec/buddy.acsl + below.
- * Every function takes the chunk index c, 0 <= c < LM_MAX_CHUNKS. */
+ * Every function takes a chunk handle c, 0 <= c < LM_MAX_CHUNKS (see LM_BUDDY). */
 #ifndef LM_BUDDY_H
 #define LM_BUDDY_H
 #include "core.h"
@@ -20,19 +20,37 @@
 /* The state of one chunk. Declared here only because the contracts below
  * read it: nothing outside buddy.c may touch it. */
 struct lm_buddy_chunk {
+  uint32_t nfree;               /* pages in free blocks */
+  uint16_t cnt[2][LM_BUDDY_ORDERS]; /* heads on stack (s, k) */
   uint8_t st[LM_CHUNK_PAGES];   /* LM_BUDDY_INTERIOR / _FREE / _USED */
   uint8_t ord[LM_CHUNK_PAGES];  /* order of the block headed by p (heads) */
   uint16_t pos[LM_CHUNK_PAGES]; /* slot of head p on stack (st-1, ord) */
-  /* stk[s][k][j]: the j-th head in state s+1 of order k, j < cnt[s][k] */
-  uint16_t stk[2][LM_BUDDY_ORDERS][LM_CHUNK_PAGES];
-  uint16_t cnt[2][LM_BUDDY_ORDERS];
-  uint32_t nfree;               /* pages in free blocks */
+  /* stk[j][s][k]: the j-th head in state s+1 of order k, j < cnt[s][k].
+   * Row j holds entry j of all 22 stacks, so only the rows below the
+   * largest count are ever written: the memory this costs follows the
+   * chunk's use (a chunk of 64 KiB slabs touches 62 rows, 2.7 KiB). */
+  uint16_t stk[LM_CHUNK_PAGES][2][LM_BUDDY_ORDERS];
 };
 
-/* Every chunk's state in one global array indexed by chunk, whose address
- * is never taken: WP then treats it as a plain value (see spec/buddy.md),
- * and an operation's footprint is the single element lm_buddy[c]. */
+/* Where chunk c's state is. The code reaches it only through LM_BUDDY(c).
+ * - To WP it is one element of a global array indexed by chunk, whose
+ *   address is never taken: WP treats it as a plain value (spec/buddy.md),
+ *   and an operation's footprint is the single element lm_buddy[c].
+ * - At run time it is the struct at address c << LM_BUDDY_SHIFT: the heap
+ *   keeps each chunk's state at the start of a header aligned to
+ *   2^LM_BUDDY_SHIFT bytes and passes that address shifted down as c. What
+ *   the proof assumes of that memory (valid, written by nothing but the
+ *   core, one header per chunk) is listed under "What is trusted" in
+ *   spec/README.md. */
+#define LM_BUDDY_SHIFT 17
+#ifdef __FRAMAC__
 extern struct lm_buddy_chunk lm_buddy[LM_MAX_CHUNKS] LM_BUDDY_HIDDEN;
+#define LM_BUDDY(c) lm_buddy[c]
+#else
+#define LM_BUDDY(c) (*(struct lm_buddy_chunk *)((uintptr_t)(c) << LM_BUDDY_SHIFT))
+#endif
+/* The handle of the chunk state at address p (aligned to 2^LM_BUDDY_SHIFT). */
+#define LM_BUDDY_HANDLE(p) ((uint32_t)((uintptr_t)(p) >> LM_BUDDY_SHIFT))
 extern const uint16_t lm_buddy_pow2[16] LM_BUDDY_HIDDEN;
 
 #ifdef __FRAMAC__

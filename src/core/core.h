@@ -10,7 +10,7 @@
  *   OS page     4 KiB, the unit the kernel maps and the unit of the buddy.
  *   page        an OS page inside a chunk, named by its index 0..LM_CHUNK_PAGES-1.
  *   chunk       LM_CHUNK_PAGES pages of memory aligned to their size, obtained
- *               from the OS by the heap and named by a chunk index
+ *               from the OS by the heap and named by a chunk handle
  *               0..LM_MAX_CHUNKS-1. The core never sees its address.
  *   order       a block of order k spans 2^k pages; 0 <= k <= LM_MAX_ORDER.
  *   block       a run of 2^k pages starting at a page index that is a
@@ -48,9 +48,10 @@
 #endif
 #define LM_CHUNK_PAGES (1u << LM_MAX_ORDER)
 #define LM_CHUNK_SIZE ((size_t)LM_CHUNK_PAGES << LM_PAGE_SHIFT)
-#ifndef LM_MAX_CHUNKS
-#define LM_MAX_CHUNKS 4096 /* 16 GiB of chunks */
-#endif
+/* Chunk handles: 0 <= c < LM_MAX_CHUNKS. A handle is the address of the
+ * chunk's state shifted down by LM_BUDDY_SHIFT (buddy.h), so every address
+ * of a 47-bit user space has one: no cap below what the OS gives. */
+#define LM_MAX_CHUNKS (1u << 30)
 
 /* Slabs. */
 #ifndef LM_MAX_SLABS

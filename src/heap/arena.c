@@ -122,8 +122,6 @@ static void pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg,
 
 /* ---- chunks ---- */
 
-static uint32_t chunk_free_ids[LM_MAX_CHUNKS], chunk_nfree, chunk_high; /* meta_lock */
-
 /* Give back the pages wholly inside [p, p+n) (a table row that shares its
  * first and last pages with its neighbours); returns the bytes. */
 static size_t purge_inside(const void *p, size_t n) {
@@ -134,42 +132,27 @@ static size_t purge_inside(const void *p, size_t n) {
   return b - a;
 }
 
+/* A fresh chunk for arena `arena`: its memory, its header (the core's state
+ * made one free block), its registry entries. NULL if the OS refuses. */
 static struct lm_chunk *chunk_new(uint32_t arena) {
   char *mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE);
   if (mem == NULL && lm_huge_decay(true) > 0) mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE); /* see lm_huge_alloc */
   if (mem == NULL) return NULL;
-  uint32_t idx = LM_NONE;
-  lm_lock(&lm_heap.meta_lock);
-  if (chunk_nfree) idx = chunk_free_ids[--chunk_nfree];
-  else if (chunk_high < LM_MAX_CHUNKS) idx = chunk_high++;
-  lm_unlock(&lm_heap.meta_lock);
-  struct lm_chunk *ch = idx == LM_NONE ? NULL : lm_chunks[idx];
-  if (idx != LM_NONE && ch == NULL) ch = lm_meta_alloc(sizeof *ch);
+  struct lm_chunk *ch = lm_hdr_alloc();
   if (ch == NULL) {
     lm_os_unmap(mem, LM_CHUNK_SIZE);
-    if (idx != LM_NONE) {
-      lm_lock(&lm_heap.meta_lock);
-      chunk_free_ids[chunk_nfree++] = idx;
-      lm_unlock(&lm_heap.meta_lock);
-    }
     return NULL;
   }
-  memset(ch, 0, sizeof *ch);
   ch->base = (uintptr_t)mem;
   lm_vg_noaccess(mem, LM_CHUNK_SIZE); /* slots never handed out are off limits too */
-  lm_vg_hide(ch, sizeof *ch);
-  ch->idx = idx;
   ch->arena = arena;
   ch->free_pages = LM_CHUNK_PAGES;
   memset(ch->freemap, 0xff, sizeof ch->freemap);
   ch->nowin_need = UINT32_MAX;
-  lm_buddy_init(idx);
-  lm_chunks[idx] = ch;
+  lm_buddy_init(lm_chunk_c(ch));
   if (!lm_reg_set(ch->base, LM_CHUNK_SIZE, (uintptr_t)ch)) {
     lm_os_unmap(mem, LM_CHUNK_SIZE);
-    lm_lock(&lm_heap.meta_lock);
-    chunk_free_ids[chunk_nfree++] = idx;
-    lm_unlock(&lm_heap.meta_lock);
+    lm_hdr_free(ch);
     return NULL;
   }
   lm_lock(&lm_heap.meta_lock);
@@ -216,14 +199,14 @@ static bool arena_grow(struct lm_arena *a) {
  * below w (shrink keeps the low half; take the high half, free the low),
  * until the block starts at w; then shrink it to `order`. */
 static void take_window(struct lm_chunk *ch, uint32_t h, uint32_t w, uint32_t order) {
-  int32_t r = lm_buddy_take(ch->idx, h);
+  int32_t r = lm_buddy_take(lm_chunk_c(ch), h);
   while (r >= 0 && h != w) {
     uint32_t j = 31u - (uint32_t)__builtin_clz(w - h); /* w is in [h + 2^j, h + 2^(j+1)) */
-    if (lm_buddy_shrink(ch->idx, h, j) < 0 || (r = lm_buddy_take(ch->idx, h + (1u << j))) < 0) break;
-    if (lm_buddy_free(ch->idx, h) < 0) r = -1; /* its buddy h + 2^j is allocated: no merge */
+    if (lm_buddy_shrink(lm_chunk_c(ch), h, j) < 0 || (r = lm_buddy_take(lm_chunk_c(ch), h + (1u << j))) < 0) break;
+    if (lm_buddy_free(lm_chunk_c(ch), h) < 0) r = -1; /* its buddy h + 2^j is allocated: no merge */
     h += 1u << j;
   }
-  if (r < 0 || lm_buddy_shrink(ch->idx, w, order) < 0)
+  if (r < 0 || lm_buddy_shrink(lm_chunk_c(ch), w, order) < 0)
     lm_heap_bug("internal error: buddy window not taken at page", (void *)(uintptr_t)w);
 }
 
@@ -240,8 +223,8 @@ static bool find_dirty_window(struct lm_arena *a, uint32_t order, uint32_t need,
         continue;
       }
       if (!all_set2(ch->dirty, ch->freemap, w, need)) continue;
-      int32_t h = lm_buddy_block_of(ch->idx, w);
-      if (h < 0 || lm_buddy_is_allocated(ch->idx, (uint32_t)h) || lm_buddy_order(ch->idx, (uint32_t)h) < order) continue;
+      int32_t h = lm_buddy_block_of(lm_chunk_c(ch), w);
+      if (h < 0 || lm_buddy_is_allocated(lm_chunk_c(ch), (uint32_t)h) || lm_buddy_order(lm_chunk_c(ch), (uint32_t)h) < order) continue;
       take_window(ch, (uint32_t)h, w, order);
       *out = ch;
       *pg = w;
@@ -267,21 +250,21 @@ static bool arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need,
   if (a->dirty_free_pages >= need) {
     for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
       if (ch->dirty_free < need) continue;
-      int32_t r = lm_buddy_alloc(ch->idx, order);
+      int32_t r = lm_buddy_alloc(lm_chunk_c(ch), order);
       if (r < 0) continue;
       if (dirty_count(ch, (uint32_t)r, need) == need) {
         *out = ch;
         *pg = (uint32_t)r;
         return true;
       }
-      if (lm_buddy_free(ch->idx, (uint32_t)r) < 0) lm_heap_bug("internal error: buddy free failed at page", (void *)(uintptr_t)r);
+      if (lm_buddy_free(lm_chunk_c(ch), (uint32_t)r) < 0) lm_heap_bug("internal error: buddy free failed at page", (void *)(uintptr_t)r);
       break;
     }
     if (find_dirty_window(a, order, need, out, pg)) return true;
   }
   for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
     if (ch->free_pages < (1u << order)) continue;
-    int32_t r = lm_buddy_alloc(ch->idx, order);
+    int32_t r = lm_buddy_alloc(lm_chunk_c(ch), order);
     if (r >= 0) {
       *out = ch;
       *pg = (uint32_t)r;
@@ -397,9 +380,9 @@ size_t lm_slab_rows_purge(void) {
 
 size_t lm_tables_resident(void) {
   lm_lock(&lm_heap.meta_lock);
-  size_t slabs = slab_high, chunks = chunk_high;
+  size_t slabs = slab_high;
   lm_unlock(&lm_heap.meta_lock);
-  return lm_os_resident(lm_buddy, chunks * sizeof lm_buddy[0]) +
+  return lm_hdr_resident() +
          lm_os_resident(lm_slab_hdr, slabs * sizeof lm_slab_hdr[0]) +
          lm_os_resident(lm_slab_perm, slabs * sizeof lm_slab_perm[0]) +
          lm_os_resident(lm_slab_pos, slabs * sizeof lm_slab_pos[0]) +
@@ -507,7 +490,7 @@ static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
   if (!arena_buddy_alloc(a, order, 1u << order, &ch, &pg)) return LM_NONE;
   uint32_t s = slab_id_alloc();
   if (s == LM_NONE) {
-    lm_buddy_free(ch->idx, pg);
+    lm_buddy_free(lm_chunk_c(ch), pg);
     return LM_NONE;
   }
   pages_taken(a, ch, pg, 1u << order);
@@ -515,7 +498,7 @@ static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
   S[s].base = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
   S[s].cls = cls;
   S[s].nslots = slab_slots[cls];
-  S[s].chunk = ch->idx;
+  S[s].chunk = ch;
   S[s].arena = a->idx;
   S[s].state = LM_SLAB_CUR;
   S[s].ph_child = S[s].ph_next = S[s].ph_prev = LM_NONE;
@@ -529,7 +512,7 @@ static uint32_t slab_new(struct lm_arena *a, uint32_t cls) {
 
 /* Give an empty slab's span back to the buddy. */
 static void slab_release(struct lm_arena *a, uint32_t s, uint32_t stamp) {
-  struct lm_chunk *ch = lm_chunks[S[s].chunk];
+  struct lm_chunk *ch = S[s].chunk;
   uint32_t pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT);
   uint32_t n = 1u << slab_order[S[s].cls];
   for (uint32_t i = 0; i < n; i++) {
@@ -539,7 +522,7 @@ static void slab_release(struct lm_arena *a, uint32_t s, uint32_t stamp) {
   S[s].purged = 0;
   a->class_nslabs[S[s].cls]--;
   S[s].state = LM_SLAB_UNUSED;
-  lm_buddy_free(ch->idx, pg);
+  lm_buddy_free(lm_chunk_c(ch), pg);
   pages_returned(a, ch, pg, n, stamp);
   slab_id_free(s);
 }
@@ -680,11 +663,11 @@ void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
 static void carve_run(struct lm_chunk *ch, uint32_t pg, uint32_t n) {
   for (;;) {
     uint32_t k = 31u - (uint32_t)__builtin_clz(n);
-    if (lm_buddy_shrink(ch->idx, pg, k) < 0) lm_heap_bug("internal error: buddy shrink failed at page", (void *)(uintptr_t)pg);
+    if (lm_buddy_shrink(lm_chunk_c(ch), pg, k) < 0) lm_heap_bug("internal error: buddy shrink failed at page", (void *)(uintptr_t)pg);
     if (n == 1u << k) return;
     pg += 1u << k;
     n -= 1u << k;
-    if (lm_buddy_take(ch->idx, pg) < (int32_t)k) lm_heap_bug("internal error: buddy take failed at page", (void *)(uintptr_t)pg);
+    if (lm_buddy_take(lm_chunk_c(ch), pg) < (int32_t)k) lm_heap_bug("internal error: buddy take failed at page", (void *)(uintptr_t)pg);
     ch->page[pg] = LM_PM_LARGE;
   }
 }
@@ -713,8 +696,8 @@ static const char *classify_bad(struct lm_chunk *ch, uintptr_t p) {
   struct lm_arena *a = &lm_heap.arenas[ch->arena];
   uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
   lm_lock(&a->lock);
-  int32_t head = lm_buddy_block_of(ch->idx, pg);
-  bool alloc = head >= 0 && lm_buddy_is_allocated(ch->idx, (uint32_t)head);
+  int32_t head = lm_buddy_block_of(lm_chunk_c(ch), pg);
+  bool alloc = head >= 0 && lm_buddy_is_allocated(lm_chunk_c(ch), (uint32_t)head);
   uint32_t e = head >= 0 ? ch->page[head] : 0;
   lm_unlock(&a->lock);
   if (!alloc) return (p & (LM_PAGE_SIZE - 1)) == 0 ? "double free of" : "invalid pointer (free memory)";
@@ -729,7 +712,7 @@ bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
   uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
   lm_lock(&a->lock);
   uint32_t e = ch->page[pg], pages = e & ~LM_PM_LARGE;
-  int32_t r = (e & LM_PM_LARGE) && pages && (p & (LM_PAGE_SIZE - 1)) == 0 ? lm_buddy_free(ch->idx, pg) : LM_ERR_INTERIOR;
+  int32_t r = (e & LM_PM_LARGE) && pages && (p & (LM_PAGE_SIZE - 1)) == 0 ? lm_buddy_free(lm_chunk_c(ch), pg) : LM_ERR_INTERIOR;
   if (r < 0) {
     lm_unlock(&a->lock);
     lm_heap_error(fn, classify_bad(ch, p), (void *)p);
@@ -739,7 +722,7 @@ bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
   /* the run's other blocks, each its own buddy block (see carve_run) */
   for (uint32_t q = pg + (1u << r); q < pg + pages; q += 1u << r) {
     ch->page[q] = 0;
-    if ((r = lm_buddy_free(ch->idx, q)) < 0) lm_heap_bug("internal error: a large run lost a block at", (void *)(ch->base + ((uintptr_t)q << LM_PAGE_SHIFT)));
+    if ((r = lm_buddy_free(lm_chunk_c(ch), q)) < 0) lm_heap_bug("internal error: a large run lost a block at", (void *)(ch->base + ((uintptr_t)q << LM_PAGE_SHIFT)));
   }
   pages_returned(a, ch, pg, pages, now32());
   a->large_live_bytes -= (size_t)pages << LM_PAGE_SHIFT;
@@ -935,10 +918,10 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
         pg = 0;
         continue;
       }
-      int32_t head = lm_buddy_block_of(ch->idx, pg); /* merges may have moved heads */
-      uint32_t h = head < 0 ? pg : (uint32_t)head, len = 1u << lm_buddy_order(ch->idx, h);
+      int32_t head = lm_buddy_block_of(lm_chunk_c(ch), pg); /* merges may have moved heads */
+      uint32_t h = head < 0 ? pg : (uint32_t)head, len = 1u << lm_buddy_order(lm_chunk_c(ch), h);
       pg = h + len;
-      if (lm_buddy_is_allocated(ch->idx, h) || dirty_count(ch, h, len) == 0) continue;
+      if (lm_buddy_is_allocated(lm_chunk_c(ch), h) || dirty_count(ch, h, len) == 0) continue;
       struct purge_rec *r = &recs[n];
       r->ch = ch;
       r->pg = h;
@@ -947,7 +930,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
         young = true;
         continue;
       }
-      if (lm_buddy_take(ch->idx, h) < 0) continue;
+      if (lm_buddy_take(lm_chunk_c(ch), h) < 0) continue;
       uint32_t d = dirty_count(ch, h, len);
       ch->free_pages -= len;
       ch->dirty_free -= d;
@@ -975,7 +958,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
       a->dirty_pages -= r->purged;
       a->purged_pages += r->purged;
       released += r->purged;
-      lm_buddy_free(r->ch->idx, r->pg);
+      lm_buddy_free(lm_chunk_c(r->ch), r->pg);
     }
     /* A block whose dirty pages lie in more than PURGE_RUNS runs (a merged
      * block of pages freed at different times) is finished in this pass,
@@ -1021,20 +1004,15 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
     lm_unlock(&a->lock);
     for (uint32_t i = 0; i < ngone; i++) {
       struct lm_chunk *c = gone[i];
-      uint32_t idx = c->idx;
       released += c->dirty_free;
       lm_reg_set(c->base, LM_CHUNK_SIZE, 0);
       lm_os_unmap((void *)c->base, LM_CHUNK_SIZE);
-      /* The chunk's tables go too while its index is not yet free: the
-       * core's buddy row (lm_buddy_init's contract reads none of the old
-       * row) and the chunk header (zeroed when the index is reused). A
-       * heap that spiked to many chunks kept ~50 KiB resident for each. */
-      purge_inside(&lm_buddy[idx], sizeof lm_buddy[0]);
-      purge_inside(c, sizeof *c); /* c reads as zeros from here */
+      /* The header goes back to the pool, which purges all but a page of
+       * it (lm_buddy_init's contract reads nothing of the old state). */
+      lm_hdr_free(c);
       lm_lock(&lm_heap.meta_lock);
       lm_heap.chunk_bytes -= LM_CHUNK_SIZE;
       lm_heap.nunmapped_chunks++;
-      chunk_free_ids[chunk_nfree++] = idx;
       lm_unlock(&lm_heap.meta_lock);
     }
     lm_lock(&a->lock);

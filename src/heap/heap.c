@@ -13,7 +13,6 @@ struct lm_heap lm_heap = {
   .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,
 };
 uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS];
-struct lm_chunk *lm_chunks[LM_MAX_CHUNKS];
 struct lm_slab lm_slabs[LM_MAX_SLABS];
 uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1];
 uint32_t lm_class_bytes[LM_NUM_CLASSES];
@@ -223,34 +222,6 @@ static void fork_child(void) {
   lm_tc_fork_child();
 }
 
-/* ---- metadata pool: page-aligned pieces of 1 MiB mappings ---- */
-
-static char *meta_cur, *meta_end;
-
-void *lm_meta_alloc(size_t size) {
-  size = (size + 63) & ~(size_t)63;
-  for (;;) {
-    lm_lock(&lm_heap.meta_lock);
-    if ((size_t)(meta_end - meta_cur) >= size) {
-      void *p = meta_cur;
-      meta_cur += size;
-      lm_unlock(&lm_heap.meta_lock);
-      return p;
-    }
-    lm_unlock(&lm_heap.meta_lock);
-    size_t len = size > ((size_t)1 << 20) ? (size + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1)
-                                          : (size_t)1 << 20;
-    char *m = lm_os_map(len, LM_PAGE_SIZE);
-    if (m == NULL) return NULL;
-    lm_lock(&lm_heap.meta_lock);
-    lm_heap.meta_bytes += len;
-    /* The rest of the previous piece is abandoned (at most one object). */
-    meta_cur = m;
-    meta_end = m + len;
-    lm_unlock(&lm_heap.meta_lock);
-  }
-}
-
 /* ---- registry ---- */
 
 bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
@@ -319,8 +290,8 @@ void lm_heap_each_chunk(lm_chunk_fn fn, void *arg) {
 
 void lm_chunk_each_block(const struct lm_chunk *ch, lm_block_fn fn, void *arg) {
   for (uint32_t pg = 0; pg < LM_CHUNK_PAGES;) {
-    uint32_t order = lm_buddy_order(ch->idx, pg);
-    bool alloc = lm_buddy_is_allocated(ch->idx, pg);
+    uint32_t order = lm_buddy_order(lm_chunk_c(ch), pg);
+    bool alloc = lm_buddy_is_allocated(lm_chunk_c(ch), pg);
     uint32_t e = ch->page[pg];
     uint32_t slab = alloc && e - 1 < LM_MAX_SLABS ? e - 1 : LM_NONE;
     fn(ch, pg, order, alloc, slab, arg);

@@ -68,29 +68,47 @@ static inline __attribute__((always_inline)) uintptr_t lm_reg_lookup(uintptr_t a
  * could not be mapped. */
 bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) LM_HIDDEN;
 
-/* ---- chunks ---- */
+/* ---- chunks ----
+ * Each chunk has a header: the core's state of the chunk (first, so that
+ * its handle is the header's address >> LM_BUDDY_SHIFT), then the heap's
+ * own per-chunk tables. Headers come from a pool of metadata that is never
+ * unmapped (meta.c), not from the chunk: a stale or bogus pointer into a
+ * chunk that was just unmapped still reads a header (zeros or another
+ * chunk's, whose base then differs), never unmapped memory. */
 #define LM_PM_LARGE (1u << 31) /* pagemap: head of a large run | its pages (0: a later block of one) */
+#define LM_HDR_SIZE ((size_t)1 << LM_BUDDY_SHIFT)
 
 struct lm_chunk {
-  uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|pages, LARGE, or 0 */
-  uint32_t stamp[LM_CHUNK_PAGES]; /* ms (low 32 bits) when a free page was freed */
-  uint64_t dirty[LM_CHUNK_PAGES / 64];
-  uint64_t freemap[LM_CHUNK_PAGES / 64]; /* pages in free blocks, as the heap last saw: a filter only */
+  struct lm_buddy_chunk core;     /* only src/core reads or writes it */
   uintptr_t base;                 /* LM_CHUNK_SIZE aligned */
-  uint32_t idx;                   /* core chunk index */
   uint32_t arena;
   uint32_t free_pages;            /* pages in free buddy blocks */
   uint32_t dirty_free;            /* of which dirty */
   uint32_t nowin_need, nowin_order; /* no dirty window that big here (find_dirty_window) */
-  struct lm_chunk *next;          /* arena's list, by increasing base */
+  struct lm_chunk *next;          /* arena's list, by increasing base; the pool's free list */
+  uint64_t dirty[LM_CHUNK_PAGES / 64];
+  uint64_t freemap[LM_CHUNK_PAGES / 64]; /* pages in free blocks, as the heap last saw: a filter only */
+  uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|pages, LARGE, or 0 */
+  uint32_t stamp[LM_CHUNK_PAGES]; /* ms (low 32 bits) when a free page was freed */
 };
-extern struct lm_chunk *lm_chunks[LM_MAX_CHUNKS] LM_HIDDEN; /* by core index */
+_Static_assert(sizeof(struct lm_chunk) <= LM_HDR_SIZE, "a chunk header fits its pool slot");
+
+/* The core's handle of chunk ch. */
+static inline uint32_t lm_chunk_c(const struct lm_chunk *ch) { return LM_BUDDY_HANDLE(ch); }
+
+/* meta.c: chunk headers, LM_HDR_SIZE-aligned, from regions never unmapped.
+ * A fresh or reused header's heap part is zeroed by lm_hdr_alloc. */
+struct lm_chunk *lm_hdr_alloc(void) LM_HIDDEN;
+void lm_hdr_free(struct lm_chunk *ch) LM_HIDDEN;
+/* Resident bytes of the header pool (mincore), and bytes mapped for it. */
+size_t lm_hdr_resident(void) LM_HIDDEN;
 
 /* ---- slabs (indexed by core slab index) ---- */
 struct lm_slab {
   uintptr_t base;                 /* span address */
   uint32_t cls, nslots;
-  uint32_t chunk, arena;
+  struct lm_chunk *chunk;
+  uint32_t arena;
   uint32_t state;                 /* enum lm_slab_state */
   uint32_t ph_child, ph_next, ph_prev; /* nonfull pairing heap, by base */
   uint32_t free_ms;               /* last slot freed (low 32 bits of ms) */
@@ -123,7 +141,7 @@ struct lm_huge {
   size_t size;                    /* mapping length, a multiple of pages */
   uint64_t freed_ms;              /* when it entered the cache */
   uint32_t state;                 /* 0 unused, 1 live, 2 cached */
-  uint32_t next;                  /* free list of records */
+  struct lm_huge *next;           /* free list of records */
 };
 
 /* ---- arenas ---- */

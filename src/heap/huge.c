@@ -12,13 +12,16 @@
 #include "heap.h"
 #include "vg.h"
 
-#define MAX_RECS 16384
 #define CACHE_SLOTS 8
+#define RECS_PER_BATCH 64 /* records taken from the metadata pool at a time */
 enum { H_UNUSED, H_LIVE, H_CACHED };
 
-static struct lm_huge recs[MAX_RECS];
-static uint32_t rec_free = LM_NONE, rec_high;       /* huge_lock */
-static uint32_t cache[CACHE_SLOTS], ncache;         /* huge_lock */
+/* Records come from the metadata pool, which is never unmapped (a stale
+ * registry entry still points at a readable record), and are recycled
+ * through a free list: as many live huge blocks as the OS will map. */
+static struct lm_huge *rec_free;                    /* huge_lock */
+static struct lm_huge *cache[CACHE_SLOTS];          /* huge_lock */
+static uint32_t ncache;
 
 static uintptr_t tag(struct lm_huge *h) { return (uintptr_t)h | LM_REG_HUGE; }
 
@@ -27,11 +30,28 @@ static size_t page_round(size_t n) { return (n + LM_PAGE_SIZE - 1) & ~(size_t)(L
 static void rec_put(struct lm_huge *h) { /* huge_lock */
   h->state = H_UNUSED;
   h->next = rec_free;
-  rec_free = (uint32_t)(h - recs);
+  rec_free = h;
+}
+
+/* A free record, or NULL if the pool cannot grow. Takes huge_lock. */
+static struct lm_huge *rec_get(void) {
+  for (;;) {
+    lm_lock(&lm_heap.huge_lock);
+    struct lm_huge *h = rec_free;
+    if (h != NULL) rec_free = h->next;
+    lm_unlock(&lm_heap.huge_lock);
+    if (h != NULL) return h;
+    struct lm_huge *batch = lm_meta_alloc(RECS_PER_BATCH * sizeof *batch);
+    if (batch == NULL) return NULL;
+    lm_vg_hide(batch, RECS_PER_BATCH * sizeof *batch); /* base == the block: not a leak */
+    lm_lock(&lm_heap.huge_lock);
+    for (uint32_t i = 0; i < RECS_PER_BATCH; i++) rec_put(&batch[i]);
+    lm_unlock(&lm_heap.huge_lock);
+  }
 }
 
 static void cache_drop(uint32_t i) { /* huge_lock */
-  lm_heap.huge_cached_bytes -= recs[cache[i]].size;
+  lm_heap.huge_cached_bytes -= cache[i]->size;
   cache[i] = cache[--ncache];
 }
 
@@ -88,18 +108,18 @@ void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
   lm_lock(&lm_heap.huge_lock);
   uint32_t best = LM_NONE, below = LM_NONE;
   for (uint32_t i = 0; i < ncache; i++) {
-    struct lm_huge *c = &recs[cache[i]];
+    struct lm_huge *c = cache[i];
     if (c->base & (align - 1)) continue;
     if (c->size >= size) {
-      if (c->size - size <= size + LM_CHUNK_SIZE && (best == LM_NONE || c->size < recs[cache[best]].size))
+      if (c->size - size <= size + LM_CHUNK_SIZE && (best == LM_NONE || c->size < cache[best]->size))
         best = i;
-    } else if (align == LM_CHUNK_SIZE && (below == LM_NONE || c->size > recs[cache[below]].size)) {
+    } else if (align == LM_CHUNK_SIZE && (below == LM_NONE || c->size > cache[below]->size)) {
       below = i;
     }
   }
   uint32_t pick = best != LM_NONE ? best : below;
   if (pick != LM_NONE) {
-    h = &recs[cache[pick]];
+    h = cache[pick];
     cache_drop(pick);
     h->state = H_LIVE;
     lm_heap.huge_live_bytes += h->size;
@@ -124,19 +144,14 @@ void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
     if (m == NULL && lm_huge_decay(true) > 0) m = lm_os_map(size, align);
     if (m == NULL) return NULL;
     *zeroed = true;
-    lm_lock(&lm_heap.huge_lock);
-    uint32_t r = rec_free;
-    if (r != LM_NONE) rec_free = recs[r].next;
-    else if (rec_high < MAX_RECS) r = rec_high++;
-    if (r == 0) lm_vg_hide(recs, sizeof recs); /* first record: base == block */
-    if (r != LM_NONE) {
-      h = &recs[r];
+    if ((h = rec_get()) != NULL) {
+      lm_lock(&lm_heap.huge_lock);
       h->base = (uintptr_t)m;
       h->size = size;
       h->state = H_LIVE;
       lm_heap.huge_live_bytes += size;
+      lm_unlock(&lm_heap.huge_lock);
     }
-    lm_unlock(&lm_heap.huge_lock);
     if (h == NULL || !lm_reg_set(h->base, size, tag(h))) {
       if (h) {
         lm_reg_set(h->base, size, 0);
@@ -182,14 +197,14 @@ bool lm_huge_free(struct lm_huge *h, uintptr_t p, const char *fn) {
                           lm_heap.huge_cached_bytes + h->size > lm_heap.cfg.huge_cache_bytes)) {
       uint32_t old = 0;
       for (uint32_t i = 1; i < ncache; i++)
-        if (recs[cache[i]].freed_ms < recs[cache[old]].freed_ms) old = i;
-      out[nout++] = &recs[cache[old]];
+        if (cache[i]->freed_ms < cache[old]->freed_ms) old = i;
+      out[nout++] = cache[old];
       cache_drop(old);
     }
     h->state = H_CACHED;
     h->freed_ms = lm_os_now_ms();
     lm_heap.huge_cached_bytes += h->size;
-    cache[ncache++] = (uint32_t)(h - recs);
+    cache[ncache++] = h;
   }
   lm_unlock(&lm_heap.huge_lock);
   release(out, nout);
@@ -208,7 +223,7 @@ size_t lm_huge_decay(bool all) {
   uint64_t now = lm_os_now_ms();
   lm_lock(&lm_heap.huge_lock);
   for (uint32_t i = 0; i < ncache;) {
-    struct lm_huge *c = &recs[cache[i]];
+    struct lm_huge *c = cache[i];
     if (all || now - c->freed_ms >= lm_heap.cfg.purge_ms) {
       out[nout++] = c;
       cache_drop(i);

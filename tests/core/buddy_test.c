@@ -16,6 +16,16 @@
 #define N LM_CHUNK_PAGES
 #define MAXO LM_MAX_ORDER
 
+/* Chunk handles: the state of chunk c lives at c << LM_BUDDY_SHIFT (buddy.h),
+ * so the test keeps ten chunks' states in an aligned pool and names them
+ * H[0..12]. */
+#define NTEST_CHUNKS 13
+static union {
+  struct lm_buddy_chunk state;
+  char slot[1u << LM_BUDDY_SHIFT];
+} pool[NTEST_CHUNKS] __attribute__((aligned(1u << LM_BUDDY_SHIFT)));
+static uint32_t H[NTEST_CHUNKS];
+
 static int failures;
 static const char *current, *label = "";
 
@@ -41,7 +51,8 @@ static void run(const char *name, void (*fn)(void))
 
 static void t_init(void)
 {
-  for (uint32_t c = 0; c < LM_MAX_CHUNKS; c += LM_MAX_CHUNKS - 1) {
+  for (uint32_t i = 0; i < NTEST_CHUNKS; i += NTEST_CHUNKS - 1) {
+    uint32_t c = H[i];
     lm_buddy_init(c);
     EXPECT(lm_buddy_check(c));
     EXPECT(lm_buddy_free_pages(c) == N);
@@ -52,102 +63,102 @@ static void t_init(void)
              !lm_buddy_is_allocated(c, p) && lm_buddy_block_of(c, p) == 0);
   }
   /* init resets a used chunk */
-  EXPECT(lm_buddy_alloc(0, 0) == 0);
-  lm_buddy_init(0);
-  EXPECT(lm_buddy_check(0) && lm_buddy_free_pages(0) == N);
+  EXPECT(lm_buddy_alloc(H[0], 0) == 0);
+  lm_buddy_init(H[0]);
+  EXPECT(lm_buddy_check(H[0]) && lm_buddy_free_pages(H[0]) == N);
 }
 
 static void t_alloc_split(void)
 {
-  lm_buddy_init(1);
+  lm_buddy_init(H[1]);
   /* Order 0 from a whole chunk: page 0, and one free block of each order
    * 0..max-1 at 2^k. */
-  EXPECT(lm_buddy_alloc(1, 0) == 0);
-  EXPECT(lm_buddy_check(1) && lm_buddy_free_pages(1) == N - 1);
-  EXPECT(lm_buddy_is_allocated(1, 0) && lm_buddy_order(1, 0) == 0);
+  EXPECT(lm_buddy_alloc(H[1], 0) == 0);
+  EXPECT(lm_buddy_check(H[1]) && lm_buddy_free_pages(H[1]) == N - 1);
+  EXPECT(lm_buddy_is_allocated(H[1], 0) && lm_buddy_order(H[1], 0) == 0);
   for (uint32_t k = 0; k < MAXO; k++) {
-    EXPECT(lm_buddy_is_head(1, 1u << k) && lm_buddy_order(1, 1u << k) == k);
-    EXPECT(!lm_buddy_is_allocated(1, 1u << k));
+    EXPECT(lm_buddy_is_head(H[1], 1u << k) && lm_buddy_order(H[1], 1u << k) == k);
+    EXPECT(!lm_buddy_is_allocated(H[1], 1u << k));
   }
   /* The smallest sufficient order is used: order 0 comes from page 1. */
-  EXPECT(lm_buddy_alloc(1, 0) == 1);
+  EXPECT(lm_buddy_alloc(H[1], 0) == 1);
   /* order 3 takes the free order-3 block at 8, not a bigger one. */
-  EXPECT(lm_buddy_alloc(1, 3) == 8);
+  EXPECT(lm_buddy_alloc(H[1], 3) == 8);
   /* order 1: the order-1 block at 2 */
-  EXPECT(lm_buddy_alloc(1, 1) == 2);
+  EXPECT(lm_buddy_alloc(H[1], 1) == 2);
   /* another order 1: split the order-2 block at 4 */
-  EXPECT(lm_buddy_alloc(1, 1) == 4);
-  EXPECT(lm_buddy_is_head(1, 6) && lm_buddy_order(1, 6) == 1);
-  EXPECT(lm_buddy_check(1));
-  EXPECT(lm_buddy_free_pages(1) == N - 1 - 1 - 8 - 2 - 2);
+  EXPECT(lm_buddy_alloc(H[1], 1) == 4);
+  EXPECT(lm_buddy_is_head(H[1], 6) && lm_buddy_order(H[1], 6) == 1);
+  EXPECT(lm_buddy_check(H[1]));
+  EXPECT(lm_buddy_free_pages(H[1]) == N - 1 - 1 - 8 - 2 - 2);
   /* Results are aligned to their order */
-  lm_buddy_init(1);
+  lm_buddy_init(H[1]);
   for (uint32_t k = 0; k <= MAXO; k++) {
-    lm_buddy_init(1);
-    int32_t p = lm_buddy_alloc(1, k);
-    EXPECT(p == 0 && lm_buddy_order(1, 0) == k && lm_buddy_free_pages(1) == N - (1u << k));
-    EXPECT(lm_buddy_check(1));
+    lm_buddy_init(H[1]);
+    int32_t p = lm_buddy_alloc(H[1], k);
+    EXPECT(p == 0 && lm_buddy_order(H[1], 0) == k && lm_buddy_free_pages(H[1]) == N - (1u << k));
+    EXPECT(lm_buddy_check(H[1]));
   }
 }
 
 static void t_nomem(void)
 {
-  lm_buddy_init(2);
-  EXPECT(lm_buddy_alloc(2, MAXO) == 0);
+  lm_buddy_init(H[2]);
+  EXPECT(lm_buddy_alloc(H[2], MAXO) == 0);
   for (uint32_t k = 0; k <= MAXO; k++)
-    EXPECT(lm_buddy_alloc(2, k) == LM_ERR_NOMEM);
-  EXPECT(lm_buddy_check(2) && lm_buddy_free_pages(2) == 0);
-  EXPECT(lm_buddy_free(2, 0) == MAXO);
+    EXPECT(lm_buddy_alloc(H[2], k) == LM_ERR_NOMEM);
+  EXPECT(lm_buddy_check(H[2]) && lm_buddy_free_pages(H[2]) == 0);
+  EXPECT(lm_buddy_free(H[2], 0) == MAXO);
   /* Fill with order 0, then nothing more fits; every page is a head. */
   for (uint32_t p = 0; p < N; p++)
-    EXPECT(lm_buddy_alloc(2, 0) >= 0);
-  EXPECT(lm_buddy_alloc(2, 0) == LM_ERR_NOMEM);
-  EXPECT(lm_buddy_check(2) && lm_buddy_free_pages(2) == 0);
+    EXPECT(lm_buddy_alloc(H[2], 0) >= 0);
+  EXPECT(lm_buddy_alloc(H[2], 0) == LM_ERR_NOMEM);
+  EXPECT(lm_buddy_check(H[2]) && lm_buddy_free_pages(H[2]) == 0);
   /* Orders above the maximum are refused. */
-  lm_buddy_init(2);
-  EXPECT(lm_buddy_alloc(2, MAXO + 1) == LM_ERR_NOMEM);
-  EXPECT(lm_buddy_alloc(2, 1000000) == LM_ERR_NOMEM);
-  EXPECT(lm_buddy_check(2) && lm_buddy_free_pages(2) == N);
+  lm_buddy_init(H[2]);
+  EXPECT(lm_buddy_alloc(H[2], MAXO + 1) == LM_ERR_NOMEM);
+  EXPECT(lm_buddy_alloc(H[2], 1000000) == LM_ERR_NOMEM);
+  EXPECT(lm_buddy_check(H[2]) && lm_buddy_free_pages(H[2]) == N);
 }
 
 static void t_free_merge(void)
 {
-  lm_buddy_init(3);
-  int32_t a = lm_buddy_alloc(3, 0), b = lm_buddy_alloc(3, 0);
-  int32_t d = lm_buddy_alloc(3, 1);
+  lm_buddy_init(H[3]);
+  int32_t a = lm_buddy_alloc(H[3], 0), b = lm_buddy_alloc(H[3], 0);
+  int32_t d = lm_buddy_alloc(H[3], 1);
   EXPECT(a == 0 && b == 1 && d == 2);
-  EXPECT(lm_buddy_free(3, 1) == 0);       /* buddy 0 allocated: no merge */
-  EXPECT(lm_buddy_is_head(3, 1) && !lm_buddy_is_allocated(3, 1));
-  EXPECT(lm_buddy_free(3, 0) == 0);       /* merges with 1 into order 1 */
-  EXPECT(lm_buddy_order(3, 0) == 1 && !lm_buddy_is_head(3, 1));
-  EXPECT(lm_buddy_check(3));
-  EXPECT(lm_buddy_free(3, 2) == 1);       /* merges all the way up */
-  EXPECT(lm_buddy_order(3, 0) == MAXO && lm_buddy_free_pages(3) == N);
-  EXPECT(lm_buddy_check(3));
+  EXPECT(lm_buddy_free(H[3], 1) == 0);       /* buddy 0 allocated: no merge */
+  EXPECT(lm_buddy_is_head(H[3], 1) && !lm_buddy_is_allocated(H[3], 1));
+  EXPECT(lm_buddy_free(H[3], 0) == 0);       /* merges with 1 into order 1 */
+  EXPECT(lm_buddy_order(H[3], 0) == 1 && !lm_buddy_is_head(H[3], 1));
+  EXPECT(lm_buddy_check(H[3]));
+  EXPECT(lm_buddy_free(H[3], 2) == 1);       /* merges all the way up */
+  EXPECT(lm_buddy_order(H[3], 0) == MAXO && lm_buddy_free_pages(H[3]) == N);
+  EXPECT(lm_buddy_check(H[3]));
   /* Upper half freed last merges downwards. */
   for (uint32_t p = 0; p < N; p++)
-    EXPECT(lm_buddy_alloc(3, 0) == (int32_t)p);
+    EXPECT(lm_buddy_alloc(H[3], 0) == (int32_t)p);
   for (uint32_t p = N; p-- > 0;) {
-    EXPECT(lm_buddy_free(3, p) == 0);
-    EXPECT(lm_buddy_free_pages(3) == N - p);
+    EXPECT(lm_buddy_free(H[3], p) == 0);
+    EXPECT(lm_buddy_free_pages(H[3]) == N - p);
   }
-  EXPECT(lm_buddy_order(3, 0) == MAXO && lm_buddy_check(3));
+  EXPECT(lm_buddy_order(H[3], 0) == MAXO && lm_buddy_check(H[3]));
 }
 
 /* A failing free or take must leave every byte of the state unchanged. */
 static struct lm_buddy_chunk snap;
 static void snapshot(uint32_t c, struct lm_buddy_chunk *out)
 {
-  memcpy(out, &lm_buddy[c], sizeof *out);
+  memcpy(out, &LM_BUDDY(c), sizeof *out);
 }
 static bool unchanged(uint32_t c)
 {
-  return memcmp(&lm_buddy[c], &snap, sizeof snap) == 0;
+  return memcmp(&LM_BUDDY(c), &snap, sizeof snap) == 0;
 }
 
 static void t_bad_free(void)
 {
-  uint32_t c = LM_MAX_CHUNKS - 1;
+  uint32_t c = H[9];
   lm_buddy_init(c);
   EXPECT(lm_buddy_alloc(c, 2) == 0);  /* pages 0..3 allocated */
   EXPECT(lm_buddy_alloc(c, 0) == 4);
@@ -173,7 +184,7 @@ static void t_bad_free(void)
 
 static void t_take(void)
 {
-  uint32_t c = 5;
+  uint32_t c = H[5];
   lm_buddy_init(c);
   EXPECT(lm_buddy_alloc(c, 0) == 0);
   snapshot(c, &snap);
@@ -197,7 +208,7 @@ static void t_take(void)
  * order..old-1 at page + 2^j. */
 static void t_shrink_errors(void)
 {
-  uint32_t c = 10;
+  uint32_t c = H[10];
   lm_buddy_init(c);
   EXPECT(lm_buddy_alloc(c, 0) == 0);  /* free: 1 (o0), 2 (o1), 4 (o2), ... */
   EXPECT(lm_buddy_alloc(c, 3) == 8);  /* pages 8..15 allocated */
@@ -227,7 +238,7 @@ static void t_shrink_errors(void)
 
 static void t_shrink(void)
 {
-  uint32_t c = 11;
+  uint32_t c = H[11];
   /* Every old order and every new order, on a block that does not start
    * at page 0 (page + 2^j must be relative to the block). */
   for (uint32_t old = 0; old < MAXO; old++)
@@ -306,7 +317,7 @@ static bool build_run(uint32_t c, uint32_t n, uint32_t *piece, uint32_t *npieces
 
 static void t_shrink_runs(void)
 {
-  uint32_t c = 12, piece[MAXO + 1], np;
+  uint32_t c = H[12], piece[MAXO + 1], np;
   /* 5 pages = 4 + 1 out of an order-3 block at 0: pages 5..7 stay free. */
   lm_buddy_init(c);
   EXPECT(build_run(c, 5, piece, &np) && np == 2 && piece[0] == 0 && piece[1] == 4);
@@ -354,7 +365,7 @@ static void t_shrink_runs(void)
 
 static void t_block_of(void)
 {
-  uint32_t c = 6;
+  uint32_t c = H[6];
   lm_buddy_init(c);
   EXPECT(lm_buddy_block_of(c, N) == LM_ERR_RANGE);
   EXPECT(lm_buddy_block_of(c, UINT32_MAX) == LM_ERR_RANGE);
@@ -369,16 +380,16 @@ static void t_block_of(void)
 
 static void t_queries_out_of_range(void)
 {
-  lm_buddy_init(7);
-  EXPECT(!lm_buddy_is_head(7, N) && lm_buddy_order(7, N) == 0 && !lm_buddy_is_allocated(7, N));
-  EXPECT(!lm_buddy_is_head(7, UINT32_MAX) && lm_buddy_order(7, UINT32_MAX) == 0);
+  lm_buddy_init(H[7]);
+  EXPECT(!lm_buddy_is_head(H[7], N) && lm_buddy_order(H[7], N) == 0 && !lm_buddy_is_allocated(H[7], N));
+  EXPECT(!lm_buddy_is_head(H[7], UINT32_MAX) && lm_buddy_order(H[7], UINT32_MAX) == 0);
 }
 
 /* The check itself must notice corruption, or every test that relies on it
  * proves nothing. Each case breaks one invariant and restores it. */
 static void t_check_detects(void)
 {
-  uint32_t c = 8;
+  uint32_t c = H[8];
   lm_buddy_init(c);
   EXPECT(lm_buddy_alloc(c, 0) == 0);
   EXPECT(lm_buddy_alloc(c, 2) == 4);
@@ -391,16 +402,16 @@ static void t_check_detects(void)
     (lv) = saved_;                                                           \
     EXPECT(lm_buddy_check(c));                                               \
   } while (0)
-  BREAK(lm_buddy[c].st[3], LM_BUDDY_FREE);          /* overlap */
-  BREAK(lm_buddy[c].st[1], LM_BUDDY_INTERIOR);      /* gap */
-  BREAK(lm_buddy[c].st[1], 3);                      /* bad state */
-  BREAK(lm_buddy[c].ord[1], 1);                     /* changes tiling */
-  BREAK(lm_buddy[c].ord[4], 3);                     /* misaligned */
-  BREAK(lm_buddy[c].pos[1], 1);                     /* stack link */
-  BREAK(lm_buddy[c].cnt[0][0], 0);                  /* free block off its stack */
-  BREAK(lm_buddy[c].cnt[1][2], 2);                  /* stale entry */
-  BREAK(lm_buddy[c].nfree, N);                      /* count */
-  BREAK(lm_buddy[c].st[0], LM_BUDDY_FREE);          /* free buddies unmerged + stacks */
+  BREAK(LM_BUDDY(c).st[3], LM_BUDDY_FREE);          /* overlap */
+  BREAK(LM_BUDDY(c).st[1], LM_BUDDY_INTERIOR);      /* gap */
+  BREAK(LM_BUDDY(c).st[1], 3);                      /* bad state */
+  BREAK(LM_BUDDY(c).ord[1], 1);                     /* changes tiling */
+  BREAK(LM_BUDDY(c).ord[4], 3);                     /* misaligned */
+  BREAK(LM_BUDDY(c).pos[1], 1);                     /* stack link */
+  BREAK(LM_BUDDY(c).cnt[0][0], 0);                  /* free block off its stack */
+  BREAK(LM_BUDDY(c).cnt[1][2], 2);                  /* stale entry */
+  BREAK(LM_BUDDY(c).nfree, N);                      /* count */
+  BREAK(LM_BUDDY(c).st[0], LM_BUDDY_FREE);          /* free buddies unmerged + stacks */
 #undef BREAK
 }
 
@@ -602,13 +613,14 @@ static uint64_t diff_ops, diff_seed;
 static void t_differential(void)
 {
   /* Several chunks at once: chunk state must not leak between chunks. */
-  uint32_t chunks[] = {0, 9, LM_MAX_CHUNKS - 1};
+  uint32_t chunks[] = {H[0], H[8], H[9]};
   for (unsigned i = 0; i < 3; i++)
     differential(chunks[i], diff_ops / 3, diff_seed + i);
 }
 
 int main(int argc, char **argv)
 {
+  for (uint32_t i = 0; i < NTEST_CHUNKS; i++) H[i] = LM_BUDDY_HANDLE(&pool[i]);
   diff_ops = argc > 1 ? strtoull(argv[1], NULL, 0) : 1000000;
   diff_seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
   label = argc > 3 ? argv[3] : "";

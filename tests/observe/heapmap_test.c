@@ -67,7 +67,7 @@ static void slab_pattern(size_t size) {
   uintptr_t a = (uintptr_t)first;
   const struct lm_chunk *ch = (const struct lm_chunk *)lm_reg_lookup(a);
   uint32_t s = ch->page[(a - ch->base) >> LM_PAGE_SHIFT] - 1, n = lm_slabs[s].nslots;
-  long pages = 1L << lm_buddy_order(ch->idx, (uint32_t)((lm_slabs[s].base - ch->base) >> LM_PAGE_SHIFT));
+  long pages = 1L << lm_buddy_order(lm_chunk_c(ch), (uint32_t)((lm_slabs[s].base - ch->base) >> LM_PAGE_SHIFT));
   char **p = malloc(n * sizeof *p); /* another class: 8 bytes a slot */
   p[0] = first;
   for (uint32_t i = 1; i < n; i++) p[i] = malloc(size);

@@ -1,0 +1,119 @@
+/* Metadata memory: the pool of small internal objects (thread caches, huge
+ * block records) and the pool of chunk headers. Both come from mappings
+ * that are never given back to the OS, so a pointer to metadata, however
+ * stale, always points at readable memory: free may read a header before
+ * it knows whether the pointer it was given is valid. What is unused is
+ * purged instead (madvise), and reads as zero afterwards. */
+#include "heap.h"
+#include "vg.h"
+#include <string.h>
+
+/* ---- small objects: bump allocation in 1 MiB pieces, never freed ---- */
+
+static char *meta_cur, *meta_end; /* meta_lock */
+
+void *lm_meta_alloc(size_t size) {
+  size = (size + 63) & ~(size_t)63;
+  for (;;) {
+    lm_lock(&lm_heap.meta_lock);
+    if ((size_t)(meta_end - meta_cur) >= size) {
+      void *p = meta_cur;
+      meta_cur += size;
+      lm_unlock(&lm_heap.meta_lock);
+      return p;
+    }
+    lm_unlock(&lm_heap.meta_lock);
+    size_t len = size > ((size_t)1 << 20) ? (size + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1)
+                                          : (size_t)1 << 20;
+    char *m = lm_os_map(len, LM_PAGE_SIZE);
+    if (m == NULL) return NULL;
+    lm_lock(&lm_heap.meta_lock);
+    lm_heap.meta_bytes += len;
+    /* The rest of the previous piece is abandoned (at most one object). */
+    meta_cur = m;
+    meta_end = m + len;
+    lm_unlock(&lm_heap.meta_lock);
+  }
+}
+
+/* ---- chunk headers ----
+ * Regions of HDRS_PER_REGION headers, each header LM_HDR_SIZE bytes aligned
+ * to its size (the core finds a chunk's state from that alignment). Freed
+ * headers go on a free list linked through their `next` field; all their
+ * pages but the one holding that link are purged, so an unused header costs
+ * one page. Nothing reads a header's old contents: lm_buddy_init's contract
+ * reads nothing of the old state, and lm_hdr_alloc zeroes the heap's part. */
+
+#define HDRS_PER_REGION 16
+#define REGION_SIZE (HDRS_PER_REGION * LM_HDR_SIZE)
+
+struct region { char *base; struct region *next; };
+static struct lm_chunk *hdr_free;     /* meta_lock */
+static char *region_cur;              /* next never-used header of the last region */
+static char *region_end;
+static struct region *regions;        /* every region, for the resident count */
+
+/* Page-aligned part of [p, p+n). */
+static void purge_pages(char *p, size_t n) {
+  uintptr_t a = ((uintptr_t)p + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1);
+  uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(LM_PAGE_SIZE - 1);
+  if (b > a) lm_os_purge((void *)a, b - a);
+}
+
+struct lm_chunk *lm_hdr_alloc(void) {
+  struct lm_chunk *ch = NULL;
+  for (;;) {
+    lm_lock(&lm_heap.meta_lock);
+    if ((ch = hdr_free) != NULL) {
+      hdr_free = ch->next;
+    } else if (region_cur < region_end) {
+      ch = (struct lm_chunk *)region_cur;
+      region_cur += LM_HDR_SIZE;
+    }
+    lm_unlock(&lm_heap.meta_lock);
+    if (ch != NULL) break;
+    struct region *r = lm_meta_alloc(sizeof *r);
+    char *m = r ? lm_os_map(REGION_SIZE, LM_HDR_SIZE) : NULL;
+    if (m == NULL) return NULL; /* r, if any, stays in the pool: at most one per failure */
+    lm_vg_hide(m, REGION_SIZE);
+    r->base = m;
+    lm_lock(&lm_heap.meta_lock);
+    lm_heap.meta_bytes += REGION_SIZE;
+    r->next = regions;
+    regions = r;
+    if (region_cur < region_end) { /* another thread mapped one meanwhile: keep ours for later */
+      for (char *h = m; h < m + REGION_SIZE; h += LM_HDR_SIZE) {
+        ((struct lm_chunk *)h)->next = hdr_free;
+        hdr_free = (struct lm_chunk *)h;
+      }
+    } else {
+      region_cur = m;
+      region_end = m + REGION_SIZE;
+    }
+    lm_unlock(&lm_heap.meta_lock);
+  }
+  /* The heap's part reads zero; the core's part is the core's (init). */
+  memset((char *)ch + sizeof ch->core, 0, sizeof *ch - sizeof ch->core);
+  return ch;
+}
+
+void lm_hdr_free(struct lm_chunk *ch) {
+  /* Keep the page that holds the link, give back every other one. */
+  char *h = (char *)ch, *link = (char *)&ch->next;
+  uintptr_t keep = (uintptr_t)link & ~(uintptr_t)(LM_PAGE_SIZE - 1);
+  purge_pages(h, (size_t)((char *)keep - h));
+  purge_pages((char *)keep + LM_PAGE_SIZE, (size_t)(h + LM_HDR_SIZE - ((char *)keep + LM_PAGE_SIZE)));
+  lm_lock(&lm_heap.meta_lock);
+  ch->next = hdr_free;
+  hdr_free = ch;
+  lm_unlock(&lm_heap.meta_lock);
+}
+
+size_t lm_hdr_resident(void) {
+  lm_lock(&lm_heap.meta_lock);
+  struct region *r = regions; /* regions are only ever prepended */
+  lm_unlock(&lm_heap.meta_lock);
+  size_t bytes = 0;
+  for (; r != NULL; r = r->next) bytes += lm_os_resident(r->base, REGION_SIZE);
+  return bytes;
+}
