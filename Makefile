@@ -3,6 +3,8 @@
 #   tests/core/*.mk     unit and differential tests of the core modules
 #   proofs/wp.mk        make verify (Frama-C WP on src/core)
 #   tests/tests.mk      unit, API, stress and preload tests
+#   tests/attack/attack.mk   make check-attack: issue 16's free-list attacks
+#                       (not in make check until the hot path resists them)
 #   fuzz/fuzz.mk        make fuzz, fuzz smoke runs, regression replay
 #   tools/oracle/oracle.mk   the differential oracle
 #   bench/bench.mk      make bench, make bench-memory, make demo
@@ -29,7 +31,7 @@ deps:
 	@scripts/deps.sh
 
 # Fragments, in a fixed order (check parts run in this order).
-FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk \
+FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk tests/attack/attack.mk \
                fuzz/fuzz.mk tools/oracle/oracle.mk tests/oracle/*.mk bench/bench.mk mk/*.mk)
 include $(FRAGMENTS)
 
