@@ -22,7 +22,7 @@ BENCH_CFLAGS := $(ALL_CFLAGS) -pthread -fno-builtin-malloc -fno-builtin-free \
 
 $(BENCH_BIN)/%: bench/workloads/%.c bench/workloads/common.h
 	@mkdir -p $(@D)
-	$(CC) $(BENCH_CFLAGS) -o $@ $<
+	$(CC) $(BENCH_CFLAGS) -o $@ $< -lm
 
 $(BENCH_BIN)/measure: bench/measure.c
 	@mkdir -p $(@D)
