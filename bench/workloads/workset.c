@@ -7,7 +7,9 @@
  * working set (between an eighth of SLOTS and all of it), and each step
  * of the phase picks a random slot and:
  *   - frees its block (or, one time in REMOTE_EVERY, hands it to a random
- *     other thread's inbox instead: that thread frees it), and
+ *     other thread's inbox instead: that thread frees it; if 1024 blocks
+ *     already wait there, because that thread is not running, it tries
+ *     up to 3 others, then frees the block itself), and
  *   - allocates a new block into it, unless the set is above its target,
  *     so the working set grows and shrinks from phase to phase;
  * every block is written (its first 64 bytes and its pattern), and every 32
@@ -22,7 +24,8 @@
  *
  * usage: workset [threads=4] [steps=2000000 per thread] [slots=4096]
  *                [max_size=8192] [remote_every=8] [--seed=N]
- * prints: RESULT ok ops=.. mops_per_s=.. remote=..
+ * prints: RESULT ok ops=.. mops_per_s=.. remote=.. remote_share=.. (of all frees;
+ *         below 1/REMOTE_EVERY when receivers were not running)
  */
 #include "common.h"
 
@@ -38,7 +41,13 @@ typedef struct {
   uint64_t rng;
   long mallocs, frees, sent, received;
   _Alignas(LINE) inbox_node *inbox; /* written by the senders */
+  long pending;                      /* blocks in the inbox (about) */
 } thr;
+
+/* A thread that is not running (more threads than cores) cannot empty its
+ * inbox; past this many blocks waiting there, a sender frees the block
+ * itself, so the blocks in flight stay bounded whatever the scheduling. */
+#define INBOX_MAX 1024
 
 static long g_threads, g_steps, g_slots, g_max, g_remote_every;
 static thr *g_t;
@@ -66,12 +75,15 @@ static void blk_free(thr *w, blk *b) {
 
 static void drain(thr *w) {
   inbox_node *n = inbox_take(&w->inbox);
+  long k = 0;
   while (n) {
     inbox_node *next = n->next;
     blk_free(w, (blk *)n);
     w->received++;
+    k++;
     n = next;
   }
+  if (k) __atomic_sub_fetch(&w->pending, k, __ATOMIC_RELAXED);
 }
 
 static void *run(void *arg) {
@@ -83,8 +95,14 @@ static void *run(void *arg) {
     if (s % 65536 == 0) target = g_slots / 8 + (long)rng_below(&w->rng, (uint32_t)(g_slots - g_slots / 8));
     uint32_t i = rng_below(&w->rng, (uint32_t)g_slots);
     if (set[i]) {
-      if (g_threads > 1 && rng_below(&w->rng, (uint32_t)g_remote_every) == 0) {
-        thr *to = &g_t[(w->id + 1 + (int)rng_below(&w->rng, (uint32_t)g_threads - 1)) % g_threads];
+      thr *to = NULL;
+      if (g_threads > 1 && rng_below(&w->rng, (uint32_t)g_remote_every) == 0)
+        for (int tries = 0; tries < 4 && !to; tries++) {
+          to = &g_t[(w->id + 1 + (int)rng_below(&w->rng, (uint32_t)g_threads - 1)) % g_threads];
+          if (__atomic_load_n(&to->pending, __ATOMIC_RELAXED) >= INBOX_MAX) to = NULL;
+        }
+      if (to) {
+        __atomic_add_fetch(&to->pending, 1, __ATOMIC_RELAXED);
         inbox_push(&to->inbox, &set[i]->link);
         w->sent++;
       } else {
@@ -140,7 +158,7 @@ int main(int argc, char **argv) {
   if (sent != received) fail("%ld blocks sent, %ld received", sent, received);
   if (mallocs != frees) fail("%ld mallocs, %ld frees", mallocs, frees);
   free(g_t);
-  printf("RESULT ok ops=%ld mops_per_s=%.2f remote=%ld\n", mallocs + frees,
-         (double)(mallocs + frees) / dt / 1e6, sent);
+  printf("RESULT ok ops=%ld mops_per_s=%.2f remote=%ld remote_share=%.3f\n", mallocs + frees,
+         (double)(mallocs + frees) / dt / 1e6, sent, (double)sent / (double)(frees ? frees : 1));
   return 0;
 }
