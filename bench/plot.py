@@ -7,6 +7,10 @@
   bench/plot.py memory       memory-rss.png: VmRSS over time for each
                              allocator (the run with the median peak), with
                              peak and final RSS bars beside it
+  bench/plot.py hotpath      hotpath-time.png, hotpath-memory.png as for full,
+                             and hotpath-rss.png (burst-rb's RSS over time)
+  bench/plot.py scaling      scaling.png: throughput per thread, M ops per CPU
+                             second and peak RSS against 1..64 threads
 """
 import csv
 import os
@@ -67,10 +71,11 @@ def ratio_chart(suite, key, title, out):
     plt.close(fig)
 
 
-def rss_chart():
-    rows = read("memory-runs.csv")
-    samples = read("memory-rss.csv")
-    workloads = list(dict.fromkeys(r["workload"] for r in rows))
+def rss_chart(suite="memory", out="memory-rss.png"):
+    rows = read(suite + "-runs.csv")
+    samples = read(suite + "-rss.csv")
+    sampled = {s["workload"] for s in samples}
+    workloads = [w for w in dict.fromkeys(r["workload"] for r in rows) if w in sampled]
     allocs = [a for a in ORDER if any(r["allocator"] == a for r in rows)]
     fig, axes = plt.subplots(len(workloads), 2, figsize=(12, 4.2 * len(workloads)),
                              gridspec_kw={"width_ratios": [3, 1]}, squeeze=False)
@@ -116,7 +121,53 @@ def rss_chart():
         bx.set_title("MiB: peak (solid), final (hatched)", fontsize=10)
         bx.grid(axis="y", alpha=0.3)
     fig.tight_layout()
-    fig.savefig(os.path.join(RESULTS, "memory-rss.png"), dpi=100)
+    fig.savefig(os.path.join(RESULTS, out), dpi=100)
+    plt.close(fig)
+
+
+def scaling_chart():
+    """scaling.png: per workload (local, remote) throughput per thread, M ops
+    per CPU second and peak RSS against the thread count (log x)."""
+    rows = [r for r in read("scaling-runs.csv") if r["ok"] == "1"]
+    groups = [("local", "local churn (randmix)"), ("remote", "remote-free churn (workset)")]
+    allocs = [a for a in ORDER if any(r["allocator"] == a for r in rows)]
+    fig, axes = plt.subplots(len(groups), 3, figsize=(15, 4.3 * len(groups)), squeeze=False)
+    for gi, (g, title) in enumerate(groups):
+        for a in allocs:
+            pts = {}
+            for r in rows:
+                name, _, t = r["workload"].rpartition("-")
+                if name != g or r["allocator"] != a:
+                    continue
+                m = dict(kv.split("=", 1) for kv in r["metrics"].split())
+                t = int(t)
+                pts.setdefault(t, []).append((float(m["mops_per_s"]) / t,
+                                              float(m["ops"]) / 1e6 / max(float(r["cpu_s"]), 1e-3),
+                                              int(r["maxrss_kib"]) / 1024))
+            ts = sorted(pts)
+            if not ts:
+                continue
+            for k in range(3):
+                ys = [statistics.median(p[k] for p in pts[t]) for t in ts]
+                axes[gi][k].plot(ts, ys, marker="o", color=COLORS[a], label=a,
+                                 linewidth=2.2 if a == "lemmalloc" else 1.3)
+        for k, label in enumerate(["throughput per thread (M ops/s)", "M ops per CPU second",
+                                   "peak RSS (MiB)"]):
+            ax = axes[gi][k]
+            ax.set_xscale("log", base=2)
+            if k == 0:
+                ax.set_yscale("log")
+            ax.set_xticks([1, 2, 4, 8, 16, 64])
+            ax.set_xticklabels(["1", "2", "4", "8", "16", "64"])
+            ax.set_xlabel("threads (2 cores)")
+            ax.set_ylabel(label)
+            ax.set_title("%s: %s" % (title, label), fontsize=10)
+            ax.grid(alpha=0.3, which="both")
+            if k != 0:
+                ax.set_ylim(bottom=0)
+        axes[gi][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(os.path.join(RESULTS, "scaling.png"), dpi=100)
     plt.close(fig)
 
 
@@ -125,12 +176,18 @@ def main():
     if suite == "memory":
         rss_chart()
         print("plot: bench/results/memory-rss.png")
+    elif suite == "scaling":
+        scaling_chart()
+        print("plot: bench/results/scaling.png")
     else:
         ratio_chart(suite, "wall_s", "Wall time relative to glibc (%s suite, medians)" % suite,
                     suite + "-time.png")
         ratio_chart(suite, "maxrss_kib", "Peak RSS relative to glibc (%s suite, medians)" % suite,
                     suite + "-memory.png")
         print("plot: bench/results/%s-time.png, bench/results/%s-memory.png" % (suite, suite))
+        if suite == "hotpath" and os.path.exists(os.path.join(RESULTS, "hotpath-rss.csv")):
+            rss_chart("hotpath", "hotpath-rss.png")
+            print("plot: bench/results/hotpath-rss.png")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
   bench/run.py --suite full      make bench          (< 30 min)
   bench/run.py --suite quick     make bench QUICK=1  (a few minutes)
   bench/run.py --suite memory    make bench-memory   (issue 4: RSS over time)
+  bench/run.py --suite hotpath   make bench-hotpath  (issue 16: the suite's kinds, real
+                                 programs' churn, the Ruby bloat pattern; ~20 min)
+  bench/run.py --suite scaling   make bench-scaling  (issue 16: 1..64 threads; ~10 min)
 
 Each run is one process started by the small launcher build/bench/measure
 with the allocator's environment (LD_PRELOAD or MALLOC_ARENA_MAX); it
@@ -23,7 +26,9 @@ failure, shown in the tables, and left out of the medians.
 Results: bench/results/<suite>-runs.csv (every run), <suite>-summary.csv
 (medians), <suite>.md (tables with ratios to glibc and geometric means) and
 PNG charts made by bench/plot.py. The memory suite also samples VmRSS every
-50 ms into memory-rss.csv.
+50 ms into memory-rss.csv (and the hotpath suite, for burst-rb, into
+hotpath-rss.csv). The hotpath and scaling suites pass --seed=N to their
+workloads: run r uses --seed's value + r - 1 under every allocator.
 """
 import argparse
 import csv
@@ -95,13 +100,21 @@ def sqlite_result(out):
 
 
 class Workload:
+    """group (hotpath and scaling suites): "suite" for the C workloads of the
+    benchmark suite's kinds, "program" for real programs, "bloat" for the
+    Ruby bloat workload, "local"/"remote" for the scaling curves; threads:
+    the thread count a scaling row runs with. seeded workloads take
+    --seed=N (bench/run.py --seed)."""
+
     def __init__(self, name, what, cmd, args, env=None, stdin=None, parse=result_line,
-                 memory=False):
+                 memory=False, seeded=False, group=None, threads=None):
         self.name, self.what, self.cmd, self.args = name, what, cmd, args
         self.env, self.stdin, self.parse, self.memory = env or {}, stdin, parse, memory
+        self.seeded, self.group, self.threads = seeded, group, threads
 
-    def argv(self, suite):
-        return self.cmd + [str(a) for a in self.args[suite]]
+    def argv(self, suite, seed=None):
+        extra = ["--seed=%d" % seed] if self.seeded and seed is not None else []
+        return self.cmd + [str(a) for a in self.args[suite]] + extra
 
 
 def c(name):
@@ -149,6 +162,77 @@ WORKLOADS = [
              ["sh", os.path.join(PROGRAMS, "gcc.sh"), os.path.join(ROOT, "build", "bench", "gcc-out")],
              {"full": [2], "quick": [1]}),
 ]
+
+
+# Issue 16's suite (bench/run.py --suite hotpath, make bench-hotpath): C
+# workloads of the kinds of a public allocator benchmark suite, written for
+# this project (bench/README.md says what each models and checks), three
+# real programs churning small objects, and a Ruby bloat workload. Sizes
+# take 0.3-3 s each under glibc on this 2-core machine (the Ruby ones more).
+# Every one takes --seed=N: run r of a suite uses seed S + r - 1 (S from
+# --seed, 1 by default), the same for every allocator within a run.
+def hw(name, what, cmd, args, group="suite", **kw):
+    return Workload(name, what, cmd, {"hotpath": args}, seeded=True, group=group, **kw)
+
+
+HOTPATH = [
+    hw("server", "request/response server, remote frees both ways (2 acceptors, 4 workers)",
+       c("server"), [2, 4, 40000, 64]),
+    hw("xprodcons", "4 producers -> 4 consumers, block by block, mixed sizes (xmalloc-test's kind)",
+       c("xprodcons"), [4, 4, 2500000, 256]),
+    hw("workset", "4 threads, breathing working sets 16 B-8 KiB, 1 in 8 freed remotely (rptest's kind)",
+       c("workset"), [4, 2000000, 4096, 8192, 8]),
+    hw("randmix-1", "random malloc/free mix, 1 thread (alloc-test's kind)",
+       c("randmix"), [1, 30000000, 8192]),
+    hw("randmix-4", "random malloc/free mix, 4 threads (alloc-test's kind)",
+       c("randmix"), [4, 8000000, 8192]),
+    hw("cache-thrash", "per-thread small objects written hard, 2 threads (cache-thrash's kind)",
+       c("cachelines"), ["thrash", 2, 20000, 5000, 8, 32]),
+    hw("cache-scratch", "objects made by one thread, written and freed by another (cache-scratch's kind)",
+       c("cachelines"), ["scratch", 2, 20000, 5000, 8, 32]),
+    hw("lifespan", "32 threads x 10 rounds, lifetimes from a step to the run, transfers (mstress's kind)",
+       c("lifespan"), [32, 10, 50000, 8192]),
+    hw("bigblocks-1", "64 KiB-2 MiB blocks malloc/free, part touched, 1 thread (malloc-large's kind)",
+       c("bigblocks"), [1, 80000, 8]),
+    hw("bigblocks-4", "64 KiB-2 MiB blocks malloc/free, part touched, 4 threads",
+       c("bigblocks"), [4, 20000, 8]),
+    hw("contfrac", "continued-fraction factoring on heap bignums (cfrac's kind)",
+       c("contfrac"), [150, 34, 80]),
+    hw("octree", "N-body, octree rebuilt every step (barnes's kind)", c("octree"), [3000, 40]),
+    hw("simple", "N blocks of one size, then freed, N 25..1600, 16 B-2 KiB (glibc bench-malloc-simple's kind)",
+       c("simple"), [12000000]),
+    hw("threadtest-1", "random replacement in a 1024-block working set, 8 B-32 KiB, 1 thread "
+       "(glibc bench-malloc-thread's kind)", c("threadtest"), [1, 5000000, 1024]),
+    hw("threadtest-8", "the same, 8 threads", c("threadtest"), [8, 1000000, 1024]),
+    hw("churn-py", "python3 PYTHONMALLOC=malloc: event window, LRU sessions, tokens",
+       [PYTHON, os.path.join(PROGRAMS, "churn.py")], [1], group="program",
+       env={"PYTHONMALLOC": "malloc"}),
+    hw("churn-rb", "ruby: event window, LRU sessions, tokens",
+       ["ruby", os.path.join(PROGRAMS, "churn.rb")], [1], group="program"),
+    hw("churn-pl", "perl: event window, LRU sessions, tokens",
+       ["perl", os.path.join(PROGRAMS, "churn.pl")], [1], group="program"),
+    hw("burst-rb", "Ruby, 32 threads: bursts of 100 B-64 KiB objects, 16-48 MB jobs, sleeps; 2 s idle",
+       ["ruby", os.path.join(WORKLOADS_DIR, "burst.rb")], [32, 60, 40, 1024, 2000],
+       group="bloat", memory=True),
+]
+
+# The scaling suite (bench/run.py --suite scaling): the same amount of work
+# split over 1..64 threads, which a 2-core machine can only show as
+# throughput per thread and per CPU second, and as RSS.
+SCALING_THREADS = [1, 2, 4, 8, 16, 64]
+SCALING_OPS = 16000000  # malloc/free steps in all, split over the threads
+SCALING = []
+for _t in SCALING_THREADS:
+    SCALING.append(Workload(
+        "local-%d" % _t, "randmix: each thread its own blocks (%d threads)" % _t, c("randmix"),
+        {"scaling": [_t, SCALING_OPS // _t, 4096]}, seeded=True, group="local", threads=_t))
+    SCALING.append(Workload(
+        "remote-%d" % _t, "workset: 1 block in 4 freed by another thread (%d threads)" % _t, c("workset"),
+        {"scaling": [_t, SCALING_OPS // 2 // _t, 1024, 4096, 4]}, seeded=True, group="remote",
+        threads=_t))
+WORKLOADS += HOTPATH + SCALING
+
+PEERS = ["glibc", "jemalloc", "mimalloc", "tcmalloc"]  # "the best peer": the best of these
 
 
 def measure(argv, env_extra, stdin=None, sample=False, period_ms=SAMPLE_MS):
@@ -226,9 +310,10 @@ def geomean(xs):
     return math.exp(sum(map(math.log, xs)) / len(xs)) if xs else float("nan")
 
 
-def run_suite(suite, workloads, allocs, runs):
+def run_suite(suite, workloads, allocs, runs, seed=None):
     """Runs everything; every row also goes to <suite>-runs.csv.tmp at once,
-    so an interrupted run leaves what it measured."""
+    so an interrupted run leaves what it measured. Run r (from 1) gives the
+    seeded workloads seed + r - 1, the same under every allocator."""
     os.makedirs(RESULTS, exist_ok=True)
     partial = os.path.join(RESULTS, suite + "-runs.csv.tmp")
     rows, rss_rows = [], []
@@ -238,14 +323,15 @@ def run_suite(suite, workloads, allocs, runs):
     for r in range(runs):
         for w in workloads:
             order = names[r % len(names):] + names[:r % len(names)]
+            run_seed = seed + r if seed is not None and w.seeded else None
             for a in order:
                 wall, user, system, maxrss, rc, out, err, samples = measure(
-                    w.argv(suite), {**w.env, **allocs[a]}, w.stdin, sample=w.memory)
+                    w.argv(suite, run_seed), {**w.env, **allocs[a]}, w.stdin, sample=w.memory)
                 metrics = w.parse(out) if rc == 0 else None
                 ok = metrics is not None
                 done += 1
                 row = {"suite": suite, "workload": w.name, "allocator": a, "run": r + 1,
-                       "wall_s": round(wall, 4), "user_s": round(user, 4),
+                       "seed": "" if run_seed is None else run_seed, "wall_s": round(wall, 4), "user_s": round(user, 4),
                        "sys_s": round(system, 4), "cpu_s": round(user + system, 4),
                        "maxrss_kib": maxrss, "ok": int(ok),
                        "metrics": " ".join("%s=%s" % kv for kv in (metrics or {}).items())}
@@ -475,6 +561,243 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
         f.write("\n".join(L))
 
 
+def peer_tables(summ, workloads, allocs, key, unit, scale, fmt):
+    """Markdown: per workload the best peer (the best of PEERS) and every
+    allocator's median as a ratio to it; the last row is each allocator's
+    worst ratio over the workloads ("slowest vs best peer")."""
+    get = {(s["workload"], s["allocator"]): s for s in summ}
+    lines = ["| workload | best peer | " + " | ".join(allocs) + " |",
+             "|" + "---|" * (len(allocs) + 2)]
+    worst = {a: (0.0, "") for a in allocs}
+    for w in workloads:
+        peers = [(get[(w.name, a)][key], a) for a in PEERS
+                 if a in allocs and (w.name, a) in get and get[(w.name, a)][key] != ""]
+        if not peers:
+            continue
+        best, who = min(peers)
+        cells = []
+        for a in allocs:
+            v = get[(w.name, a)][key] if (w.name, a) in get else ""
+            if v == "" or not best:
+                cells.append("FAIL" if v == "" else "–")
+                continue
+            r = v / best
+            worst[a] = max(worst[a], (r, w.name))
+            cell = "%.2f×" % r
+            cells.append("**%s**" % cell if a == "lemmalloc" and r > 1.3 else cell)
+        lines.append("| %s | %s %s | %s |" % (w.name, who, fmt % (best * scale) + " " + unit, " | ".join(cells)))
+    lines.append("| **worst** | | " + " | ".join(
+        "%.2f× (%s)" % worst[a] if worst[a][1] else "–" for a in allocs) + " |")
+    return "\n".join(lines), worst
+
+
+def burst_section(w, rows, summ, allocs):
+    """The Ruby bloat workload: issue 16's goals are per run for the peak."""
+    get = {(s["workload"], s["allocator"]): s for s in summ}
+    L = ["## %s — %s" % (w.name, w.what), "",
+         "Peak RSS from wait4; final RSS read by the script after the work, a full GC and 2 s "
+         "with every thread blocked (no malloc call at all, the read included); wake RSS read "
+         "after one heartbeat's worth of small strings right after that (what an allocator that "
+         "purges only from its own calls gives back once the process does something); "
+         "live = what Ruby still reaches "
+         "after another full GC (strings > 23 B, arrays > 3 elements, 40 B per slot); baseline "
+         "= RSS at the script's start; work = the bursts' time. Medians, and each run's peak.", "",
+         "| allocator | peak RSS MiB | peak per run | final RSS MiB (idle) | wake RSS MiB | live MiB | "
+         "baseline MiB | final − (2 × live + baseline) | work s | work / glibc | peak / glibc |",
+         "|---|---|---|---|---|---|---|---|---|---|---|"]
+    per_run, med = {}, {}
+    for a in allocs:
+        good = sorted((r for r in rows if r["workload"] == w.name and r["allocator"] == a and r["ok"]),
+                      key=lambda r: r["run"])
+        if not good:
+            L.append("| %s | FAIL | | | | | | | | | |" % a)
+            continue
+        m = [dict(kv.split("=", 1) for kv in r["metrics"].split()) for r in good]
+        per_run[a] = {r["run"]: r["maxrss_kib"] for r in good}
+        med[a] = {
+            "peak": median([r["maxrss_kib"] for r in good]) / 1024,
+            "final": median([float(x["final_rss_kib"]) for x in m]) / 1024,
+            "wake": median([float(x.get("wake_rss_kib", "nan")) for x in m]) / 1024,
+            "wake_margins": [(float(x.get("wake_rss_kib", "nan")) - 2 * float(x["live_kib"])
+                              - float(x["baseline_rss_kib"])) / 1024 for x in m],
+            "live": median([float(x["live_kib"]) for x in m]) / 1024,
+            "base": median([float(x["baseline_rss_kib"]) for x in m]) / 1024,
+            "margin": median([(float(x["final_rss_kib"]) - 2 * float(x["live_kib"])
+                               - float(x["baseline_rss_kib"])) / 1024 for x in m]),
+            "margins": [(float(x["final_rss_kib"]) - 2 * float(x["live_kib"])
+                         - float(x["baseline_rss_kib"])) / 1024 for x in m],
+            "work": median([float(x["work_s"]) for x in m])}
+    g = med.get("glibc")
+    for a in allocs:
+        if a not in med:
+            continue
+        d = med[a]
+        L.append("| %s | %.1f | %s | %.1f | %.1f | %.1f | %.1f | %+.1f | %.2f | %s | %s |" % (
+            a, d["peak"], " ".join("%.0f" % (per_run[a][k] / 1024) for k in sorted(per_run[a])),
+            d["final"], d["wake"], d["live"], d["base"], d["margin"], d["work"],
+            fmt_ratio(d["work"] / g["work"]) if g else "–", fmt_ratio(d["peak"] / g["peak"]) if g else "–"))
+    goals = []
+    lm = med.get("lemmalloc")
+    if lm and g:
+        wr = lm["work"] / g["work"]
+        goals.append("- %s work time: %.2f× glibc (goal ≤ 1.05): %s" % (w.name, wr, "met" if wr <= 1.05 else "NOT met"))
+        verdicts = []
+        for run in sorted(per_run["lemmalloc"]):
+            peers = [(per_run[a][run], a) for a in PEERS if a in per_run and run in per_run[a]]
+            if peers:
+                best, who = min(peers)
+                verdicts.append((per_run["lemmalloc"][run] <= best,
+                                 "run %d: %.0f vs %s %.0f MiB" % (run, per_run["lemmalloc"][run] / 1024, who, best / 1024)))
+        if verdicts:
+            goals.append("- %s peak RSS ≤ the best peer's in every run: %s (%s)" % (
+                w.name, "met" if all(v for v, _ in verdicts) else "NOT met", "; ".join(t for _, t in verdicts)))
+        ok = all(x <= 0 for x in lm["margins"])
+        goals.append("- %s final RSS after 2 s idle under 2 × live + baseline, every run: %s (margins %s MiB; "
+                     "after the wake-up call: %s MiB)" % (
+                         w.name, "met" if ok else "NOT met", ", ".join("%+.1f" % x for x in lm["margins"]),
+                         ", ".join("%+.1f" % x for x in lm["wake_margins"])))
+    return L + [""], goals
+
+
+def hotpath_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
+    suite_w = [w for w in workloads if w.group == "suite"]
+    prog_w = [w for w in workloads if w.group == "program"]
+    bloat_w = [w for w in workloads if w.group == "bloat"]
+    seeds = sorted({r["seed"] for r in rows if str(r.get("seed", "")) != ""}, key=int)
+    L = ["# Benchmark results: hotpath suite (issue 16)", "",
+         "Command: `%s` — %d run(s) per workload and allocator, interleaved; medians; "
+         "seeds %s (run r uses the r-th, the same under every allocator)." % (cmd, runs, ", ".join(map(str, seeds)) or "–"),
+         "", "Machine: %(cpu)s; Linux %(kernel)s; glibc %(glibc)s; jemalloc %(jemalloc)s, "
+         "mimalloc %(mimalloc)s, tcmalloc %(tcmalloc)s; lemmalloc %(lemmalloc)s; "
+         "%(date)s; load average at start %(load)s; allocator settings in the environment: "
+         "%(settings)s." % info, "",
+         "The machine is shared with other work (other engineers' proofs), so small differences "
+         "(under ~10%) are noise; CPU time is less sensitive to the load than wall time. "
+         "glibc-arena2 is glibc with MALLOC_ARENA_MAX=2. The best peer of a workload is the best "
+         "of glibc, jemalloc, mimalloc and tcmalloc on it.", ""]
+    goals = []
+    if suite_w:
+        L += ["## Workloads of the benchmark suite's kinds: wall time (glibc in s, others / glibc)", "",
+              ratio_table(summ, suite_w, allocs, "wall_s", "s", 1, "%.2f"), "",
+              "## The same: CPU time, user + system (ratio to glibc)", "",
+              ratio_table(summ, suite_w, allocs, "cpu_s", "s", 1, "%.2f"), "",
+              "## The same: peak RSS (glibc in MiB, others / glibc)", "",
+              ratio_table(summ, suite_w, allocs, "maxrss_kib", "MiB", 1 / 1024, "%.1f"), ""]
+    if prog_w:
+        L += ["## Real programs churning small objects: wall time (glibc in s, others / glibc)", "",
+              ratio_table(summ, prog_w, allocs, "wall_s", "s", 1, "%.2f"), "",
+              "## The same: peak RSS", "",
+              ratio_table(summ, prog_w, allocs, "maxrss_kib", "MiB", 1 / 1024, "%.1f"), ""]
+    both = suite_w + prog_w
+    if both:
+        tt, tworst = peer_tables(summ, both, allocs, "wall_s", "s", 1, "%.2f")
+        mt, mworst = peer_tables(summ, both, allocs, "maxrss_kib", "MiB", 1 / 1024, "%.1f")
+        L += ["## Against the best peer: wall time / the best peer's (lemmalloc over 1.3× in bold)", "",
+              tt, "", "## Against the best peer: peak RSS / the best peer's", "", mt, ""]
+    for w in bloat_w:
+        sec, g = burst_section(w, rows, summ, allocs)
+        L += sec
+        goals += g
+    if "lemmalloc" in allocs and "glibc" in allocs:
+        get = {(s["workload"], s["allocator"]): s for s in summ}
+        t, m = [], []
+        for w in suite_w:
+            gl, lm = get[(w.name, "glibc")], get[(w.name, "lemmalloc")]
+            if gl["wall_s"] != "" and lm["wall_s"] != "":
+                t.append(lm["wall_s"] / gl["wall_s"])
+                m.append(lm["maxrss_kib"] / gl["maxrss_kib"])
+        head = []
+        if t:
+            gt, gm = geomean(t), geomean(m)
+            head += ["- suite's kinds, time geometric mean: %.2f× glibc (goal ≤ 0.80): %s" % (gt, "met" if gt <= 0.8 else "NOT met"),
+                     "- suite's kinds, peak RSS geometric mean: %.2f× glibc (goal ≤ 1.00): %s" % (gm, "met" if gm <= 1.0 else "NOT met")]
+            _, worst = peer_tables(summ, suite_w, allocs, "wall_s", "s", 1, "%.2f")
+            r, wn = worst.get("lemmalloc", (0.0, ""))
+            over = []
+            for w in suite_w:
+                peers = [get[(w.name, a)]["wall_s"] for a in PEERS if (w.name, a) in get and get[(w.name, a)]["wall_s"] != ""]
+                lm = get[(w.name, "lemmalloc")]["wall_s"]
+                if peers and lm != "" and lm > 1.3 * min(peers):
+                    over.append("%s %.2f×" % (w.name, lm / min(peers)))
+            head.append("- no workload slower than 1.3× its best peer: %s (slowest: %s at %.2f×%s)" % (
+                "met" if not over else "NOT met", wn, r, "; over: " + ", ".join(over) if over else ""))
+        for w in prog_w:
+            peers = [get[(w.name, a)]["wall_s"] for a in PEERS if (w.name, a) in get and get[(w.name, a)]["wall_s"] != ""]
+            lm = get[(w.name, "lemmalloc")]["wall_s"]
+            if peers and lm != "":
+                head.append("- %s at or below the best peer's time: %.2f× (goal ≤ 1.00): %s" % (
+                    w.name, lm / min(peers), "met" if lm <= min(peers) else "NOT met"))
+        failed = [w.name for w in workloads if get[(w.name, "lemmalloc")]["wall_s"] == ""]
+        if failed:
+            head.append("- workloads that FAILED their checks under lemmalloc: %s" % ", ".join(failed))
+        L += ["## Issue 16 goals for lemmalloc (this run)", ""] + head + goals + [""]
+    for name, keys, label in (("simple", ["ns_25", "ns_100", "ns_400", "ns_1600"], "ns per malloc/free pair"),
+                              ("cache-thrash", ["ns_per_write"], "ns per write"),
+                              ("cache-scratch", ["ns_per_write"], "ns per write")):
+        t = metric_table(summ, allocs, name, keys, label)
+        if t:
+            L += ["## %s (the workload's own figures, medians)" % name, "", t, ""]
+    L += ["## Workloads", ""] + ["- **%s**: %s" % (w.name, w.what) for w in workloads] + [""]
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
+def scaling_data(rows, workloads, allocs):
+    """(group, allocator, threads) -> medians of throughput per thread
+    (Mops/s), ops per CPU second (M), peak RSS (MiB)."""
+    out = {}
+    for w in workloads:
+        for a in allocs:
+            good = [r for r in rows if r["workload"] == w.name and r["allocator"] == a and r["ok"]]
+            if not good:
+                continue
+            m = [dict(kv.split("=", 1) for kv in r["metrics"].split()) for r in good]
+            out[(w.group, a, w.threads)] = {
+                "per_thread": median([float(x["mops_per_s"]) / w.threads for x in m]),
+                "total": median([float(x["mops_per_s"]) for x in m]),
+                "per_cpu": median([float(x["ops"]) / 1e6 / max(r["cpu_s"], 1e-3) for r, x in zip(good, m)]),
+                "rss": median([r["maxrss_kib"] for r in good]) / 1024}
+    return out
+
+
+def scaling_markdown(path, info, rows, workloads, allocs, runs, cmd):
+    data = scaling_data(rows, workloads, allocs)
+    threads = sorted({w.threads for w in workloads})
+    seeds = sorted({r["seed"] for r in rows if str(r.get("seed", "")) != ""}, key=int)
+    L = ["# Benchmark results: scaling suite (issue 16)", "",
+         "Command: `%s` — %d run(s) per point and allocator, interleaved; medians; seeds %s." % (
+             cmd, runs, ", ".join(map(str, seeds)) or "–"), "",
+         "Machine: %(cpu)s; Linux %(kernel)s; glibc %(glibc)s; jemalloc %(jemalloc)s, "
+         "mimalloc %(mimalloc)s, tcmalloc %(tcmalloc)s; lemmalloc %(lemmalloc)s; %(date)s; "
+         "load average at start %(load)s; allocator settings: %(settings)s." % info, "",
+         "The same work (%d malloc/free steps in all for local, half as many for remote) split over "
+         "1..64 threads. On 2 cores, throughput per thread falls as 1/threads past 2 threads even for "
+         "a perfect allocator; what an allocator adds shows as total throughput falling, as CPU "
+         "seconds per operation rising (M ops per CPU second falling: locks, spinning, cache misses) "
+         "and as RSS growing faster than the threads' own working sets. On a machine shared with "
+         "other work, more threads also take a larger share of the CPUs from other processes (the "
+         "scheduler is fair per thread), so total throughput can rise with the threads: M ops per "
+         "CPU second is the figure that load does not move much. local = randmix (every "
+         "thread its own blocks, 4096 slots each); remote = workset (1024-block working sets, "
+         "16 B..4 KiB, 1 block in 4 freed by another thread, less when receivers are not running "
+         "and their inboxes are full: remote_share in scaling-runs.csv; at 1 thread all frees are local). "
+         "Chart: scaling.png." % SCALING_OPS, ""]
+    for group, title in (("local", "local churn"), ("remote", "remote-free churn")):
+        for key, label, fmt in (("per_thread", "throughput per thread, M ops/s", "%.2f"),
+                                ("total", "total throughput, M ops/s", "%.1f"),
+                                ("per_cpu", "M ops per CPU second", "%.1f"),
+                                ("rss", "peak RSS, MiB", "%.1f")):
+            L += ["## %s: %s" % (title, label), "",
+                  "| allocator | " + " | ".join("%d thr" % t for t in threads) + " |",
+                  "|" + "---|" * (len(threads) + 1)]
+            for a in allocs:
+                L.append("| %s | %s |" % (a, " | ".join(
+                    fmt % data[(group, a, t)][key] if (group, a, t) in data else "FAIL" for t in threads)))
+            L.append("")
+    with open(path, "w") as f:
+        f.write("\n".join(L))
+
+
 def load_report(base, workloads):
     """Rows, samples, machine info and command of the last run of a suite."""
     import ast
@@ -500,8 +823,10 @@ def load_report(base, workloads):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--suite", choices=["full", "quick", "memory"], default="quick")
+    ap.add_argument("--suite", choices=["full", "quick", "memory", "hotpath", "scaling"], default="quick")
     ap.add_argument("--runs", type=int, help="runs per workload and allocator")
+    ap.add_argument("--seed", type=int, default=1,
+                    help="first seed of the seeded workloads (hotpath, scaling): run r uses seed + r - 1")
     ap.add_argument("--workloads", help="comma-separated subset")
     ap.add_argument("--allocators", help="comma-separated subset")
     ap.add_argument("--no-plot", action="store_true")
@@ -509,7 +834,7 @@ def main():
                     help="only rebuild the tables and charts from <suite>-runs.csv")
     args = ap.parse_args()
     suite = args.suite
-    runs = args.runs or {"full": 5, "quick": 3, "memory": 3}[suite]
+    runs = args.runs or {"full": 5, "quick": 3, "memory": 3, "hotpath": 3, "scaling": 3}[suite]
     allocs = allocators(args.allocators.split(",") if args.allocators else None)
     ws = [w for w in WORKLOADS if suite in w.args]
     if args.workloads:
@@ -526,7 +851,7 @@ def main():
         info = machine_info()
         print("bench: suite %s, %d workloads x %d allocators x %d runs (%s)" % (
             suite, len(ws), len(allocs), runs, ", ".join(allocs)), flush=True)
-        rows, rss_rows = run_suite(suite, ws, allocs, runs)
+        rows, rss_rows = run_suite(suite, ws, allocs, runs, args.seed)
     summ = summarize(rows, ws, allocs)
     write_csv(base + "-runs.csv", rows)
     if not args.report:
@@ -534,10 +859,14 @@ def main():
     with open(base + ".info", "w") as f:
         f.write(repr({"info": info, "cmd": cmd, "runs": runs}))
     write_csv(base + "-summary.csv", summ)
+    if suite in ("memory", "hotpath") and not args.report and rss_rows:
+        write_csv(base + "-rss.csv", rss_rows)
     if suite == "memory":
-        if not args.report:
-            write_csv(base + "-rss.csv", rss_rows)
         memory_markdown(base + ".md", info, summ, rows, ws, list(allocs), runs, cmd)
+    elif suite == "hotpath":
+        hotpath_markdown(base + ".md", info, summ, rows, ws, list(allocs), runs, cmd)
+    elif suite == "scaling":
+        scaling_markdown(base + ".md", info, rows, ws, list(allocs), runs, cmd)
     else:
         write_markdown(base + ".md", suite, info, summ, ws, list(allocs), runs, cmd)
     if not args.no_plot:

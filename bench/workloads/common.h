@@ -106,6 +106,58 @@ static inline void tag_check(const void *p, size_t size, uint64_t tag) {
   }
 }
 
+/* --seed=N anywhere on the command line (bench/run.py --seed passes it to
+ * every workload of the hotpath and scaling suites): taken out of argv, so
+ * the positional arguments keep their places, and returned; def if absent.
+ * Every generator of a seeded workload derives from it (seed_mix), so runs
+ * can vary the seed and a failure can be replayed with the same one. */
+static UNUSED uint64_t arg_seed(int *argc, char **argv, uint64_t def) {
+  for (int i = 1; i < *argc; i++) {
+    if (strncmp(argv[i], "--seed=", 7)) continue;
+    char *end;
+    unsigned long long v = strtoull(argv[i] + 7, &end, 10);
+    if (*end || end == argv[i] + 7) fail("bad seed '%s'", argv[i]);
+    for (int k = i; k < *argc - 1; k++) argv[k] = argv[k + 1];
+    argv[--*argc] = NULL;
+    return v;
+  }
+  return def;
+}
+
+/* A generator state for stream `k` (a thread, a phase) of run `seed`. */
+static inline uint64_t seed_mix(uint64_t seed, uint64_t k) {
+  uint64_t s = seed * 0x9e3779b97f4a7c15ull + k * 0xd1b54a32d192ed03ull + 0x2545f4914f6cdd1dull;
+  return rng_next(&s);
+}
+
+/* Log-uniform size in [lo, hi]: a power-of-two band chosen uniformly, then a
+ * size uniform inside it, so 100..200 is as likely as 32K..64K (the shape of
+ * object sizes in a heap: many small, a long tail of big ones). */
+static inline size_t rng_log_size(uint64_t *s, size_t lo, size_t hi) {
+  unsigned lb = 63u - (unsigned)__builtin_clzll(lo), hb = 63u - (unsigned)__builtin_clzll(hi);
+  unsigned b = lb + rng_below(s, hb - lb + 1);
+  size_t a = (size_t)1 << b, z = ((size_t)2 << b) - 1;
+  if (a < lo) a = lo;
+  if (z > hi) z = hi;
+  return a + (size_t)(rng_next(s) % (z - a + 1));
+}
+
+/* Intrusive lock-free inbox (many senders, one owner that takes everything
+ * at once): how a thread hands blocks to the thread that will free them.
+ * Taking the whole list with one exchange has no ABA problem. */
+typedef struct inbox_node {
+  struct inbox_node *next;
+} inbox_node;
+static inline void inbox_push(inbox_node **box, inbox_node *n) {
+  inbox_node *old = __atomic_load_n(box, __ATOMIC_RELAXED);
+  do n->next = old;
+  while (!__atomic_compare_exchange_n(box, &old, n, 1, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+}
+static inline inbox_node *inbox_take(inbox_node **box) {
+  if (!__atomic_load_n(box, __ATOMIC_RELAXED)) return NULL;
+  return __atomic_exchange_n(box, NULL, __ATOMIC_ACQUIRE);
+}
+
 static UNUSED double now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
