@@ -20,5 +20,6 @@ check-settings:
 	then echo "PASS: settings: build the test programs"; \
 	else cat $(SET_DIR).log; echo "FAIL: settings: build"; exit 1; fi; \
 	rc=0; \
+	tests/settings/settings.sh $(abspath $(BUILD)/liblemmalloc.so) || rc=1; \
 	tests/settings/secure.sh $(SET_DIR)/setuid_helper || rc=1; \
 	exit $$rc

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A setuid-root program linked with lemmalloc, run by an unprivileged user
 # (AT_SECURE set) with every file-writing setting pointing into a directory
-# only root may write: lemmalloc must create none of the files. The same binary run without
+# only root may write: lemmalloc must create none of the files, and say in
+# one stderr line that it ignored the settings. The same binary run without
 # the setuid bit (by root, not secure) must create the trace: the control
 # that shows the files would appear if the settings were honoured.
 # usage: secure.sh HELPER (built with liblemmalloc.a)
@@ -29,6 +30,13 @@ fi
 made=$(cd "$d" && ls trace* map* stats* 2>/dev/null | tr '\n' ' ')
 if [ -z "$made" ]; then echo "PASS: settings: setuid program (AT_SECURE) writes no trace, heap map or stats file"
 else echo "FAIL: settings: setuid program (AT_SECURE) honoured file settings as root: created $made"; rc=1; fi
+n=$(grep -c 'lemmalloc' "$d/err")
+if [ "$n" -eq 1 ] && grep -q 'AT_SECURE' "$d/err" && grep -q 'LEMMALLOC_TRACE' "$d/err"; then
+  echo "PASS: settings: setuid program: one line says the settings were ignored ($(cat "$d/err"))"
+else
+  echo "FAIL: settings: setuid program: want one 'lemmalloc' line naming AT_SECURE and LEMMALLOC_TRACE, got $n:"
+  sed 's/^/  /' "$d/err"; rc=1
+fi
 # Control: the same binary, not setuid, run by root, honours the trace.
 chmod 0755 "$d/helper"
 env LEMMALLOC_TRACE="$d/trace" "$d/helper" >/dev/null 2>&1
