@@ -2,6 +2,7 @@
  * registry and the metadata pool. */
 #include "heap.h"
 #include "config.h"
+#include "stats_out.h"
 #include "tcache.h"
 #include "heapmap.h"
 #include "vg.h"
@@ -226,6 +227,7 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
 
 void lm_heap_tick(void) {
   if (lm_unlikely(__atomic_load_n(&lm_heapmap_pending, __ATOMIC_RELAXED))) lm_heapmap_poll(); /* the signal came */
+  if (lm_unlikely(__atomic_load_n(&lm_stats_pending, __ATOMIC_RELAXED))) lm_stats_poll();
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) /* arenas ever in use */
     if (lm_unlikely(__atomic_load_n(&lm_heap.arenas[i].purge_excess, __ATOMIC_RELAXED)))
       lm_arena_purge_excess(&lm_heap.arenas[i]);

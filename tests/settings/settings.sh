@@ -33,7 +33,7 @@ quiet() {
 arenas() {
   local want=$1; shift
   run LEMMALLOC_STATS=1 "$@"
-  if grep -qE "^lemmalloc stats: .*\b$want arenas|^  arenas $want " "$err"; then echo "PASS: settings: $* -> $want arenas in effect"
+  if grep -qE "^  settings: arenas=$want " "$err"; then echo "PASS: settings: $* -> $want arenas in effect"
   else echo "FAIL: settings: $*: want $want arenas in effect, got:"; sed 's/^/  /' "$err"; rc=1; fi
 }
 
