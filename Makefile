@@ -8,6 +8,9 @@
 #   fuzz/fuzz.mk        make fuzz, fuzz smoke runs, regression replay
 #   tools/oracle/oracle.mk   the differential oracle
 #   bench/bench.mk      make bench, make bench-memory, make demo
+#   mk/*.mk             memory, observe, settings (LEMMALLOC_* checks, stats
+#                       output, secure mode), install (make install/uninstall,
+#                       pkg-config, bin/lemmalloc)
 # `make check` runs every registered check part through scripts/check.sh and
 # ends with one summary line "check: N passed, N failed".
 

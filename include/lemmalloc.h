@@ -5,28 +5,33 @@
  * (LD_PRELOAD=build/liblemmalloc.so, or bin/lemmalloc CMD), the library
  * also defines malloc, free, ... themselves.
  *
- * Settings, read once at start-up from the environment (sizes take a k, m
- * or g suffix):
+ * Settings, read once at start-up from the environment and checked (a bad
+ * value prints one line saying what is used instead); README, Settings,
+ * has the full list. The main ones (sizes take a k, m or g suffix):
  *   LEMMALLOC_ARENAS=N        arenas (independent heaps, one lock each);
  *                             default: half the CPUs this process may use,
- *                             rounded up (fewer arenas, less memory held
- *                             apart; thread caches absorb most locking); max 64.
- *                             mallopt(M_ARENA_MAX, n) lowers it for threads
- *                             started afterwards.
+ *                             rounded up; max 64. mallopt(M_ARENA_MAX, n)
+ *                             lowers it for threads started afterwards.
  *   LEMMALLOC_TCACHE_BYTES=B  per-thread cache of free small blocks, in
- *                             bytes over all size classes (default 256k);
- *                             0 disables the caches (every call locks).
- *   LEMMALLOC_PURGE_MS=MS     free pages, emptied slabs and freed huge
- *                             mappings go back to the kernel after this
+ *                             bytes over all size classes (default 256k,
+ *                             max 64m); 0 disables the caches.
+ *   LEMMALLOC_PURGE_MS=MS     free pages go back to the kernel after this
  *                             many ms unused (default 200); 0 = at once.
  *   LEMMALLOC_HUGE_CACHE=B    bytes of freed huge (> 2 MiB) mappings kept
  *                             for reuse until the decay (default 64m).
- *   LEMMALLOC_ON_ERROR=warn   on a bad free/realloc (double free, interior,
- *                             foreign pointer) print the line and go on;
- *                             default: print and abort.
- *   LEMMALLOC_STATS=1         print the statistics (malloc_stats) at exit;
- *                             the first line starts "lemmalloc stats".
+ *   LEMMALLOC_ON_ERROR=warn   on a bad free/realloc print the line and go
+ *                             on; default (abort): print and abort.
+ *   LEMMALLOC_STATS=1|json    print the statistics at exit (text or one
+ *                             JSON object); the first text line starts
+ *                             "lemmalloc stats". LEMMALLOC_STATS_FILE=PATH
+ *                             (%p = pid) writes them there instead of to
+ *                             stderr; LEMMALLOC_STATS_SIGNAL=USR1 writes
+ *                             them whenever the process gets that signal.
+ *   LEMMALLOC_CONF=k:v,...    the same settings in one variable
+ *                             ("arenas:2,purge_ms:100,stats:json"); each
+ *                             variable above overrides it.
  *   LEMMALLOC_TRACE=FILE      record every call for tools/oracle.
+ * A setuid or setgid program (AT_SECURE) ignores all of them.
  *
  * Under valgrind, memcheck replaces lemmalloc's malloc family with its own,
  * as it does glibc's, and so still sees every block of the program.
@@ -41,6 +46,26 @@ extern "C" {
 #endif
 
 #define LM_API __attribute__((visibility("default")))
+
+/* The version of this header: MAJOR.MINOR.PATCH. These three lines are the
+ * one source of truth for lemmalloc's version (the Makefile, the soname
+ * liblemmalloc.so.MAJOR, lemmalloc.pc and the wrapper read them). */
+#define LEMMALLOC_VERSION_MAJOR 0
+#define LEMMALLOC_VERSION_MINOR 1
+#define LEMMALLOC_VERSION_PATCH 0
+#define LEMMALLOC_STRINGIFY_(x) #x
+#define LEMMALLOC_STRINGIFY(x) LEMMALLOC_STRINGIFY_(x)
+/* "0.1.0" */
+#define LEMMALLOC_VERSION                                                                    \
+  LEMMALLOC_STRINGIFY(LEMMALLOC_VERSION_MAJOR) "." LEMMALLOC_STRINGIFY(LEMMALLOC_VERSION_MINOR) "." \
+  LEMMALLOC_STRINGIFY(LEMMALLOC_VERSION_PATCH)
+/* For #if: 100 = 0.1.0, 10203 = 1.2.3. */
+#define LEMMALLOC_VERSION_NUMBER \
+  (LEMMALLOC_VERSION_MAJOR * 10000 + LEMMALLOC_VERSION_MINOR * 100 + LEMMALLOC_VERSION_PATCH)
+
+/* The version of the library actually running ("0.1.0"), which may be
+ * newer than the header a program was built with. */
+LM_API const char *lm_version(void);
 
 LM_API void *lm_malloc(size_t size);
 LM_API void lm_free(void *p);

@@ -8,6 +8,9 @@
 #   VERIFY_FCT=f,g    prove only these functions, in the files defining them
 #                     (compares only them; --update rewrites only their lines)
 #   VERIFY_TIMEOUT=s  per-goal prover timeout (default 10 s)
+#   VERIFY_TICK=s     while Frama-C runs, print a progress line every s
+#                     seconds (default 60): elapsed time and the goals
+#                     proved so far, counted in Frama-C's log
 #
 # Per-file extra flags (e.g. -wp-init-const, -wp-timeout, -wp-prover) are
 # read from proofs/<name>.flags: whitespace-separated, `#` starts a comment.
@@ -44,6 +47,26 @@ COMMON=(-wp -wp-rte -warn-unsigned-overflow -warn-unsigned-downcast
         -cpp-extra-args=-Isrc\ -Iinclude)
 out=build/proofs
 mkdir -p "$out"
+
+# progress NAME LOG START PID: every VERIFY_TICK seconds while PID runs, one
+# line with the elapsed time and the goals WP reported proved in LOG so far
+# ("[wp] [Prover] Goal ... : Valid" lines) out of those it scheduled. Exits
+# within a second of PID.
+progress() {
+  local name=$1 log=$2 start=$3 pid=$4 tick=${VERIFY_TICK:-60} next
+  next=$(( start + tick ))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    [ "$(date +%s)" -lt "$next" ] && continue
+    kill -0 "$pid" 2>/dev/null || break
+    local now el sched valid
+    now=$(date +%s); el=$(( now - start )); next=$(( next + tick ))
+    sched=$(sed -n 's/^\[wp\] \([0-9]*\) goals* scheduled.*/\1/p' "$log" | tail -1)
+    valid=$(grep -c '^\[wp\] \[[^]]*\] Goal .* : Valid' "$log")
+    printf 'verify: %s.c: %dm%02ds, %s/%s goals proved so far\n' "$name" $(( el / 60 )) $(( el % 60 )) \
+      "$valid" "${sched:-?}"
+  done
+}
 rc=0
 all_start=$(date +%s)
 for name in "${names[@]}"; do
@@ -74,8 +97,14 @@ for name in "${names[@]}"; do
   json=$out/$name.json log=$out/$name.log
   rm -f "$json" # WP reuses an existing report to "stabilize" step counts
   start=$(date +%s)
-  nice frama-c "${COMMON[@]}" "${flags[@]}" "${fct[@]}" -wp-report-json "$json" "$src" >"$log" 2>&1
+  echo "verify: $name.c: running Frama-C WP (log: $log)"
+  nice frama-c "${COMMON[@]}" "${flags[@]}" "${fct[@]}" -wp-report-json "$json" "$src" >"$log" 2>&1 &
+  fpid=$!
+  progress "$name" "$log" "$start" "$fpid" &
+  tpid=$!
+  wait "$fpid"
   frc=$?
+  wait "$tpid"
   secs=$(( $(date +%s) - start ))
   if [ "$frc" -ne 0 ] || ! [ -s "$json" ]; then
     echo "FAIL: verify: $name.c: frama-c exited $frc after ${secs}s (log: $log)"

@@ -5,11 +5,12 @@ set -eu
 pkgs=(
   build-essential make clang libclang-rt-14-dev          # compilers, libFuzzer, sanitizers
   frama-c-base why3 z3 cvc4                        # make verify
-  afl++                                             # make fuzz
+  afl++ zip                                         # make fuzz; seed corpora for ClusterFuzzLite (fuzz/build.sh)
   valgrind                                          # valgrind support tests
   ruby python3 perl git sqlite3 g++ coreutils       # preload tests on real programs
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4  # peers for the oracle and benchmarks
-  hyperfine gnuplot python3-matplotlib              # benchmarks and plots
+  pkg-config                                        # check-install builds against lemmalloc.pc
+  python3-matplotlib                                # bench/plot.py, bench/demo.py charts
 )
 missing=()
 for p in "${pkgs[@]}"; do

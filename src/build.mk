@@ -19,7 +19,7 @@
 
 LM_CORE_SRCS := src/core/sizeclass.c src/core/buddy.c src/core/slab.c
 LM_HEAP_SRCS := src/heap/heap.c src/heap/meta.c src/heap/arena.c src/heap/huge.c src/heap/tcache.c src/heap/stats.c \
-                src/heap/heapmap.c src/heap/vg.c
+                src/heap/heapmap.c src/heap/vg.c src/heap/config.c src/heap/stats_out.c
 LM_API_SRCS  := src/api/malloc.c src/api/override.c $(wildcard src/api/trace.c) $(if $(wildcard src/api/trace.c),fuzz/ops.c)
 LM_LIB_SRCS  := $(LM_CORE_SRCS) $(LM_HEAP_SRCS) $(LM_API_SRCS)
 LM_OS_POSIX  := src/os/os_posix.c src/os/os_common.c
@@ -37,8 +37,18 @@ $(LM_OBJDIR)/%.o: %.c $(LM_LIB_HDRS)
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fPIC -O2 -c -o $@ $<
 
+# The version: include/lemmalloc.h's three LEMMALLOC_VERSION_* lines are its
+# only home. The soname changes with the major version.
+LM_VERSION_PART = $(shell sed -n 's/^.define LEMMALLOC_VERSION_$(1) *\([0-9][0-9]*\).*/\1/p' include/lemmalloc.h)
+LM_VERSION := $(call LM_VERSION_PART,MAJOR).$(call LM_VERSION_PART,MINOR).$(call LM_VERSION_PART,PATCH)
+LM_SONAME  := liblemmalloc.so.$(call LM_VERSION_PART,MAJOR)
+
+# build/liblemmalloc.so is the file everything in the repository preloads;
+# build/liblemmalloc.so.0 (the soname) points at it for programs linked
+# with -L build -llemmalloc.
 $(BUILD)/liblemmalloc.so: $(LM_OBJS)
-	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,liblemmalloc.so -o $@ $(LM_OBJS)
+	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,$(LM_SONAME) -o $@ $(LM_OBJS)
+	ln -sf liblemmalloc.so $(BUILD)/$(LM_SONAME)
 
 $(BUILD)/liblemmalloc.a: $(LM_OBJS)
 	@rm -f $@
@@ -64,6 +74,10 @@ check-build:
 	bad=$$(nm -D --defined-only $(BUILD)/liblemmalloc.so | awk '$$2 ~ /[TWVDBi]/ {print $$3}' | grep -Ev '$(LM_EXPORT_OK)'); \
 	if [ -z "$$bad" ]; then echo "PASS: exports: only the malloc family and lm_*"; \
 	else echo "FAIL: exports: unexpected $$(echo $$bad | tr '\n' ' ')"; rc=1; fi; \
+	so=$$(readelf -d $(BUILD)/liblemmalloc.so | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p'); \
+	if [ "$$so" = "$(LM_SONAME)" ] && [ "$$(readlink $(BUILD)/$(LM_SONAME))" = liblemmalloc.so ]; \
+	then echo "PASS: soname $(LM_SONAME) (version $(LM_VERSION)), build/$(LM_SONAME) -> liblemmalloc.so"; \
+	else echo "FAIL: soname '$$so', want $(LM_SONAME) with build/$(LM_SONAME) -> liblemmalloc.so"; rc=1; fi; \
 	tls=$$(readelf -d $(BUILD)/liblemmalloc.so | grep -c STATIC_TLS); \
 	if [ "$$tls" -gt 0 ]; then echo "PASS: initial-exec TLS (DF_STATIC_TLS set)"; \
 	else echo "FAIL: liblemmalloc.so does not use initial-exec TLS"; rc=1; fi; \

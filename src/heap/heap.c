@@ -1,6 +1,8 @@
 /* Heap state, start-up, configuration, error reports, fork handlers, the
  * registry and the metadata pool. */
 #include "heap.h"
+#include "config.h"
+#include "stats_out.h"
 #include "tcache.h"
 #include "heapmap.h"
 #include "vg.h"
@@ -59,71 +61,14 @@ _Noreturn void lm_heap_bug(const char *what, const void *p) {
   lm_os_abort();
 }
 
-/* ---- configuration ---- */
-
-/* Decimal with optional k/m/g suffix; `def` if unset or malformed. */
-static size_t env_size(const char *name, size_t def) {
-  const char *s = lm_os_getenv(name);
-  if (s == NULL || *s < '0' || *s > '9') return def;
-  size_t v = 0;
-  for (; *s >= '0' && *s <= '9'; s++) {
-    if (v > (SIZE_MAX - 9) / 10) return def;
-    v = v * 10 + (size_t)(*s - '0');
-  }
-  unsigned shift = 0;
-  switch (*s) {
-  case 'k': case 'K': shift = 10; s++; break;
-  case 'm': case 'M': shift = 20; s++; break;
-  case 'g': case 'G': shift = 30; s++; break;
-  }
-  if (*s == 'b' || *s == 'B') s++;
-  if (*s != '\0' || (shift && v > (SIZE_MAX >> shift))) return def;
-  return v << shift;
-}
-
-static bool env_is(const char *name, const char *value) {
-  const char *s = lm_os_getenv(name);
-  return s != NULL && strcmp(s, value) == 0;
-}
-
-/* Defaults: see README. The decay was picked by measurement (bench/). */
-#define LM_DEFAULT_PURGE_MS 200
-/* 256 KiB: with 64 KiB, threads that use many classes (prodcons: 36)
- * kept a few slots per bin and went to the arena lock every ~5 frees;
- * measured (2 cores, load ~2, 3 runs each, wall): prodcons 2 2 60000
- * 0.71-0.77 s -> 0.42-0.46 s (glibc 0.66), mtchurn 4 5000000 0.92-0.96 ->
- * 0.48-0.51 (glibc 0.58), larson 0.22 -> 0.20; peak RSS +0.5-1 MiB there,
- * bloat and bloat-rb peak/final within their run-to-run noise. */
-#define LM_DEFAULT_TCACHE_BYTES (256u << 10)
-#define LM_DEFAULT_HUGE_CACHE ((size_t)64 << 20)
-
-/* Arenas: one per two CPUs. Blocks freed in one arena never serve another,
- * so each arena holds its own free pages; with the thread caches taking
- * most calls off the locks, halving the arenas costs little contention.
- * Measured on 2 cores (1 arena vs 2, 4 interleaved runs each): bloat-rb
- * peak RSS 150-156 MiB vs 196-233 (20 Ruby threads under the GVL gain
- * nothing from a second lock); bloat 8 8000 peak 227-262 vs 241-261 with
- * work time 1.4-2.0 s vs 1.3-1.5 s (glibc 2.0-2.1 s). Speed: larson 4
- * 100 30000 0.26-0.33 s vs 0.49-0.65 s, mtchurn and falseshare within
- * noise, prodcons 2 2 60000 0.57-1.06 s vs 0.57-0.81 s (more futex time:
- * the one lock is shared by producers and consumers). */
-static unsigned default_arenas(unsigned ncpu) { return (ncpu + 1) / 2; }
+/* ---- configuration: config.c reads and validates every setting ---- */
 
 static void read_config(struct lm_config *c) {
-  unsigned ncpu = lm_os_ncpus();
-  size_t n = env_size("LEMMALLOC_ARENAS", default_arenas(ncpu));
-  if (n == 0) n = default_arenas(ncpu);
-  c->narenas = (unsigned)(n > LM_MAX_ARENAS ? LM_MAX_ARENAS : n);
-  c->tcache_bytes = env_size("LEMMALLOC_TCACHE_BYTES", LM_DEFAULT_TCACHE_BYTES);
+  lm_config_read(c);
   if (lm_vg_init()) {
     c->tcache_bytes = 0; /* its links live in free slots: see vg.h */
     lm_vg_hide(lm_slabs, sizeof lm_slabs);
   }
-  size_t ms = env_size("LEMMALLOC_PURGE_MS", LM_DEFAULT_PURGE_MS);
-  c->purge_ms = (uint32_t)(ms > 3600000 ? 3600000 : ms);
-  c->huge_cache_bytes = env_size("LEMMALLOC_HUGE_CACHE", LM_DEFAULT_HUGE_CACHE);
-  c->warn_only = env_is("LEMMALLOC_ON_ERROR", "warn");
-  c->stats_at_exit = env_is("LEMMALLOC_STATS", "1");
 }
 
 /* ---- size class tables, derived from the core ---- */
@@ -253,6 +198,7 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
 
 void lm_heap_tick(void) {
   if (lm_unlikely(__atomic_load_n(&lm_heapmap_pending, __ATOMIC_RELAXED))) lm_heapmap_poll(); /* the signal came */
+  if (lm_unlikely(__atomic_load_n(&lm_stats_pending, __ATOMIC_RELAXED))) lm_stats_poll();
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) /* arenas ever in use */
     if (lm_unlikely(__atomic_load_n(&lm_heap.arenas[i].purge_excess, __ATOMIC_RELAXED)))
       lm_arena_purge_excess(&lm_heap.arenas[i]);

@@ -1,6 +1,5 @@
 /* Statistics: per-arena counters (read under each lock), per-thread
- * counters (read relaxed), merged on demand; the printed summary. */
-#include <stdio.h>
+ * counters (read relaxed), merged on demand. */
 #include <string.h>
 #include "lemmalloc.h"
 #include "heap/tcache.h"
@@ -113,37 +112,4 @@ int lm_stats(struct lm_stats *st) {
   return 0;
 }
 
-/* snprintf into a stack buffer: glibc's snprintf does not allocate for
- * these formats. */
-#define OUT(...) do { int k_ = snprintf(buf, sizeof buf, __VA_ARGS__); \
-  if (k_ > 0) lm_os_write_err(buf, (size_t)k_ < sizeof buf ? (size_t)k_ : sizeof buf - 1); } while (0)
-
-void lm_stats_print(void) LM_HIDDEN;
-void lm_stats_print(void) {
-  struct lm_stats st;
-  char buf[256];
-  lm_stats(&st);
-  const double M = 1024.0 * 1024.0;
-  OUT("lemmalloc stats: %u arenas (%u used), %llu threads seen, %zu chunks, thread cache %zu KiB\n",
-      st.narenas, st.narenas_used, (unsigned long long)st.nthreads, st.nchunks, lm_heap.cfg.tcache_bytes >> 10);
-  OUT("  live %.1f MiB (peak %.1f): %.1f MiB in slabs, %.1f MiB large, %.1f MiB huge\n", st.allocated / M,
-      st.peak_allocated / M, st.slabs / M, st.large_live / M, st.huge_live / M);
-  OUT("  mapped %.1f MiB (peak %.1f), resident ~%.1f MiB (peak %.1f), metadata %.1f MiB\n", st.mapped / M,
-      st.peak_mapped / M, st.resident / M, st.peak_resident / M, st.metadata / M);
-  OUT("  free but resident %.1f MiB in chunks, %.1f MiB in huge cache, %.1f MiB in thread caches\n",
-      st.dirty_free / M, st.huge_cached / M, st.tcache_bytes / M);
-  OUT("  purged %.1f MiB in %llu passes, %llu trims, %llu chunks unmapped; huge: %llu maps, %llu reused\n",
-      st.purged / M, (unsigned long long)st.npurge, (unsigned long long)st.ntrim,
-      (unsigned long long)lm_heap.nunmapped_chunks,
-      (unsigned long long)(st.huge_nmalloc - st.huge_nreuse), (unsigned long long)st.huge_nreuse);
-  OUT("  calls: %llu malloc, %llu free; thread cache hit rate %.1f%%\n", (unsigned long long)st.nmalloc,
-      (unsigned long long)st.nfree, st.nmalloc ? 100.0 * (double)st.tcache_hits / (double)st.nmalloc : 0.0);
-  OUT("  %7s %10s %10s %7s %9s\n", "class", "nmalloc", "nfree", "slabs", "occupancy");
-  for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
-    if (st.classes[c].nmalloc)
-      OUT("  %7zu %10llu %10llu %7llu %8.1f%%\n", st.classes[c].size, (unsigned long long)st.classes[c].nmalloc,
-          (unsigned long long)st.classes[c].nfree, (unsigned long long)st.classes[c].nslabs,
-          st.classes[c].slots ? 100.0 * (double)st.classes[c].slots_used / (double)st.classes[c].slots : 0.0);
-}
-
-void lm_malloc_stats(void) { lm_stats_print(); }
+/* The printed reports (text, JSON, files, the signal): stats_out.c. */

@@ -59,8 +59,15 @@ uint64_t lm_os_now_ms(void);
  * backend. */
 uint64_t lm_os_random(void);
 
-/* Value of environment variable `name`, or NULL. Safe before malloc works. */
+/* Value of environment variable `name`, or NULL. Safe before malloc works.
+ * secure_getenv: NULL in a process the kernel runs in secure mode
+ * (AT_SECURE: setuid, setgid, file capabilities), where the environment
+ * belongs to a less privileged user and no LEMMALLOC_* setting is honoured
+ * (LEMMALLOC_TRACE=/etc/shadow would otherwise be opened as root). */
 const char *lm_os_getenv(const char *name);
+
+/* True in a secure-mode process (getauxval(AT_SECURE)). */
+bool lm_os_secure(void);
 
 /* Write to standard error, without allocating. */
 void lm_os_write_err(const char *s, size_t n);

@@ -1,12 +1,18 @@
 /* What both OS backends share: configuration, messages, abort. */
-#define _GNU_SOURCE /* mincore */
+#define _GNU_SOURCE /* mincore, secure_getenv */
 #include "os.h"
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-const char *lm_os_getenv(const char *name) { return getenv(name); }
+/* Every setting is read here: in a setuid/setgid program the environment
+ * is the caller's, so nothing of it is honoured (src/heap/config.c says so
+ * in one line). */
+const char *lm_os_getenv(const char *name) { return secure_getenv(name); }
+
+bool lm_os_secure(void) { return getauxval(AT_SECURE) != 0; }
 
 void lm_os_write_err(const char *s, size_t n) {
   while (n > 0) {

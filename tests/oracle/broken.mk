@@ -10,6 +10,16 @@ $(BUILD)/oracle/broken-%.so: tests/oracle/broken.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -fvisibility=hidden -pthread -DBROKEN=$* $< -o $@
 
+# The same allocator with every function renamed bk_malloc, bk_free, ...
+# (as jemalloc's je_ or mimalloc's mi_ builds): only --prefix bk_ finds it.
+ORACLE_FNS := malloc free calloc realloc reallocarray posix_memalign aligned_alloc memalign valloc \
+              pvalloc malloc_usable_size malloc_trim
+$(BUILD)/oracle/prefixed-%.so: tests/oracle/broken.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -fvisibility=hidden -pthread -DBROKEN=$* -c $< -o $(@:.so=.o)
+	objcopy $(foreach f,$(ORACLE_FNS),--redefine-sym $(f)=bk_$(f)) $(@:.so=.o)
+	$(CC) -shared -pthread $(@:.so=.o) -o $@
+
 $(BUILD)/oracle/traced: tests/oracle/traced.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -pthread $< -o $@
@@ -19,4 +29,5 @@ $(BUILD)/oracle/model_test: tests/oracle/model_test.c tools/oracle/model.c tools
 	$(CC) $(ALL_CFLAGS) tests/oracle/model_test.c tools/oracle/model.c -o $@
 
 .PHONY: oracle-tests
-oracle-tests: $(ORACLE_BROKEN_SOS) $(BUILD)/oracle/traced $(BUILD)/oracle/model_test
+oracle-tests: $(ORACLE_BROKEN_SOS) $(BUILD)/oracle/traced $(BUILD)/oracle/model_test \
+              $(BUILD)/oracle/prefixed-OK.so $(BUILD)/oracle/prefixed-REALLOC.so

@@ -3,7 +3,10 @@
 # tcmalloc (their documented deviations excused by profiles/), replays a
 # trace recorded from a real multi-threaded program, and names the right
 # property for every planted defect, with a minimized trace that replays to
-# the same violation. Budget: about 20 s on 2 cores (under a minute when loaded).
+# the same violation. Then its command line: --help, number validation,
+# honest op counts when it stops early, --json, --keep-going (every property
+# with its own minimized trace) and --prefix (mimalloc's mi_ names, a renamed
+# allocator). Budget: about 30 s on 2 cores (under a minute when loaded).
 # usage: check.sh ORACLE LIBLEMMALLOC BUILD_DIR
 set -u
 oracle=$1 lemmalloc=$2 out=$3/oracle
@@ -94,4 +97,77 @@ for so in "$out"/broken-*.so; do
     fail "broken-$d: minimized trace replays to '${again:-pass}', not $want"
   fi
 done
+
+# ---- the command line ------------------------------------------------------
+res=$("$oracle" --help); code=$?
+[ $code -eq 0 ] && grep -q -- '--keep-going' <<<"$res" && grep -q '^usage: lemmalloc-oracle' <<<"$res" &&
+  pass "cli: --help prints the usage on stdout, exit 0" || fail "cli: --help: exit $code"
+for bad in "--ops abc" "--ops 10x" "--ops -1" "--seed 1.5" "--threads 0" "--threads 99" "--rounds 2" \
+           "--timeout 0" "--min-time soon" "--prefix a-b" "--frobnicate" "stray" "--replay x --ops 5"; do
+  # shellcheck disable=SC2086
+  err=$("$oracle" --lib libc $bad 2>&1 >/dev/null); code=$?
+  if [ $code -eq 2 ] && grep -q '^lemmalloc-oracle: ' <<<"$err"; then pass "cli: '$bad' refused (exit 2): ${err%%$'\n'*}"
+  else fail "cli: '$bad': exit $code, '$err'"; fi
+done
+
+je=$(lib libjemalloc.so.2)
+if [ -n "$je" ]; then
+  # Honest counts: without a profile jemalloc breaks null-errno at op 7.
+  log=$out/je-stop.log
+  nice "$oracle" --lib "$je" --min-time 2 --min-out "$out/je-stop.trace" >"$log" 2>&1
+  if grep -q '^time: .* for 8 of 100032 ops.*stopped early: at the first violation' "$log" &&
+     grep -q '^calloc-zero  *0  not reached (stopped early)' "$log"; then
+    pass "counts: stopped at op 7 says 8 of 100032 ops, stopped early, and 'not reached'"
+  else tail -n 20 "$log"; fail "counts: jemalloc without a profile"; fi
+  # --keep-going: every property jemalloc breaks, each minimized and replayable.
+  log=$out/je-kg.log
+  rm -f "$out"/je-kg-*.trace
+  nice "$oracle" --lib "$je" --keep-going --min-time 5 --min-out "$out/je-kg.trace" >"$log" 2>&1; code=$?
+  props=$(awk '/^result: violation/ {print $3}' "$log" | sort | tr '\n' ' ')
+  if [ $code -eq 1 ] && [ "$props" = "alignment null-errno " ] && grep -q '^time: .* for 98036 of 100032 ops .*; 1996 skipped$' "$log"; then
+    pass "keep-going: jemalloc without a profile: $props(the two its profile excuses), ran every op"
+  else tail -n 30 "$log"; fail "keep-going: jemalloc: want alignment and null-errno over every op, got '$props' (exit $code)"; fi
+  for p in null-errno alignment; do
+    t=$out/je-kg-$p.trace
+    again=$("$oracle" --lib "$je" --replay "$t" --keep-going --no-footprint --min-time 0 --min-out "$out/again.trace" 2>&1 |
+            awk '/^result: violation/ {print $3}' | head -1)
+    [ -s "$t" ] && [ "$again" = "$p" ] && pass "keep-going: $p has its own minimized trace ($(awk -v p="$p" '/^minimized:/ && $0 ~ p {print $2}' "$log") ops) that replays to $p" ||
+      fail "keep-going: $t replays to '${again:-pass}', not $p"
+  done
+  # --json: one object, parsed; the same facts.
+  nice "$oracle" --lib "$je" --keep-going --json --min-time 2 --min-out "$out/je-json.trace" >"$out/je.json" 2>"$out/je.json.err"
+  if python3 -m json.tool "$out/je.json" >/dev/null && python3 - "$out/je.json" <<'PY'
+import json, sys
+o = json.load(open(sys.argv[1]))
+v = sorted(x["property"] for x in o["violations"])
+props = {p["name"]: p["result"] for p in o["properties"]}
+assert o["result"] == "violation" and v == ["alignment", "null-errno"], v
+assert o["ops_run"] == 98036 and o["ops_skipped"] == 1996 and o["sequence"]["ops"] == 100032, o
+assert props["null-errno"] == "violated" and props["calloc-zero"] == "ok" and len(props) == 14, props
+assert all(x["trace"] and x["minimized_ops"] >= 1 for x in o["violations"]), o["violations"]
+assert o["missing"] == ["reallocarray", "pvalloc", "malloc_trim"], o["missing"]
+PY
+  then pass "json: --json --keep-going on jemalloc: one object, violations, counts and properties as in the text"
+  else head -c 600 "$out/je.json" "$out/je.json.err"; echo; fail "json: jemalloc"; fi
+fi
+nice "$oracle" --lib "$lemmalloc" --json --ops 20000 >"$out/lm.json" 2>&1
+if python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); sys.exit(not (o["result"]=="pass" and o["ops_run"]==o["sequence"]["ops"] and not o["stopped_early"] and o["footprint"]))' "$out/lm.json"
+then pass "json: lemmalloc passes, every op run, footprint phase reported"
+else head -c 600 "$out/lm.json"; echo; fail "json: lemmalloc"; fi
+
+# --prefix: mimalloc's own mi_ names, and an allocator that has only bk_ names.
+mi=$(lib libmimalloc.so.2)
+if [ -n "$mi" ]; then
+  run mimalloc-prefix --lib "$mi" --prefix mi_ --profile "$prof/mimalloc.profile" --seed 3 --ops 50000
+  grep -q '^target: libmimalloc.so.2 (mi_\*) (missing, skipped: mi_malloc_trim)' "$out/mimalloc-prefix.log" &&
+    pass "prefix: mi_malloc, mi_free, ... were the functions driven" || fail "prefix: mimalloc target line: $(head -1 "$out/mimalloc-prefix.log")"
+fi
+err=$("$oracle" --lib "$out/prefixed-REALLOC.so" 2>&1); code=$?
+[ $code -eq 2 ] && grep -q 'does not define malloc' <<<"$err" && pass "prefix: a bk_-only allocator without --prefix: load error, exit 2" ||
+  fail "prefix: bk_ allocator without --prefix: exit $code, '$err'"
+run prefixed-OK --lib "$out/prefixed-OK.so" --prefix bk_ --seed 1 --ops 20000
+got=$("$oracle" --lib "$out/prefixed-REALLOC.so" --prefix bk_ --ops 20000 --min-time 2 --min-out "$out/prefixed.trace" 2>&1 |
+      awk '/^result: violation/ {print $3}')
+[ "$got" = realloc-contents ] && pass "prefix: --prefix bk_ catches the bk_realloc defect (realloc-contents)" ||
+  fail "prefix: --prefix bk_ on the broken bk_ allocator: '${got:-pass}'"
 exit $rc

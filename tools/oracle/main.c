@@ -2,9 +2,12 @@
  * delta debugging of failing sequences, and the report. See README.md. */
 #define _GNU_SOURCE
 #include "oracle.h"
+#include "lemmalloc.h" /* LEMMALLOC_VERSION */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,11 +20,11 @@
 #include <unistd.h>
 
 struct opts {
-  const char *lib, *replay, *profile, *min_out, *save;
+  const char *lib, *prefix, *replay, *profile, *min_out, *save;
   uint64_t seed;
   size_t ops;
   unsigned threads;
-  bool threads_given, footprint, quiet, edges, list;
+  bool threads_given, footprint, quiet, edges, list, keep_going, json;
   unsigned rounds, timeout;
   double min_time;
   size_t fill_max;
@@ -30,6 +33,7 @@ struct opts {
 static struct target T;
 static struct profile PR;
 static bool have_profile;
+static size_t kg_first = MAX_ALLOW; /* profile entries from here on: --keep-going's own */
 static struct report *REP; /* shared with each child */
 
 static double now(void) {
@@ -38,22 +42,36 @@ static double now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void usage(void) {
-  fprintf(stderr,
-          "usage: lemmalloc-oracle --lib PATH|libc [options]\n"
-          "  --seed S --ops N     generate N ops from seed S (default 1, 100000)\n"
-          "  --threads T          T threads (generated: T streams; replay: run threaded)\n"
-          "  --replay FILE        run a saved or recorded (LEMMALLOC_TRACE) trace\n"
-          "  --profile FILE       expected deviations to excuse (see profiles/)\n"
-          "  --min-out FILE       where to write the minimized trace (oracle-min.trace)\n"
-          "  --min-time SEC       time budget for minimizing (default 30)\n"
-          "  --save FILE          write the sequence run as a trace\n"
-          "  --fill-max BYTES     fill blocks up to this size whole (default 1 MiB)\n"
-          "  --rounds R           footprint phase rounds (default 12); --no-footprint\n"
-          "  --timeout SEC        a run taking longer is a hang (default 300)\n"
-          "  --no-edges           do not start generated sequences with the edge cases\n"
-          "  --list               print the sequence, one op a line, and exit\n"
-          "  --quiet              print only the result lines\n");
+static const char usage_text[] =
+    "usage: lemmalloc-oracle --lib PATH|libc [options]\n"
+    "Drives an allocator's malloc family and checks every result against\n"
+    "lemmalloc's specification (see tools/oracle/README.md).\n"
+    "  --lib PATH|libc      the allocator: a shared object, or the C library's own\n"
+    "  --prefix P           its functions are named P + malloc (je_, mi_, ...)\n"
+    "  --seed S --ops N     generate N ops from seed S (default 1, 100000)\n"
+    "  --threads T          T threads (generated: T streams; replay: run threaded)\n"
+    "  --replay FILE        run a saved or recorded (LEMMALLOC_TRACE) trace\n"
+    "  --profile FILE       expected deviations to excuse (see profiles/)\n"
+    "  --keep-going         after a violation, go on: report every property\n"
+    "                       violated, each with a minimized trace of its own\n"
+    "  --json               print the result as one JSON object (no text)\n"
+    "  --min-out FILE       where to write the minimized trace (oracle-min.trace;\n"
+    "                       with --keep-going FILE's name + -PROPERTY)\n"
+    "  --min-time SEC       time budget for minimizing each violation (default 30)\n"
+    "  --save FILE          write the sequence run as a trace\n"
+    "  --fill-max BYTES     fill blocks up to this size whole (default 1 MiB)\n"
+    "  --rounds R           footprint phase rounds (default 12, at least 3); --no-footprint\n"
+    "  --timeout SEC        a run taking longer is a hang (default 300)\n"
+    "  --no-edges           do not start generated sequences with the edge cases\n"
+    "  --list               print the sequence, one op a line, and exit\n"
+    "  --quiet              print only the result lines\n"
+    "  --help, --version\n"
+    "Exit status: 0 pass, 1 violation, 2 usage or load error.\n";
+
+static _Noreturn void usage_error(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "lemmalloc-oracle: ");
+  fprintf(stderr, fmt, a, b);
+  fprintf(stderr, "\n(lemmalloc-oracle --help lists the options)\n");
   exit(2);
 }
 
@@ -265,58 +283,99 @@ static const char *category(int basis) {
                                             : "breaks lemmalloc's guarantees";
 }
 
-static void print_table(const struct report *ops_rep, const struct report *fp_rep,
-                        const struct violation *v) {
-  printf("%-20s %12s  %s\n", "property", "checks", "result");
-  for (int p = 0; p < P_COUNT; p++) {
-    size_t c = 0;
-    const struct report *r = p == P_FOOTPRINT ? fp_rep : ops_rep;
-    for (int t = 0; r && t < LM_OPS_MAX_THREADS; t++)
-      c += r->checks[t][p];
-    size_t dev = 0;
-    int worst = B_LEMMALLOC; /* the strictest rule an excused deviation broke */
-    for (size_t i = 0; have_profile && i < PR.n; i++)
-      if (PR.a[i].prop == p && ops_rep && ops_rep->allowed[i]) {
-        dev += ops_rep->allowed[i];
-        if (ops_rep->allowed_basis[i] < worst) worst = ops_rep->allowed_basis[i];
-      }
-    char res[96];
-    if (v && v->prop == p) snprintf(res, sizeof res, "VIOLATED [%s]", category(v->basis));
-    else if (dev) snprintf(res, sizeof res, "deviates, excused [%s]", category(worst));
-    else snprintf(res, sizeof res, "%s", c || p == P_CRASH ? "ok" : "not exercised");
-    if (p == P_CRASH) c = 0;
-    printf("%-20s %12zu  %s\n", prop_name(p), c, res);
+/* ---- the command line --------------------------------------------------- */
+
+/* A whole decimal (or 0x hex) number in [lo, hi]; anything else is an error. */
+static uint64_t number(const char *opt, const char *v, uint64_t lo, uint64_t hi) {
+  char *end;
+  errno = 0;
+  unsigned long long x = (v[0] >= '0' && v[0] <= '9') ? strtoull(v, &end, 0) : 0;
+  if (!(v[0] >= '0' && v[0] <= '9') || *end != '\0' || errno == ERANGE)
+    usage_error("--%s: '%s' is not a number", opt, v);
+  if (x < lo || x > hi) {
+    char range[96];
+    snprintf(range, sizeof range, "%" PRIu64 " to %" PRIu64, lo, hi);
+    fprintf(stderr, "lemmalloc-oracle: --%s: %s is out of range (%s)\n", opt, v, range);
+    fprintf(stderr, "(lemmalloc-oracle --help lists the options)\n");
+    exit(2);
   }
+  return x;
+}
+
+static double seconds(const char *opt, const char *v) {
+  char *end;
+  errno = 0;
+  double x = strtod(v, &end);
+  if (end == v || *end != '\0' || errno == ERANGE || !(x >= 0) || x > 1e6)
+    usage_error("--%s: '%s' is not a number of seconds", opt, v);
+  return x;
 }
 
 static struct opts parse_args(int argc, char **argv) {
   struct opts o = {.seed = 1, .ops = 100000, .threads = 1, .footprint = true, .rounds = 12,
-                   .timeout = 300, .min_time = 30, .fill_max = 1 << 20,
+                   .timeout = 300, .min_time = 30, .fill_max = 1 << 20, .prefix = "",
                    .min_out = "oracle-min.trace", .edges = true};
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-#define ARG(name) (strcmp(a, name) == 0 && (v || (usage(), 0)) && ++i)
-    if (ARG("--lib")) o.lib = v;
-    else if (ARG("--seed")) o.seed = strtoull(v, NULL, 0);
-    else if (ARG("--ops")) o.ops = strtoull(v, NULL, 0);
-    else if (ARG("--threads")) o.threads = (unsigned)atoi(v), o.threads_given = true;
-    else if (ARG("--replay")) o.replay = v;
-    else if (ARG("--profile")) o.profile = v;
-    else if (ARG("--min-out")) o.min_out = v;
-    else if (ARG("--min-time")) o.min_time = atof(v);
-    else if (ARG("--save")) o.save = v;
-    else if (ARG("--fill-max")) o.fill_max = strtoull(v, NULL, 0);
-    else if (ARG("--rounds")) o.rounds = (unsigned)atoi(v);
-    else if (ARG("--timeout")) o.timeout = (unsigned)atoi(v);
-    else if (strcmp(a, "--no-footprint") == 0) o.footprint = false;
-    else if (strcmp(a, "--quiet") == 0) o.quiet = true;
-    else if (strcmp(a, "--no-edges") == 0) o.edges = false;
-    else if (strcmp(a, "--list") == 0) o.list = true;
-    else usage();
-#undef ARG
+  enum { O_LIB = 256, O_PREFIX, O_SEED, O_OPS, O_THREADS, O_REPLAY, O_PROFILE, O_MIN_OUT, O_MIN_TIME,
+         O_SAVE, O_FILL_MAX, O_ROUNDS, O_TIMEOUT, O_NO_FOOTPRINT, O_QUIET, O_NO_EDGES, O_LIST,
+         O_KEEP_GOING, O_JSON, O_HELP, O_VERSION };
+  static const struct option longopts[] = {
+    {"lib", required_argument, 0, O_LIB}, {"prefix", required_argument, 0, O_PREFIX},
+    {"seed", required_argument, 0, O_SEED}, {"ops", required_argument, 0, O_OPS},
+    {"threads", required_argument, 0, O_THREADS}, {"replay", required_argument, 0, O_REPLAY},
+    {"profile", required_argument, 0, O_PROFILE}, {"min-out", required_argument, 0, O_MIN_OUT},
+    {"min-time", required_argument, 0, O_MIN_TIME}, {"save", required_argument, 0, O_SAVE},
+    {"fill-max", required_argument, 0, O_FILL_MAX}, {"rounds", required_argument, 0, O_ROUNDS},
+    {"timeout", required_argument, 0, O_TIMEOUT}, {"no-footprint", no_argument, 0, O_NO_FOOTPRINT},
+    {"quiet", no_argument, 0, O_QUIET}, {"no-edges", no_argument, 0, O_NO_EDGES},
+    {"list", no_argument, 0, O_LIST}, {"keep-going", no_argument, 0, O_KEEP_GOING},
+    {"json", no_argument, 0, O_JSON}, {"help", no_argument, 0, O_HELP},
+    {"version", no_argument, 0, O_VERSION}, {0, 0, 0, 0},
+  };
+  opterr = 0;
+  int c;
+  while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    const char *v = optarg;
+    switch (c) {
+    case O_LIB: o.lib = v; break;
+    case O_PREFIX:
+      if (strlen(v) > 32 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != strlen(v))
+        usage_error("--prefix: '%s' is not a symbol prefix (letters, digits, _)", v, "");
+      o.prefix = v;
+      break;
+    case O_SEED: o.seed = number("seed", v, 0, UINT64_MAX); break;
+    case O_OPS: o.ops = (size_t)number("ops", v, 0, 100000000); break;
+    case O_THREADS:
+      o.threads = (unsigned)number("threads", v, 1, LM_OPS_MAX_THREADS);
+      o.threads_given = true;
+      break;
+    case O_REPLAY: o.replay = v; break;
+    case O_PROFILE: o.profile = v; break;
+    case O_MIN_OUT: o.min_out = v; break;
+    case O_MIN_TIME: o.min_time = seconds("min-time", v); break;
+    case O_SAVE: o.save = v; break;
+    case O_FILL_MAX: o.fill_max = (size_t)number("fill-max", v, 0, (uint64_t)1 << 40); break;
+    case O_ROUNDS: o.rounds = (unsigned)number("rounds", v, 3, 10000); break;
+    case O_TIMEOUT: o.timeout = (unsigned)number("timeout", v, 1, 86400); break;
+    case O_NO_FOOTPRINT: o.footprint = false; break;
+    case O_QUIET: o.quiet = true; break;
+    case O_NO_EDGES: o.edges = false; break;
+    case O_LIST: o.list = true; break;
+    case O_KEEP_GOING: o.keep_going = true; break;
+    case O_JSON: o.json = true; break;
+    case 'h':
+    case O_HELP: fputs(usage_text, stdout); exit(0);
+    case O_VERSION: printf("lemmalloc-oracle %s\n", LEMMALLOC_VERSION); exit(0);
+    case ':': usage_error("%s needs a value", argv[optind - 1], "");
+    default: usage_error("unknown option %s", argv[optind - 1], "");
+    }
   }
-  if (!o.lib || o.threads < 1 || o.threads > LM_OPS_MAX_THREADS || o.rounds < 3) usage();
+  if (optind < argc) usage_error("unexpected argument '%s'", argv[optind], "");
+  if (!o.lib) usage_error("--lib PATH (or --lib libc) is required%s", "", "");
+  if (o.replay && o.ops != 100000) {
+    bool given = false;
+    for (int i = 1; i < argc; i++) given |= strncmp(argv[i], "--ops", 5) == 0;
+    if (given) usage_error("--ops and --replay exclude each other%s", "", "");
+  }
   return o;
 }
 
@@ -332,7 +391,7 @@ static int load_target(const struct opts *o, char **argv, char *missing, size_t 
     if (personality((unsigned long)pers | ADDR_NO_RANDOMIZE) != -1) execv("/proc/self/exe", argv);
   }
   char err[512];
-  if (target_load(&T, o->lib, missing, cap, err, sizeof err) != 0) {
+  if (target_load(&T, o->lib, o->prefix, missing, cap, err, sizeof err) != 0) {
     /* Allocators built with initial-exec TLS (jemalloc) need static TLS
      * room that dlopen only finds if the loader reserved it at start-up. */
     if (strstr(err, "static TLS") && !getenv("LEMMALLOC_ORACLE_REEXEC")) {
@@ -364,64 +423,295 @@ static struct lm_op *load_sequence(const struct opts *o, size_t *n) {
   return ops;
 }
 
-static void print_summary(const struct opts *o, const struct report *ops_rep,
-                          const struct report *fp_rep, const struct violation *v, size_t n,
-                          double cpu, double wall) {
-  print_table(ops_rep, fp_rep, v->prop >= 0 ? v : NULL);
-  size_t sk = 0;
-  for (int k = 0; k < LM_OP_KINDS; k++)
-    sk += ops_rep->skipped[k];
+/* ---- the report --------------------------------------------------------- */
+
+/* What a whole invocation found: every violation (one per property with
+ * --keep-going), how far the op runs got, the footprint phase. */
+struct found {
+  struct violation v[P_COUNT];
+  size_t nv;
+  char trace[P_COUNT][512];     /* minimized trace written for v[i], "" if none */
+  size_t min_ops[P_COUNT];
+  size_t total;                 /* ops in the sequence */
+  size_t run;                   /* ops the last op run executed */
+  bool stopped;                 /* the last op run ended before its end */
+  const char *why_stopped;
+  struct report ops_rep, fp_rep;
+  bool have_fp;
+  double cpu, wall;
+};
+
+static size_t sum_executed(const struct report *r) {
+  size_t n = 0;
+  for (int t = 0; t < LM_OPS_MAX_THREADS; t++) n += r->executed[t];
+  return n;
+}
+static size_t sum_skipped(const struct report *r) {
+  size_t n = 0;
+  for (int k = 0; k < LM_OP_KINDS; k++) n += r->skipped[k];
+  return n;
+}
+
+static int violated_basis(const struct found *f, int p) {
+  for (size_t i = 0; i < f->nv; i++)
+    if (f->v[i].prop == p) return f->v[i].basis;
+  return -1;
+}
+
+/* checks, result word for property p */
+static size_t prop_checks(const struct found *f, int p) {
+  const struct report *r = p == P_FOOTPRINT ? (f->have_fp ? &f->fp_rep : NULL) : &f->ops_rep;
+  size_t c = 0;
+  for (int t = 0; r && t < LM_OPS_MAX_THREADS; t++) c += r->checks[t][p];
+  return p == P_CRASH ? 0 : c;
+}
+static void prop_result(const struct found *f, int p, char *res, size_t cap, const char **word) {
+  size_t dev = 0;
+  int worst = B_LEMMALLOC;
+  for (size_t i = 0; have_profile && i < PR.n && i < kg_first; i++)
+    if (PR.a[i].prop == p && f->ops_rep.allowed[i]) {
+      dev += f->ops_rep.allowed[i];
+      if (f->ops_rep.allowed_basis[i] < worst) worst = f->ops_rep.allowed_basis[i];
+    }
+  int vb = violated_basis(f, p);
+  size_t c = 0;
+  const struct report *r = p == P_FOOTPRINT ? (f->have_fp ? &f->fp_rep : NULL) : &f->ops_rep;
+  for (int t = 0; r && t < LM_OPS_MAX_THREADS; t++) c += r->checks[t][p];
+  if (vb >= 0) {
+    *word = "violated";
+    snprintf(res, cap, "VIOLATED [%s]", category(vb));
+  } else if (dev) {
+    *word = "excused";
+    snprintf(res, cap, "deviates, excused [%s]", category(worst));
+  } else if (c || p == P_CRASH) {
+    *word = "ok";
+    snprintf(res, cap, "ok");
+  } else if (f->stopped && p != P_FOOTPRINT) {
+    *word = "not reached";
+    snprintf(res, cap, "not reached (stopped early)");
+  } else if (p == P_FOOTPRINT && !f->have_fp) {
+    *word = "not run";
+    snprintf(res, cap, "not run");
+  } else {
+    *word = "not exercised";
+    snprintf(res, cap, "not exercised");
+  }
+}
+
+static void print_text(const struct opts *o, const struct found *f) {
+  printf("%-20s %12s  %s\n", "property", "checks", "result");
+  for (int p = 0; p < P_COUNT; p++) {
+    char res[96];
+    const char *w;
+    prop_result(f, p, res, sizeof res, &w);
+    printf("%-20s %12zu  %s\n", prop_name(p), prop_checks(f, p), res);
+  }
+  size_t sk = sum_skipped(&f->ops_rep);
   if (sk) printf("skipped: %zu ops whose function the target lacks\n", sk);
-  for (size_t i = 0; have_profile && i < PR.n; i++) {
+  for (size_t i = 0; have_profile && i < PR.n && i < kg_first; i++) {
     const struct allow *a = &PR.a[i];
-    if (ops_rep->allowed[i])
-      printf("deviation %s %s %s: seen %zu times [%s, %s] -- %s\n", prop_name(a->prop), a->fn,
-             a->when, ops_rep->allowed[i], category(ops_rep->allowed_basis[i]),
-             basis_name(ops_rep->allowed_basis[i]), a->why);
+    if (f->ops_rep.allowed[i])
+      printf("deviation %s %s %s: seen %zu times [%s, %s] -- %s\n", prop_name(a->prop), a->fn, a->when,
+             f->ops_rep.allowed[i], category(f->ops_rep.allowed_basis[i]),
+             basis_name(f->ops_rep.allowed_basis[i]), a->why);
     else
       printf("deviation %s %s %s: not seen -- %s\n", prop_name(a->prop), a->fn, a->when, a->why);
   }
-  if (fp_rep)
+  for (size_t i = kg_first; o->keep_going && i < PR.n; i++)
+    if (f->ops_rep.allowed[i])
+      printf("violation %s: %zu more times after the first (the last run went on past them)\n",
+             prop_name(PR.a[i].prop), f->ops_rep.allowed[i]);
+  if (f->have_fp)
     printf("footprint: %zu KiB resident after warm-up, %zu KiB after %u rounds\n",
-           fp_rep->footprint_warm >> 10, fp_rep->footprint_end >> 10, o->rounds);
+           f->fp_rep.footprint_warm >> 10, f->fp_rep.footprint_end >> 10, o->rounds);
   /* CPU time is the figure to compare: wall time depends on the load. */
-  printf("time: %.2f s CPU, %.2f s wall for %zu ops (%.2f s CPU per million)\n", cpu, wall, n,
-         n ? cpu * 1e6 / (double)n : 0);
+  printf("time: %.2f s CPU, %.2f s wall for %zu of %zu ops", f->cpu, f->wall, f->run, f->total);
+  if (f->run >= 10000) printf(" (%.2f s CPU per million)", f->cpu * 1e6 / (double)f->run);
+  if (sk) printf("; %zu skipped", sk);
+  if (f->stopped) printf("; stopped early: %s", f->why_stopped);
+  printf("\n");
 }
 
-/* Print the violation, minimize the sequence and write it out. */
-static void report_violation(const struct opts *o, const struct violation *v, struct lm_op *ops,
+static void json_str(const char *s) {
+  putchar('"');
+  for (; s && *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') printf("\\%c", c);
+    else if (c < 0x20) printf("\\u%04x", c);
+    else putchar(c);
+  }
+  putchar('"');
+}
+
+static void print_json(const struct opts *o, const struct found *f, const char *missing) {
+  printf("{\"oracle\":");
+  json_str(LEMMALLOC_VERSION);
+  printf(",\"target\":");
+  json_str(T.name);
+  printf(",\"lib\":");
+  json_str(o->lib);
+  printf(",\"prefix\":");
+  json_str(o->prefix);
+  printf(",\"missing\":[");
+  for (const char *m = missing; *m;) {
+    size_t k = strcspn(m, ",");
+    char name[64];
+    snprintf(name, sizeof name, "%.*s", (int)(k < 63 ? k : 63), m);
+    printf("%s", m == missing ? "" : ",");
+    json_str(name);
+    m += k;
+    m += strspn(m, ", ");
+  }
+  printf("],\"sequence\":{\"source\":");
+  json_str(o->replay ? "replay" : "generated");
+  if (o->replay) {
+    printf(",\"file\":");
+    json_str(o->replay);
+  } else {
+    printf(",\"seed\":%" PRIu64, o->seed);
+  }
+  printf(",\"threads\":%u,\"ops\":%zu},", o->threads_given ? o->threads : 1u, f->total);
+  printf("\"ops_run\":%zu,\"ops_skipped\":%zu,\"stopped_early\":%s,\"stopped_why\":", f->run,
+         sum_skipped(&f->ops_rep), f->stopped ? "true" : "false");
+  if (f->stopped) json_str(f->why_stopped);
+  else printf("null");
+  printf(",\"properties\":[");
+  for (int p = 0; p < P_COUNT; p++) {
+    char res[96];
+    const char *w;
+    prop_result(f, p, res, sizeof res, &w);
+    printf("%s{\"name\":", p ? "," : "");
+    json_str(prop_name(p));
+    printf(",\"checks\":%zu,\"result\":", prop_checks(f, p));
+    json_str(w);
+    printf("}");
+  }
+  printf("],\"violations\":[");
+  for (size_t i = 0; i < f->nv; i++) {
+    const struct violation *v = &f->v[i];
+    printf("%s{\"property\":", i ? "," : "");
+    json_str(prop_name(v->prop));
+    printf(",\"basis\":");
+    json_str(basis_name(v->basis));
+    printf(",\"category\":");
+    json_str(category(v->basis));
+    printf(",\"function\":");
+    json_str(v->fn);
+    printf(",\"case\":");
+    json_str(v->when);
+    printf(",\"op\":");
+    if (v->op_index != SIZE_MAX) printf("%zu", v->op_index);
+    else printf("null");
+    printf(",\"call\":");
+    json_str(v->call);
+    printf(",\"detail\":");
+    json_str(v->detail);
+    printf(",\"minimized_ops\":");
+    if (f->trace[i][0]) printf("%zu,\"trace\":", f->min_ops[i]), json_str(f->trace[i]);
+    else printf("null,\"trace\":null");
+    printf("}");
+  }
+  printf("],\"deviations\":[");
+  bool first = true;
+  for (size_t i = 0; have_profile && i < PR.n && i < kg_first; i++) {
+    const struct allow *a = &PR.a[i];
+    printf("%s{\"property\":", first ? "" : ",");
+    first = false;
+    json_str(prop_name(a->prop));
+    printf(",\"function\":");
+    json_str(a->fn);
+    printf(",\"case\":");
+    json_str(a->when);
+    printf(",\"seen\":%zu,\"reason\":", f->ops_rep.allowed[i]);
+    json_str(a->why);
+    printf("}");
+  }
+  printf("],\"footprint\":");
+  if (f->have_fp)
+    printf("{\"warm_kib\":%zu,\"end_kib\":%zu,\"rounds\":%u}", f->fp_rep.footprint_warm >> 10,
+           f->fp_rep.footprint_end >> 10, o->rounds);
+  else printf("null");
+  printf(",\"cpu_s\":%.3f,\"wall_s\":%.3f,\"result\":", f->cpu, f->wall);
+  json_str(f->nv ? "violation" : "pass");
+  printf("}\n");
+}
+
+/* Where the minimized trace of a violation goes: --min-out as given, or
+ * with --keep-going its name + "-PROPERTY" (before a .trace suffix). */
+static void min_out_for(const struct opts *o, int prop, char *out, size_t cap) {
+  if (!o->keep_going) {
+    snprintf(out, cap, "%s", o->min_out);
+    return;
+  }
+  const char *dot = strrchr(o->min_out, '.'), *slash = strrchr(o->min_out, '/');
+  size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - o->min_out) : strlen(o->min_out);
+  snprintf(out, cap, "%.*s-%s%s", (int)stem, o->min_out, prop_name(prop), o->min_out + stem);
+}
+
+/* Print the violation, minimize a copy of the sequence and write it out. */
+static void report_violation(const struct opts *o, struct found *f, size_t idx, const struct lm_op *seq,
                              size_t n, bool threaded) {
-  printf("VIOLATION %s [%s, %s] in %s", prop_name(v->prop), category(v->basis),
-         basis_name(v->basis), v->fn);
-  if (strcmp(v->when, "*") != 0) printf(" (%s)", v->when);
-  if (v->op_index != SIZE_MAX) printf(" at op %zu: %s\n", v->op_index, v->call);
-  else printf(" in the footprint phase\n");
-  printf("  %s\n", v->detail);
+  const struct violation *v = &f->v[idx];
+  bool text = !o->json;
+  if (text) {
+    printf("VIOLATION %s [%s, %s] in %s", prop_name(v->prop), category(v->basis), basis_name(v->basis), v->fn);
+    if (strcmp(v->when, "*") != 0) printf(" (%s)", v->when);
+    if (v->op_index != SIZE_MAX) printf(" at op %zu: %s\n", v->op_index, v->call);
+    else printf(" in the footprint phase\n");
+    printf("  %s\n", v->detail);
+  }
   if (v->prop == P_FOOTPRINT || v->op_index >= n) return;
 
   /* Serial runs stop at the violation, so later ops cannot matter. A
    * threaded failure is first tried serially: determinism makes
    * minimizing far cheaper. */
   size_t m = threaded ? n : v->op_index + 1;
+  struct lm_op *ops = malloc((m + 1) * sizeof *ops);
+  if (!ops) return;
+  memcpy(ops, seq, m * sizeof *ops);
   bool mt = threaded && !reproduces(o, ops, m, false, v);
   unsigned runs = 0;
   m = ddmin(o, ops, m, mt, v, &runs);
-  if (!write_trace(o->min_out, ops, m)) return;
-  printf("minimized: %zu op%s (%u runs) -> %s\n", m, m == 1 ? "" : "s", runs, o->min_out);
-  unsigned nt = 1;
-  for (size_t i = 0; mt && i < m; i++)
-    if (ops[i].thread + 1u > nt) nt = ops[i].thread + 1u;
-  char thr[32] = "";
-  if (mt) snprintf(thr, sizeof thr, " --threads %u", nt < 2 ? 2 : nt);
-  printf("  replay: lemmalloc-oracle --lib %s --replay %s%s%s%s\n", o->lib, o->min_out, thr,
-         o->profile ? " --profile " : "", o->profile ? o->profile : "");
-  for (size_t i = 0; i < m && i < 20; i++) {
-    char line[160];
-    lm_op_format(&ops[i], line, sizeof line);
-    printf("  %3zu  %s\n", i, line);
+  char path[512];
+  min_out_for(o, v->prop, path, sizeof path);
+  if (!write_trace(path, ops, m)) {
+    free(ops);
+    return;
   }
-  if (m > 20) printf("  ... %zu more\n", m - 20);
+  snprintf(f->trace[idx], sizeof f->trace[idx], "%s", path);
+  f->min_ops[idx] = m;
+  if (text) {
+    printf("minimized: %zu op%s (%u runs) -> %s\n", m, m == 1 ? "" : "s", runs, path);
+    unsigned nt = 1;
+    for (size_t i = 0; mt && i < m; i++)
+      if (ops[i].thread + 1u > nt) nt = ops[i].thread + 1u;
+    char thr[32] = "";
+    if (mt) snprintf(thr, sizeof thr, " --threads %u", nt < 2 ? 2 : nt);
+    printf("  replay: lemmalloc-oracle --lib %s%s%s --replay %s%s%s%s%s\n", o->lib, *o->prefix ? " --prefix " : "",
+           o->prefix, path, thr, o->profile ? " --profile " : "", o->profile ? o->profile : "",
+           idx > 0 && o->keep_going ? " --keep-going" : "");
+    for (size_t i = 0; i < m && i < 20; i++) {
+      char line[160];
+      lm_op_format(&ops[i], line, sizeof line);
+      printf("  %3zu  %s\n", i, line);
+    }
+    if (m > 20) printf("  ... %zu more\n", m - 20);
+  }
+  free(ops);
+}
+
+/* Excuse property p for the rest of this invocation (--keep-going). */
+static bool excuse(int p) {
+  if (PR.n >= MAX_ALLOW) return false;
+  if (kg_first == MAX_ALLOW) kg_first = PR.n;
+  struct allow *a = &PR.a[PR.n++];
+  memset(a, 0, sizeof *a);
+  a->prop = p;
+  strcpy(a->fn, "*");
+  strcpy(a->when, "*");
+  snprintf(a->why, sizeof a->why, "--keep-going: reported above");
+  have_profile = true;
+  return true;
 }
 
 int main(int argc, char **argv) {
@@ -444,7 +734,8 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (o.save && !write_trace(o.save, ops, n)) return 2;
-  if (!o.quiet) {
+  bool text = !o.json;
+  if (text && !o.quiet) {
     printf("target: %s", T.name);
     if (missing[0]) printf(" (missing, skipped: %s)", missing);
     printf("\n");
@@ -453,22 +744,53 @@ int main(int argc, char **argv) {
                 o.threads, o.threads > 1 ? "s" : "");
   }
 
-  static struct report ops_rep, fp_rep;
-  double wall = isolated(&o, RUN_OPS, ops, n, threaded), cpu = last_cpu;
-  ops_rep = *REP;
-  struct violation v = REP->v;
-  bool have_fp = v.prop < 0 && o.footprint;
-  if (have_fp) {
-    isolated(&o, RUN_FOOTPRINT, NULL, 0, false);
-    fp_rep = *REP;
-    if (REP->v.prop >= 0) v = REP->v;
+  static struct found f;
+  f.total = n;
+  /* Without --keep-going: one run, stop at the first violation. With it:
+   * after each violation the run starts again with that property excused
+   * (the model then follows the target), until a run gets through or
+   * fails on a property it cannot follow past. */
+  for (;;) {
+    f.wall += isolated(&o, RUN_OPS, ops, n, threaded);
+    f.cpu += last_cpu;
+    f.ops_rep = *REP;
+    f.run = sum_executed(REP);
+    f.stopped = f.run + sum_skipped(REP) < n;
+    struct violation v = REP->v;
+    if (v.prop < 0) {
+      if (f.stopped) f.why_stopped = "the run ended without a violation it could report";
+      break;
+    }
+    f.v[f.nv++] = v;
+    f.why_stopped = v.prop == P_CRASH ? "the target crashed"
+                    : !o.keep_going   ? "at the first violation (--keep-going goes on)"
+                                      : "at a violation the model cannot follow past";
+    if (!o.keep_going || v.prop == P_CRASH || v.prop == P_OVERLAP || f.nv >= P_COUNT || !excuse(v.prop)) break;
   }
-  if (!o.quiet) print_summary(&o, &ops_rep, have_fp ? &fp_rep : NULL, &v, n, cpu, wall);
-  if (v.prop < 0) {
+  f.have_fp = o.footprint && (f.nv == 0 || o.keep_going);
+  if (f.have_fp) {
+    isolated(&o, RUN_FOOTPRINT, NULL, 0, false);
+    f.fp_rep = *REP;
+    if (REP->v.prop >= 0 && f.nv < P_COUNT) f.v[f.nv++] = REP->v;
+  }
+  if (text && !o.quiet) print_text(&o, &f);
+  for (size_t i = 0; i < f.nv; i++) {
+    /* Minimize each with the excuses in force when it was found: the
+     * earlier properties only (kg entries are in discovery order). */
+    size_t keep = PR.n;
+    if (o.keep_going && kg_first != MAX_ALLOW) PR.n = kg_first + i < keep ? kg_first + i : keep;
+    report_violation(&o, &f, i, ops, n, threaded);
+    PR.n = keep;
+  }
+  if (o.json) {
+    print_json(&o, &f, missing);
+    return f.nv ? 1 : 0;
+  }
+  if (f.nv == 0) {
     printf("result: pass %s\n", T.name);
     return 0;
   }
-  report_violation(&o, &v, ops, n, threaded);
-  printf("result: violation %s %s %s\n", prop_name(v.prop), v.fn, T.name);
+  for (size_t i = 0; i < f.nv; i++)
+    printf("result: violation %s %s %s\n", prop_name(f.v[i].prop), f.v[i].fn, T.name);
   return 1;
 }

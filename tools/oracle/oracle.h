@@ -38,10 +38,12 @@ struct target {
 };
 
 /* Load `spec` ("libc" or a path); 0 on success, else -1 with the reason in
- * `err`. Optional functions that the object does not define itself stay
- * NULL and are listed in `missing` (comma separated). */
-int target_load(struct target *t, const char *spec, char *missing, size_t cap, char *err,
-                size_t errcap);
+ * `err`. Each function is looked up as `prefix` + its name ("" or, for
+ * allocators built with prefixed names, "je_", "mi_", ...). Optional
+ * functions that the object does not define itself stay NULL and are
+ * listed in `missing` (comma separated). */
+int target_load(struct target *t, const char *spec, const char *prefix, char *missing, size_t cap,
+                char *err, size_t errcap);
 
 /* ---- properties and profiles ------------------------------------------ */
 
@@ -104,6 +106,7 @@ struct report {
   int allowed_basis[MAX_ALLOW];       /* the rule it broke (enum basis) */
   size_t skipped[LM_OP_KINDS];        /* ops whose function the target lacks */
   volatile size_t progress[LM_OPS_MAX_THREADS]; /* op being run (crash index) */
+  size_t executed[LM_OPS_MAX_THREADS]; /* ops run (a barrier counts once, on thread 0) */
   volatile int claimed;               /* first violation wins */
   size_t footprint_warm, footprint_end; /* bytes resident, footprint phase */
 };

@@ -588,6 +588,7 @@ static void *thread_main(void *arg) {
       continue;
     }
     a->o->rep->progress[a->tid] = i;
+    if (a->tid == 0 || op->kind != LM_OP_BARRIER) a->o->rep->executed[a->tid]++;
     c.i = i;
     c.op = op;
     a->ok = exec_op(&c);

@@ -22,8 +22,8 @@ static void *own_sym(void *h, const char *obj, const char *name) {
   return s;
 }
 
-int target_load(struct target *t, const char *spec, char *missing, size_t cap, char *err,
-                size_t errcap) {
+int target_load(struct target *t, const char *spec, const char *prefix, char *missing, size_t cap,
+                char *err, size_t errcap) {
   memset(t, 0, sizeof *t);
   missing[0] = 0;
   bool libc = strcmp(spec, "libc") == 0;
@@ -40,7 +40,8 @@ int target_load(struct target *t, const char *spec, char *missing, size_t cap, c
   }
   const char *obj = lm->l_name;
   const char *base = strrchr(spec, '/');
-  snprintf(t->name, sizeof t->name, "%s", libc ? "libc" : base ? base + 1 : spec);
+  snprintf(t->name, sizeof t->name, "%s%s%s%s", libc ? "libc" : base ? base + 1 : spec,
+           *prefix ? " (" : "", prefix, *prefix ? "*)" : "");
 
   struct {
     const char *name;
@@ -62,13 +63,15 @@ int target_load(struct target *t, const char *spec, char *missing, size_t cap, c
   };
   size_t used = 0;
   for (size_t i = 0; i < sizeof syms / sizeof syms[0]; i++) {
-    *syms[i].slot = own_sym(h, obj, syms[i].name);
+    char name[96];
+    snprintf(name, sizeof name, "%s%s", prefix, syms[i].name);
+    *syms[i].slot = own_sym(h, obj, name);
     if (*syms[i].slot) continue;
     if (syms[i].required) {
-      snprintf(err, errcap, "%s does not define %s", obj, syms[i].name);
+      snprintf(err, errcap, "%s does not define %s", obj, name);
       return -1;
     }
-    int k = snprintf(missing + used, cap - used, "%s%s", used ? ", " : "", syms[i].name);
+    int k = snprintf(missing + used, cap - used, "%s%s", used ? ", " : "", name);
     if (k > 0 && (size_t)k < cap - used) used += (size_t)k;
   }
   return 0;
