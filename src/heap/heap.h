@@ -85,6 +85,7 @@ struct lm_chunk {
   uint32_t free_pages;            /* pages in free buddy blocks */
   uint32_t dirty_free;            /* of which dirty */
   uint32_t nowin_need, nowin_order; /* no dirty window that big here (find_dirty_window) */
+  uint32_t nslabs;                /* slabs with a span in this chunk */
   struct lm_chunk *next;          /* arena's list, by increasing base; the pool's free list */
   uint64_t dirty[LM_CHUNK_PAGES / 64];
   uint64_t freemap[LM_CHUNK_PAGES / 64]; /* pages in free blocks, as the heap last saw: a filter only */
@@ -150,6 +151,7 @@ struct lm_arena {
   lm_lock_t purge_lock;           /* one purge pass at a time; before lock */
   uint32_t idx;
   struct lm_chunk *chunks;        /* by increasing address */
+  struct lm_chunk *fit[LM_MAX_ORDER + 1]; /* first-fit hints by order (chunk.c) */
   uint32_t cur[LM_NUM_CLASSES];   /* slab being filled, or LM_NONE */
   uint32_t nonfull[LM_NUM_CLASSES]; /* pairing heap root (lowest base first) */
   uint32_t spare[LM_NUM_CLASSES]; /* one empty slab kept against ping-pong */
@@ -161,7 +163,7 @@ struct lm_arena {
   size_t purge_keep;              /* dirty free pages the excess pass leaves */
   uint32_t purge_excess;          /* more dirty free pages than demand: purge at the next tick */
   /* counters, under lock */
-  size_t nchunks, dirty_pages, dirty_free_pages;
+  size_t nchunks, nempty, dirty_pages, dirty_free_pages; /* nempty: chunks wholly free */
   size_t large_live_bytes;
   uint64_t purged_pages, npurge;
   uint64_t class_nmalloc[LM_NUM_CLASSES], class_nfree[LM_NUM_CLASSES];

@@ -1,0 +1,73 @@
+/* What the four parts of an arena share, and nothing outside them uses:
+ *   chunk.c   chunks, their dirty and free page maps, the demand window, and
+ *             which buddy block an allocation takes (resident pages first);
+ *   slabs.c   slabs: their indices, the non-full heap, small blocks;
+ *   large.c   large blocks: exact runs of pages;
+ *   purge.c   giving pages back: the decay, trims, sparse slabs, unmapping.
+ * Everything here runs with the arena's lock held unless it says otherwise;
+ * mappings and madvise happen with no lock held. */
+#ifndef LM_ARENA_H
+#define LM_ARENA_H
+#include "heap.h"
+
+static inline uint32_t lm_now32(void) { return (uint32_t)lm_os_now_ms(); }
+
+/* ---- chunk.c ---- */
+
+/* Set or clear bits [pg, pg+n) of a page bitmap. */
+void lm_bits_mark(uint64_t *map, uint32_t pg, uint32_t n, bool on) LM_HIDDEN;
+/* Dirty pages among [pg, pg+n) of ch. */
+uint32_t lm_dirty_count(const struct lm_chunk *ch, uint32_t pg, uint32_t n) LM_HIDDEN;
+static inline void lm_dirty_mark(struct lm_chunk *ch, uint32_t pg, uint32_t n, bool on) {
+  lm_bits_mark(ch->dirty, pg, n, on);
+}
+static inline bool lm_is_dirty(const struct lm_chunk *ch, uint32_t pg) { return ch->dirty[pg / 64] >> (pg % 64) & 1; }
+
+/* Change ch's count of pages in free buddy blocks (and the arena's count
+ * of chunks that are wholly free, which lets a pass skip the chunk walk
+ * that looks for chunks to unmap). */
+static inline void lm_chunk_free_add(struct lm_arena *a, struct lm_chunk *ch, int32_t delta) {
+  if (ch->free_pages == LM_CHUNK_PAGES) a->nempty--;
+  ch->free_pages = (uint32_t)((int32_t)ch->free_pages + delta);
+  if (ch->free_pages == LM_CHUNK_PAGES) a->nempty++;
+}
+
+/* Pages [pg, pg+n) leave the free blocks (they will be written): returns
+ * whether all of them were clean, i.e. read zero. */
+bool lm_pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n) LM_HIDDEN;
+/* Pages [pg, pg+n) are in free buddy blocks again, freed at time `stamp`. */
+void lm_pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n, uint32_t stamp) LM_HIDDEN;
+/* A decay pass is due `purge_ms` after `now`, unless one is due already. */
+void lm_schedule_purge(struct lm_arena *a, uint32_t now) LM_HIDDEN;
+/* A buddy block was freed in ch: it may now hold free blocks of any order
+ * (keeps the first-fit hints true). */
+void lm_chunk_freed(struct lm_arena *a, struct lm_chunk *ch) LM_HIDDEN;
+/* ch leaves a's list (to be unmapped). */
+void lm_chunk_unlink(struct lm_arena *a, struct lm_chunk **at) LM_HIDDEN;
+
+/* Map a chunk into the arena; drops and retakes the lock. false: out of
+ * memory. */
+bool lm_arena_grow(struct lm_arena *a) LM_HIDDEN;
+/* A buddy block of 2^order pages for a use of its first `need` pages, in
+ * some chunk of a; false if no chunk has one. */
+bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, struct lm_chunk **out,
+                          uint32_t *pg) LM_HIDDEN;
+
+/* ---- slabs.c ---- */
+
+/* Span order of the slabs of class cls (copied from the core at init). */
+extern uint8_t lm_slab_order_of[LM_NUM_CLASSES] LM_HIDDEN;
+/* The non-full heap of a class: insert and remove slab s, return the root. */
+uint32_t lm_nonfull_insert(uint32_t root, uint32_t s) LM_HIDDEN;
+uint32_t lm_nonfull_remove(uint32_t root, uint32_t s) LM_HIDDEN;
+/* Give an empty slab's span back to the buddy. */
+void lm_slab_release_span(struct lm_arena *a, uint32_t s, uint32_t stamp) LM_HIDDEN;
+/* An empty slab, on no list: kept as its class's spare, or released. */
+void lm_slab_emptied(struct lm_arena *a, uint32_t s, uint32_t now) LM_HIDDEN;
+
+/* ---- purge.c ---- */
+
+/* A decay pass over free pages freed at least `age` ms ago (no trim). */
+size_t lm_arena_purge_aged(struct lm_arena *a, uint32_t age) LM_HIDDEN;
+
+#endif
