@@ -34,7 +34,7 @@ deps:
 	@scripts/deps.sh
 
 # Fragments, in a fixed order (check parts run in this order).
-FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk tests/attack/attack.mk \
+FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk tests/attack/attack.mk tests/limits/limits.mk \
                fuzz/fuzz.mk tools/oracle/oracle.mk tests/oracle/*.mk bench/bench.mk mk/*.mk)
 include $(FRAGMENTS)
 

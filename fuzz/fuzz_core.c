@@ -35,12 +35,17 @@
 #define NCHUNKS 3
 #define NSLABS 6
 /* The state of chunk c lives at c << LM_BUDDY_SHIFT (buddy.h): the driver
- * keeps its chunks' states in an aligned pool and uses their handles. */
-static union {
-  struct lm_buddy_chunk state;
-  char slot[1u << LM_BUDDY_SHIFT];
-} chunk_pool[NCHUNKS] __attribute__((aligned(1u << LM_BUDDY_SHIFT)));
-#define chunk_ids(i) LM_BUDDY_HANDLE(&chunk_pool[i])
+ * keeps its chunks' states in memory aligned to that (allocated at start:
+ * the loader does not honour a static alignment above a page under ASLR)
+ * and uses their handles. */
+static uint32_t chunk_handle[NCHUNKS];
+static char *volatile chunk_pool; /* keeps the pool reachable for LeakSanitizer */
+#define chunk_ids(i) chunk_handle[i]
+__attribute__((constructor)) static void chunk_pool_init(void) {
+  char *pool = chunk_pool = aligned_alloc(1u << LM_BUDDY_SHIFT, (size_t)NCHUNKS << LM_BUDDY_SHIFT);
+  if (pool == NULL) abort();
+  for (unsigned i = 0; i < NCHUNKS; i++) chunk_handle[i] = LM_BUDDY_HANDLE(pool + ((size_t)i << LM_BUDDY_SHIFT));
+}
 static const uint32_t slab_ids[NSLABS] = {0, 1, 2, 3, 7, LM_MAX_SLABS - 1};
 
 #define PAGES LM_CHUNK_PAGES

@@ -121,7 +121,7 @@ void lm_pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uin
  * made one free block), its registry entries. NULL if the OS refuses. */
 static struct lm_chunk *chunk_new(uint32_t arena) {
   char *mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE);
-  if (mem == NULL && lm_huge_decay(true) > 0) mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE); /* see lm_huge_alloc */
+  if (mem == NULL && lm_heap_reclaim() > 0) mem = lm_os_map(LM_CHUNK_SIZE, LM_CHUNK_SIZE);
   if (mem == NULL) return NULL;
   struct lm_chunk *ch = lm_hdr_alloc();
   if (ch == NULL) {

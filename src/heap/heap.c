@@ -177,21 +177,30 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
     if (leaf == NULL) {
       if (value == 0) continue;
       size_t len = sizeof(uintptr_t) << LM_REG_LEAF_BITS;
-      uintptr_t *fresh = lm_os_map(len, LM_PAGE_SIZE);
+      static uint32_t nleaves;
+      if (__atomic_load_n(&nleaves, __ATOMIC_RELAXED) >= LM_LIMIT_REG_LEAVES) return false;
+      uintptr_t *fresh = lm_meta_map(len, LM_PAGE_SIZE);
       if (fresh == NULL) return false;
       if (__atomic_compare_exchange_n(slot, &leaf, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
         leaf = fresh;
-        lm_lock(&lm_heap.meta_lock);
-        lm_heap.meta_bytes += len;
-        lm_unlock(&lm_heap.meta_lock);
+        __atomic_fetch_add(&nleaves, 1, __ATOMIC_RELAXED);
       } else {
         lm_os_unmap(fresh, len); /* another thread installed one first */
+        lm_lock(&lm_heap.meta_lock);
+        lm_heap.meta_bytes -= len;
+        lm_unlock(&lm_heap.meta_lock);
       }
     }
     __atomic_store_n(&leaf[(g >> LM_CHUNK_SHIFT) & ((1u << LM_REG_LEAF_BITS) - 1)], value,
                      __ATOMIC_RELEASE);
   }
   return true;
+}
+
+size_t lm_heap_reclaim(void) {
+  size_t released = lm_huge_decay(true);
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) released += lm_arena_purge(&lm_heap.arenas[i], true);
+  return released;
 }
 
 /* ---- the decay clock, driven from slow paths ---- */

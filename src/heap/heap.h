@@ -213,9 +213,27 @@ void lm_heap_error(const char *fn, const char *what, const void *p) LM_HIDDEN;
 _Noreturn void lm_heap_bug(const char *what, const void *p) LM_HIDDEN;
 /* Run purge passes that are due (cheap when none is). */
 void lm_heap_tick(void) LM_HIDDEN;
+/* The OS refused a mapping (address space or commit limit): what the heap
+ * holds but does not use is worth less than the request, so unmap empty
+ * chunks and cached huge mappings now, not at the decay. Returns bytes
+ * released; the caller asks once more if any were. No lock held. */
+size_t lm_heap_reclaim(void) LM_HIDDEN;
 /* Internal metadata (never user blocks): from mapped pages, never freed
  * back to the OS. */
 void *lm_meta_alloc(size_t size) LM_HIDDEN;
+/* Map `len` bytes of metadata (the pool, header regions, registry leaves),
+ * counted in lm_heap.meta_bytes; NULL when the OS refuses (or a test limit
+ * below is reached). */
+void *lm_meta_map(size_t len, size_t align) LM_HIDDEN;
+
+/* Test limits: tests/limits builds the library with small values to run
+ * each table out; the library itself has none. */
+#ifndef LM_LIMIT_META_BYTES
+#define LM_LIMIT_META_BYTES SIZE_MAX  /* metadata mapped in all */
+#endif
+#ifndef LM_LIMIT_REG_LEAVES
+#define LM_LIMIT_REG_LEAVES UINT32_MAX /* registry leaves (32 GiB of addresses each) */
+#endif
 
 /* ---- arena.c: slabs, large blocks, purging ---- */
 void lm_slab_geometry(void) LM_HIDDEN; /* at init, after the class tables */

@@ -139,9 +139,7 @@ void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) {
   }
   if (h == NULL) {
     void *m = lm_os_map(size, align);
-    /* Refused (address space or commit limit): cached mappings are worth
-     * less than this request, give them back and ask once more. */
-    if (m == NULL && lm_huge_decay(true) > 0) m = lm_os_map(size, align);
+    if (m == NULL && lm_heap_reclaim() > 0) m = lm_os_map(size, align);
     if (m == NULL) return NULL;
     *zeroed = true;
     if ((h = rec_get()) != NULL) {

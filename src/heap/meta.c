@@ -8,7 +8,21 @@
 #include "vg.h"
 #include <string.h>
 
-/* ---- small objects: bump allocation in 1 MiB pieces, never freed ---- */
+void *lm_meta_map(size_t len, size_t align) {
+  lm_lock(&lm_heap.meta_lock);
+  bool over = LM_LIMIT_META_BYTES - lm_heap.meta_bytes < len; /* never below 0: checked before counting */
+  lm_unlock(&lm_heap.meta_lock);
+  char *m = over ? NULL : lm_os_map(len, align);
+  if (m == NULL) return NULL;
+  lm_lock(&lm_heap.meta_lock);
+  lm_heap.meta_bytes += len;
+  lm_unlock(&lm_heap.meta_lock);
+  return m;
+}
+
+/* ---- small objects: bump allocation in 256 KiB pieces, never freed ---- */
+
+#define META_PIECE ((size_t)256 << 10)
 
 static char *meta_cur, *meta_end; /* meta_lock */
 
@@ -23,12 +37,10 @@ void *lm_meta_alloc(size_t size) {
       return p;
     }
     lm_unlock(&lm_heap.meta_lock);
-    size_t len = size > ((size_t)1 << 20) ? (size + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1)
-                                          : (size_t)1 << 20;
-    char *m = lm_os_map(len, LM_PAGE_SIZE);
+    size_t len = size > META_PIECE ? (size + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1) : META_PIECE;
+    char *m = lm_meta_map(len, LM_PAGE_SIZE);
     if (m == NULL) return NULL;
     lm_lock(&lm_heap.meta_lock);
-    lm_heap.meta_bytes += len;
     /* The rest of the previous piece is abandoned (at most one object). */
     meta_cur = m;
     meta_end = m + len;
@@ -44,7 +56,7 @@ void *lm_meta_alloc(size_t size) {
  * one page. Nothing reads a header's old contents: lm_buddy_init's contract
  * reads nothing of the old state, and lm_hdr_alloc zeroes the heap's part. */
 
-#define HDRS_PER_REGION 16
+#define HDRS_PER_REGION 8 /* 1 MiB: an idle process maps one region */
 #define REGION_SIZE (HDRS_PER_REGION * LM_HDR_SIZE)
 
 struct region { char *base; struct region *next; };
@@ -73,12 +85,11 @@ struct lm_chunk *lm_hdr_alloc(void) {
     lm_unlock(&lm_heap.meta_lock);
     if (ch != NULL) break;
     struct region *r = lm_meta_alloc(sizeof *r);
-    char *m = r ? lm_os_map(REGION_SIZE, LM_HDR_SIZE) : NULL;
+    char *m = r ? lm_meta_map(REGION_SIZE, LM_HDR_SIZE) : NULL;
     if (m == NULL) return NULL; /* r, if any, stays in the pool: at most one per failure */
     lm_vg_hide(m, REGION_SIZE);
     r->base = m;
     lm_lock(&lm_heap.meta_lock);
-    lm_heap.meta_bytes += REGION_SIZE;
     r->next = regions;
     regions = r;
     if (region_cur < region_end) { /* another thread mapped one meanwhile: keep ours for later */

@@ -17,14 +17,12 @@
 #define MAXO LM_MAX_ORDER
 
 /* Chunk handles: the state of chunk c lives at c << LM_BUDDY_SHIFT (buddy.h),
- * so the test keeps ten chunks' states in an aligned pool and names them
- * H[0..12]. */
+ * so the test keeps its chunks' states in memory aligned to that (allocated
+ * at start: the loader does not honour a static alignment above a page
+ * under ASLR) and names them H[0..12]. */
 #define NTEST_CHUNKS 13
-static union {
-  struct lm_buddy_chunk state;
-  char slot[1u << LM_BUDDY_SHIFT];
-} pool[NTEST_CHUNKS] __attribute__((aligned(1u << LM_BUDDY_SHIFT)));
 static uint32_t H[NTEST_CHUNKS];
+static char *volatile pool; /* keeps the pool reachable for LeakSanitizer */
 
 static int failures;
 static const char *current, *label = "";
@@ -620,7 +618,9 @@ static void t_differential(void)
 
 int main(int argc, char **argv)
 {
-  for (uint32_t i = 0; i < NTEST_CHUNKS; i++) H[i] = LM_BUDDY_HANDLE(&pool[i]);
+  pool = aligned_alloc(1u << LM_BUDDY_SHIFT, (size_t)NTEST_CHUNKS << LM_BUDDY_SHIFT);
+  if (pool == NULL) return 1;
+  for (uint32_t i = 0; i < NTEST_CHUNKS; i++) H[i] = LM_BUDDY_HANDLE(pool + ((size_t)i << LM_BUDDY_SHIFT));
   diff_ops = argc > 1 ? strtoull(argv[1], NULL, 0) : 1000000;
   diff_seed = argc > 2 ? strtoull(argv[2], NULL, 0) : 1;
   label = argc > 3 ? argv[3] : "";
