@@ -55,7 +55,12 @@ PYTHON = "/usr/bin/python3"  # Debian's, the one python3-matplotlib is installed
 SAMPLE_MS = 50
 RUN_LIMIT_S = 300  # a run that hangs (a deadlocked allocator) is killed and counted as failed
 
-ALLOCATOR_ORDER = ["glibc", "glibc-arena2", "jemalloc", "mimalloc", "tcmalloc", "lemmalloc"]
+ALLOCATOR_ORDER = ["glibc", "glibc-arena2", "jemalloc", "mimalloc", "tcmalloc", "lemmalloc", "lemmalloc-base"]
+# BENCH_BASELINE points at an earlier lemmalloc build: it runs as
+# "lemmalloc-base", interleaved with the others, never counted as a peer,
+# and the reports compare lemmalloc with it ("before and after", same run).
+BASELINE = os.environ.get("BENCH_BASELINE", "")
+NOT_PEERS = {"lemmalloc", "lemmalloc-base"}
 
 
 def find_lib(soname):
@@ -78,6 +83,11 @@ def allocators(wanted):
             found[name] = {"LD_PRELOAD": path}
         else:
             print("bench: %s not found (%s); skipped" % (name, soname), file=sys.stderr)
+    if BASELINE:
+        if os.path.exists(BASELINE):
+            found["lemmalloc-base"] = {"LD_PRELOAD": os.path.abspath(BASELINE)}
+        else:
+            print("bench: BENCH_BASELINE %s not found" % BASELINE, file=sys.stderr)
     if os.path.exists(LEMMALLOC):
         found["lemmalloc"] = {"LD_PRELOAD": LEMMALLOC}
     else:
@@ -425,6 +435,31 @@ def metric_table(summ, allocs, workload, keys, label):
     return "\n".join(lines)
 
 
+def baseline_section(summ, workloads, allocs):
+    """lemmalloc against the earlier build of the same run (BENCH_BASELINE)."""
+    if "lemmalloc" not in allocs or "lemmalloc-base" not in allocs:
+        return []
+    get = {(s["workload"], s["allocator"]): s for s in summ}
+    L = ["## lemmalloc against lemmalloc-base (%s), same run" % BASELINE, "",
+         "Ratios lemmalloc / lemmalloc-base of the medians; above 1.03 is marked.", "",
+         "| workload | wall time | CPU time | peak RSS |", "|---|---|---|---|"]
+    acc = {"wall_s": [], "cpu_s": [], "maxrss_kib": []}
+    for w in workloads:
+        new, old = get.get((w.name, "lemmalloc")), get.get((w.name, "lemmalloc-base"))
+        cells = []
+        for k in ("wall_s", "cpu_s", "maxrss_kib"):
+            if not new or not old or new[k] == "" or old[k] == "" or not old[k]:
+                cells.append("–")
+                continue
+            r = new[k] / old[k]
+            acc[k].append(r)
+            cells.append("**%.3f**" % r if r > 1.03 else "%.3f" % r)
+        L.append("| %s | %s |" % (w.name, " | ".join(cells)))
+    L.append("| **geometric mean** | %s |" % " | ".join(
+        "%.3f" % geomean(acc[k]) if acc[k] else "–" for k in ("wall_s", "cpu_s", "maxrss_kib")))
+    return L + [""]
+
+
 def write_markdown(path, suite, info, summ, workloads, allocs, runs, cmd):
     L = ["# Benchmark results: %s suite" % suite, "",
          "Command: `%s` — %d run(s) per workload and allocator, interleaved; medians." % (cmd, runs),
@@ -451,6 +486,7 @@ def write_markdown(path, suite, info, summ, workloads, allocs, runs, cmd):
         L += ["## False sharing (falseshare workload, ns per write; ~2 ns is no sharing)", "", fs, ""]
     if "lemmalloc" in allocs and "glibc" in allocs:
         L += goals_issue7(summ, workloads)
+    L += baseline_section(summ, workloads, allocs)
     L += ["## Workloads", ""] + ["- **%s**: %s" % (w.name, w.what) for w in workloads] + [""]
     with open(path, "w") as f:
         f.write("\n".join(L))
@@ -533,7 +569,7 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
         lm = get.get((w.name, "lemmalloc"))
         if lm and lm["maxrss_kib"] != "" and "final_mib" in lm:
             others = [get[(w.name, a)]["maxrss_kib"] for a in allocs
-                      if a != "lemmalloc" and get[(w.name, a)]["maxrss_kib"] != ""]
+                      if a not in NOT_PEERS and get[(w.name, a)]["maxrss_kib"] != ""]
             best = min(others) if others else float("nan")
             L += ["", "Issue 4 goals for lemmalloc on %s:" % w.name,
                   "- peak RSS / best other allocator's: %.2f (goal ≤ 0.90): %s" % (
@@ -541,7 +577,7 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
             # The peak live moves with scheduling (how many bursts overlap), so
             # the same allocator's peak moves with it: at equal live bytes,
             # the overhead ratios compare the allocators themselves.
-            b = min((get[(w.name, a)] for a in allocs if a != "lemmalloc" and get[(w.name, a)].get("over")),
+            b = min((get[(w.name, a)] for a in allocs if a not in NOT_PEERS and get[(w.name, a)].get("over")),
                     key=lambda r: r["over"], default=None)
             if lm.get("over") and b:
                 L.append("  - at equal live bytes (median of each run's peak RSS / peak live): lemmalloc %.2f, "
@@ -557,6 +593,7 @@ def memory_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
                 L.append("- work time / glibc: %.2f (goal ≤ 1.05): %s" % (
                     lm["work_s"] / g["work_s"], "met" if lm["work_s"] <= 1.05 * g["work_s"] else "NOT met"))
         L.append("")
+    L += baseline_section(summ, workloads, allocs)
     with open(path, "w") as f:
         f.write("\n".join(L))
 
@@ -738,6 +775,7 @@ def hotpath_markdown(path, info, summ, rows, workloads, allocs, runs, cmd):
         if t:
             L += ["## %s (the workload's own figures, medians)" % name, "", t, ""]
     L += ["## Workloads", ""] + ["- **%s**: %s" % (w.name, w.what) for w in workloads] + [""]
+    L += baseline_section(summ, workloads, allocs)
     with open(path, "w") as f:
         f.write("\n".join(L))
 
