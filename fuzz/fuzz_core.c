@@ -2,7 +2,7 @@
  *
  * The ops drive a few buddy chunks and slabs directly (no heap, no OS).
  * The model is deliberately naive -- a page map of allocated blocks and a
- * slot bitmap per slab -- and every core result is checked against the
+ * byte per slot of each slab -- and every core result is checked against the
  * contract in buddy.h/slab.h/sizeclass.h: results inside and aligned,
  * allocated memory was free, errors change nothing, counts exact. After
  * every step the touched structure's whole observable state is compared with
@@ -57,14 +57,19 @@ struct chunk_model {
   uint8_t used[PAGES];      /* page inside an allocated block */
 };
 
-/* slab.h: "the most recently freed slot is reused first; failing that,
- * the lowest slot never handed out" -- a LIFO of freed slots over a bump. */
+/* slab.h: "returns the byte offset of the lowest free slot" -- a byte per
+ * slot, searched from 0. */
 struct slab_model {
   uint32_t size, nslots, used;
-  uint32_t bump, nfreed;                /* never handed out: slots >= bump */
-  uint16_t freed[LM_SLAB_MAX_SLOTS];    /* freed slots, most recent last */
   uint8_t alloc[LM_SLAB_MAX_SLOTS];
 };
+
+/* The lowest free slot of the model, or nslots if it is full. */
+static uint32_t slab_lowest_free(const struct slab_model *m) {
+  uint32_t x = 0;
+  while (x < m->nslots && m->alloc[x]) x++;
+  return x;
+}
 
 static struct chunk_model cm[NCHUNKS];
 static struct slab_model sm[NSLABS];
@@ -182,7 +187,9 @@ static void compare_chunk(const struct lm_op *op, unsigned ci, bool full) {
 static void compare_slab(const struct lm_op *op, unsigned si, bool full, uint32_t touched) {
   uint32_t s = slab_ids[si];
   const struct slab_model *m = &sm[si];
-  feature(NCHUNKS * (LM_MAX_ORDER + 1) * 4 + si * 8 + bucket(m->nfreed) * 2 +
+  /* How many words below the lowest free slot are full (0, 1, 2, more):
+   * the alloc's search across bitmap words. */
+  feature(NCHUNKS * (LM_MAX_ORDER + 1) * 4 + si * 8 + bucket(slab_lowest_free(m) / 64) * 2 +
           (m->used == m->nslots));
   LM_FUZZ_EXPECT(op, lm_slab_check(s), "lm_slab_check(%u) failed", s);
   LM_FUZZ_EXPECT(op, lm_slab_used(s) == m->used && lm_slab_nslots(s) == m->nslots &&
@@ -213,12 +220,19 @@ static void slab_init(unsigned si, uint32_t size, uint32_t nslots) {
   m->nslots = nslots;
 }
 
+/* A failing call changes nothing: the slab's whole record is as before. */
+static bool slab_unchanged(unsigned si, const struct lm_slab_core *before) {
+  return memcmp(&LM_SLAB(slab_ids[si]), before, sizeof *before) == 0;
+}
+
 static void do_slab_alloc(const struct lm_op *op, unsigned si, int32_t *got) {
   struct slab_model *m = &sm[si];
+  struct lm_slab_core before = LM_SLAB(slab_ids[si]);
   int32_t r = lm_slab_alloc(slab_ids[si]);
   result_feature(op, r);
   if (m->used == m->nslots) {
     LM_FUZZ_EXPECT(op, r == LM_ERR_NOMEM, "full slab: alloc returned %d", r);
+    LM_FUZZ_EXPECT(op, slab_unchanged(si, &before), "full slab: alloc changed its record");
     return;
   }
   LM_FUZZ_EXPECT(op, r >= 0, "slab with %u of %u used: alloc returned %d", m->used, m->nslots, r);
@@ -227,12 +241,9 @@ static void do_slab_alloc(const struct lm_op *op, unsigned si, int32_t *got) {
                  "slab alloc returned offset %u: not a slot of %u x %u", off, m->nslots, m->size);
   LM_FUZZ_EXPECT(op, !m->alloc[off / m->size], "slab alloc returned slot %u, already allocated",
                  off / m->size);
-  uint32_t want = m->nfreed ? m->freed[m->nfreed - 1] : m->bump;
-  LM_FUZZ_EXPECT(op, off / m->size == want,
-                 "slab alloc returned slot %u, want %u (%s)", off / m->size, want,
-                 m->nfreed ? "the most recently freed" : "the lowest never handed out");
-  if (m->nfreed) m->nfreed--;
-  else m->bump++;
+  uint32_t want = slab_lowest_free(m);
+  LM_FUZZ_EXPECT(op, off / m->size == want, "slab alloc returned slot %u, want %u (the lowest free)",
+                 off / m->size, want);
   m->alloc[off / m->size] = 1;
   m->used++;
   *got = r;
@@ -244,13 +255,15 @@ static void do_slab_free(const struct lm_op *op, unsigned si, uint32_t off) {
                : off % m->size              ? LM_ERR_INTERIOR
                : !m->alloc[off / m->size]   ? LM_ERR_NOT_ALLOCATED
                                             : 0;
+  struct lm_slab_core before = LM_SLAB(slab_ids[si]);
   int32_t r = lm_slab_free(slab_ids[si], off);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "slab free of offset %u returned %d, want %d", off, r, want);
+  LM_FUZZ_EXPECT(op, r == 0 || slab_unchanged(si, &before),
+                 "slab free of offset %u failed (%d) but changed the record", off, r);
   if (r == 0) {
     m->alloc[off / m->size] = 0;
     m->used--;
-    m->freed[m->nfreed++] = (uint16_t)(off / m->size);
   }
 }
 
@@ -258,13 +271,15 @@ static void do_slab_free(const struct lm_op *op, unsigned si, uint32_t off) {
 static void do_slab_free_slot(const struct lm_op *op, unsigned si, uint32_t slot) {
   struct slab_model *m = &sm[si];
   int32_t want = slot >= m->nslots ? LM_ERR_RANGE : !m->alloc[slot] ? LM_ERR_NOT_ALLOCATED : 0;
+  struct lm_slab_core before = LM_SLAB(slab_ids[si]);
   int32_t r = lm_slab_free_slot(slab_ids[si], slot);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "slab free of slot %u returned %d, want %d", slot, r, want);
+  LM_FUZZ_EXPECT(op, r == 0 || slab_unchanged(si, &before),
+                 "slab free of slot %u failed (%d) but changed the record", slot, r);
   if (r == 0) {
     m->alloc[slot] = 0;
     m->used--;
-    m->freed[m->nfreed++] = (uint16_t)slot;
   }
 }
 

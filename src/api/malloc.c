@@ -400,8 +400,6 @@ int lm_trim(void) {
   size_t released = 0;
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) released += lm_arena_purge(&lm_heap.arenas[i], true);
   released += lm_huge_decay(true);
-  lm_slab_rows_purge(); /* rows freed since the last pass stay: one more pass */
-  released += lm_slab_rows_purge();
   lm_lock(&lm_heap.meta_lock);
   lm_heap.ntrim++;
   lm_unlock(&lm_heap.meta_lock);

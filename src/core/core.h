@@ -22,7 +22,8 @@
  *               block sizes (multiples of 16, four classes per doubling, and
  *               one just above each power of two from 1 KiB).
  *   slab        a buddy block cut into equal slots of one size class, named
- *               by a slab index 0..LM_MAX_SLABS-1 chosen by the heap.
+ *               by a slab handle (lm_slab_t) 0..LM_MAX_SLABS-1 chosen by the
+ *               heap; its state is one record reached through LM_SLAB(s).
  *   slot        one block inside a slab, named by its slot index or by its
  *               byte offset from the start of the slab (slot * slot size).
  *   span        the bytes of the buddy block a slab lives in.
@@ -53,7 +54,13 @@
  * of a 47-bit user space has one: no cap below what the OS gives. */
 #define LM_MAX_CHUNKS (1u << 30)
 
-/* Slabs. */
+/* Slabs. The proofs are generic in the number of slab handles: under
+ * Frama-C it is set far above any real value, so no contract can lean on
+ * it (the compiled library keeps 131072). */
+#ifdef __FRAMAC__
+#undef LM_MAX_SLABS
+#define LM_MAX_SLABS ((uint64_t)1 << 40)
+#endif
 #ifndef LM_MAX_SLABS
 #define LM_MAX_SLABS 131072
 #endif

@@ -21,12 +21,11 @@ static const uint16_t lm_class_sizes[LM_NUM_CLASSES] = {
 };
 
 /* Slab span order per class: the largest order whose span holds at most
- * LM_SLAB_MAX_SLOTS slots (SlabOrder in spec/sizeclass.acsl). A slab index
- * carries a fixed metadata row of LM_SLAB_MAX_SLOTS entries, so a span that
- * fills the row keeps metadata at 4 bytes per slot and lets LM_MAX_SLABS
- * indices cover gigabytes of small blocks; slots are handed out lowest
- * offset first, so pages of a big span that are never used stay unfaulted,
- * and the heap purges whole free pages inside sparse slabs. */
+ * LM_SLAB_MAX_SLOTS slots (SlabOrder in spec/sizeclass.acsl). A slab's
+ * bitmap has LM_SLAB_MAX_SLOTS bits, so a span that fills it lets
+ * LM_MAX_SLABS handles cover gigabytes of small blocks; the lowest free slot
+ * is handed out first, so pages of a big span that are never used stay
+ * unfaulted, and the heap purges whole free pages inside sparse slabs. */
 static const uint8_t lm_class_orders[LM_NUM_CLASSES] = {
   1, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
   4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,

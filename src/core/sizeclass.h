@@ -39,8 +39,8 @@ uint32_t lm_class_size(uint32_t c);
  * class c: the largest order whose span holds at most LM_SLAB_MAX_SLOTS
  * slots (16 B: 8 KiB, 32 and 48 B: 16 KiB, 64 to 112 B: 32 KiB, 128 B and
  * up: 64 KiB), so each
- * slab index's metadata row is used well; the tail left at the end of the
- * span is at most 1/8 of it. */
+ * slab's bitmap is used well; the tail left at the end of the span is at
+ * most 1/8 of it. */
 /*@
   requires domain: 0 <= c < LM_NUM_CLASSES;
   assigns \nothing;

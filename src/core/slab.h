@@ -1,4 +1,4 @@
-/* Slabs: a span cut into equal slots. Slab index s: 0 <= s < LM_MAX_SLABS.
+/* Slabs: a span cut into equal slots. Slab handle s: 0 <= s < LM_MAX_SLABS.
  * Owner: core (slab.c). Contracts: spec/slab.acsl + below. */
 #ifndef LM_SLAB_H
 #define LM_SLAB_H
@@ -7,17 +7,35 @@
 /* Largest span a slab may cover: 2^LM_SLAB_MAX_ORDER pages (64 KiB). */
 #define LM_SLAB_MAX_SPAN (LM_PAGE_SIZE << LM_SLAB_MAX_ORDER)
 
-/* Slab state, defined in slab.c. Declared here only so that the contracts
- * below can name it: nothing outside slab.c may read or write it. */
-struct lm_slab_hdr {
+#define LM_SLAB_WORDS (LM_SLAB_MAX_SLOTS / 64) /* bitmap words per slab */
+
+/* A slab handle: 0 <= s < LM_MAX_SLABS. */
+typedef uint64_t lm_slab_t;
+
+/* The state of one slab. Declared here only so that the contracts below can
+ * name it and LM_SLAB can reach it: nothing outside slab.c may read or write
+ * it. */
+struct lm_slab_core {
   uint16_t size;   /* slot size in bytes */
-  uint16_t nslots; /* slots in the span */
-  uint16_t top;    /* free slots on the stack: lm_slab_perm[s][0 .. top-1] */
-  uint16_t bump;   /* slots >= bump were never handed out since init */
+  uint16_t nslots; /* slots in the span, 1..LM_SLAB_MAX_SLOTS */
+  uint16_t used;   /* exactly the number of allocated slots */
+  uint16_t hint;   /* every slot of the words below `hint` is allocated */
+  uint64_t bits[LM_SLAB_WORDS]; /* bit x%64 of word x/64: 1 = slot x allocated;
+                                   bits of x >= nslots are 1 */
 };
-extern __attribute__((visibility("hidden"))) struct lm_slab_hdr lm_slab_hdr[LM_MAX_SLABS];
-extern __attribute__((visibility("hidden"))) uint16_t lm_slab_perm[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS];
-extern __attribute__((visibility("hidden"))) uint16_t lm_slab_pos[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS];
+
+/* The record of slab s. Every access to a slab's state goes through this
+ * macro, and only this macro names where the records live. For the proofs
+ * they are elements of a global array whose address is never taken, which
+ * WP treats as a plain value (spec/README.md); the compiled library uses the
+ * same array for now (defined in slab.c). */
+#ifdef __FRAMAC__
+extern struct lm_slab_core lm_slab[LM_MAX_SLABS];
+#define LM_SLAB(s) lm_slab[s]
+#else
+extern __attribute__((visibility("hidden"))) struct lm_slab_core lm_slab[LM_MAX_SLABS];
+#define LM_SLAB(s) lm_slab[s]
+#endif
 
 #ifdef __FRAMAC__
 #include "../../spec/slab.acsl"
@@ -25,8 +43,8 @@ extern __attribute__((visibility("hidden"))) uint16_t lm_slab_pos[LM_MAX_SLABS][
 
 /* Make slab s hold `nslots` free slots (1..LM_SLAB_MAX_SLOTS) of
  * `slot_size` bytes (a multiple of 16, at most LM_SMALL_MAX,
- * nslots * slot_size <= LM_SLAB_MAX_SPAN). O(1): touches no slot metadata.
- * Slots are handed out lowest offset first on a fresh slab. */
+ * nslots * slot_size <= LM_SLAB_MAX_SPAN). Writes the whole record: the
+ * bitmap is cleared and the bits past the last slot are set. */
 /*@
   requires slab: IsSlab(s);
   requires size_min: LM_QUANTUM <= slot_size;
@@ -34,20 +52,19 @@ extern __attribute__((visibility("hidden"))) uint16_t lm_slab_pos[LM_MAX_SLABS][
   requires size_quantum: slot_size % LM_QUANTUM == 0;
   requires slots: 1 <= nslots <= LM_SLAB_MAX_SLOTS;
   requires span: nslots * slot_size <= LM_SLAB_MAX_SPAN;
-  assigns lm_slab_hdr[s];
+  assigns lm_slab[s];
   LM_SLAB_ENSURES_VALID(s)
   ensures size: SlotSize(s) == slot_size;
   ensures nslots: NSlots(s) == nslots;
   ensures empty: Used(s) == 0;
   ensures none_allocated: \forall integer x; !Allocated(s, x);
-  ensures fresh: Bump(s) == 0;
+  ensures hint: Hint(s) == 0;
 */
-void lm_slab_init(uint32_t s, uint32_t slot_size, uint32_t nslots);
+void lm_slab_init(lm_slab_t s, uint32_t slot_size, uint32_t nslots);
 
-/* Allocate a slot: returns its byte offset (a multiple of the slot size,
- * < nslots * slot_size) or LM_ERR_NOMEM if the slab is full. The most
- * recently freed slot is reused first; failing that, the lowest slot never
- * handed out. */
+/* Allocate a slot: returns the byte offset of the lowest free slot (a
+ * multiple of the slot size, < nslots * slot_size), now allocated, or
+ * LM_ERR_NOMEM if every slot is allocated (nothing changes then). */
 /*@
   requires slab: IsSlab(s);
   LM_SLAB_REQUIRES_VALID(s)
@@ -57,33 +74,25 @@ void lm_slab_init(uint32_t s, uint32_t slot_size, uint32_t nslots);
   ensures aligned: \result >= 0 ==> \result % SlotSize(s) == 0;
   ensures inside: \result >= 0 ==> \result + SlotSize(s) <= NSlots(s) * SlotSize(s);
   ensures error: \result < 0 ==> \result == LM_ERR_NOMEM;
-  behavior reuse:
-    assumes Top(s) > 0;
-    ensures lifo: \result == \old(Perm(s, Top(s) - 1)) * SlotSize(s);
-    ensures slot: \let x = \old(Perm(s, Top(s) - 1)); 0 <= x < NSlots(s);
-    ensures was_free: \let x = \old(Perm(s, Top(s) - 1)); !\at(Allocated(s, x), Pre);
-    ensures taken: \let x = \old(Perm(s, Top(s) - 1)); Allocated(s, x);
-    ensures others: \let x = \old(Perm(s, Top(s) - 1));
+  behavior has_free:
+    assumes \exists integer x; 0 <= x < NSlots(s) && !Allocated(s, x);
+    ensures ok: \result >= 0;
+    ensures slot: \let x = \result / SlotSize(s); 0 <= x < NSlots(s);
+    ensures was_free: \let x = \result / SlotSize(s); !\at(Allocated(s, x), Pre);
+    ensures taken: \let x = \result / SlotSize(s); Allocated(s, x);
+    ensures lowest: \let x = \result / SlotSize(s);
+      \forall integer y; 0 <= y < x ==> \at(Allocated(s, y), Pre);
+    ensures others: \let x = \result / SlotSize(s);
       \forall integer y; y != x ==> (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
     ensures used: Used(s) == \old(Used(s)) + 1;
-  behavior fresh:
-    assumes Top(s) == 0 && Bump(s) < NSlots(s);
-    ensures lowest: \result == \old(Bump(s)) * SlotSize(s);
-    ensures slot: \let x = \old(Bump(s)); 0 <= x < NSlots(s);
-    ensures was_free: \let x = \old(Bump(s)); !\at(Allocated(s, x), Pre);
-    ensures taken: \let x = \old(Bump(s)); Allocated(s, x);
-    ensures others: \let x = \old(Bump(s));
-      \forall integer y; y != x ==> (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
-    ensures used: Used(s) == \old(Used(s)) + 1;
-    ensures untouched: \forall integer y; y > \old(Bump(s)) ==> !Allocated(s, y);
   behavior full:
-    assumes Top(s) == 0 && Bump(s) == NSlots(s);
+    assumes \forall integer x; 0 <= x < NSlots(s) ==> Allocated(s, x);
     assigns \nothing;
     ensures nomem: \result == LM_ERR_NOMEM;
   complete behaviors;
   disjoint behaviors;
 */
-int32_t lm_slab_alloc(uint32_t s);
+int32_t lm_slab_alloc(lm_slab_t s);
 
 /* Free the slot at byte offset `off`. Returns 0, or LM_ERR_RANGE (off beyond
  * the last slot), LM_ERR_INTERIOR (not a multiple of the slot size) or
@@ -115,11 +124,10 @@ int32_t lm_slab_alloc(uint32_t s);
     ensures others: \forall integer y; y != off / SlotSize(s) ==>
       (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
     ensures used: Used(s) == \old(Used(s)) - 1;
-    ensures lifo: Perm(s, Top(s) - 1) == off / SlotSize(s);
   complete behaviors;
   disjoint behaviors;
 */
-int32_t lm_slab_free(uint32_t s, uint32_t off);
+int32_t lm_slab_free(lm_slab_t s, uint32_t off);
 
 /* lm_slab_free by slot index, for a caller that has already divided (the
  * heap's reciprocal multiply): returns 0, LM_ERR_RANGE (slot >= nslots) or
@@ -145,11 +153,10 @@ int32_t lm_slab_free(uint32_t s, uint32_t off);
     ensures others: \forall integer y; y != slot ==>
       (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
     ensures used: Used(s) == \old(Used(s)) - 1;
-    ensures lifo: Perm(s, Top(s) - 1) == slot;
   complete behaviors;
   disjoint behaviors;
 */
-int32_t lm_slab_free_slot(uint32_t s, uint32_t slot);
+int32_t lm_slab_free_slot(lm_slab_t s, uint32_t slot);
 
 /* Is slot index `slot` currently allocated? (false for slot >= nslots) */
 /*@
@@ -158,7 +165,7 @@ int32_t lm_slab_free_slot(uint32_t s, uint32_t slot);
   assigns \nothing;
   ensures allocated: \result <==> (slot < NSlots(s) && Allocated(s, slot));
 */
-bool lm_slab_slot_allocated(uint32_t s, uint32_t slot);
+bool lm_slab_slot_allocated(lm_slab_t s, uint32_t slot);
 
 /* Is the slot at byte offset `off` currently allocated? */
 /*@
@@ -168,7 +175,7 @@ bool lm_slab_slot_allocated(uint32_t s, uint32_t slot);
   ensures allocated: \result <==> (off / SlotSize(s) < NSlots(s) &&
     off % SlotSize(s) == 0 && Allocated(s, off / SlotSize(s)));
 */
-bool lm_slab_is_allocated(uint32_t s, uint32_t off);
+bool lm_slab_is_allocated(lm_slab_t s, uint32_t off);
 
 /* Exact count of allocated slots. */
 /*@
@@ -176,22 +183,23 @@ bool lm_slab_is_allocated(uint32_t s, uint32_t off);
   LM_SLAB_REQUIRES_VALID(s)
   assigns \nothing;
   ensures used: \result == Used(s);
+  ensures count: \result == NAlloc(s, NSlots(s));
 */
-uint32_t lm_slab_used(uint32_t s);
+uint32_t lm_slab_used(lm_slab_t s);
 
 /*@
   requires slab: IsSlab(s);
   assigns \nothing;
   ensures nslots: \result == NSlots(s);
 */
-uint32_t lm_slab_nslots(uint32_t s);
+uint32_t lm_slab_nslots(lm_slab_t s);
 
 /*@
   requires slab: IsSlab(s);
   assigns \nothing;
   ensures size: \result == SlotSize(s);
 */
-uint32_t lm_slab_slot_size(uint32_t s);
+uint32_t lm_slab_slot_size(lm_slab_t s);
 
 /* No slot allocated: the span may go back whole. */
 /*@
@@ -201,7 +209,7 @@ uint32_t lm_slab_slot_size(uint32_t s);
   ensures used: \result <==> Used(s) == 0;
   ensures none_allocated: \result <==> (\forall integer x; !Allocated(s, x));
 */
-bool lm_slab_is_empty(uint32_t s);
+bool lm_slab_is_empty(lm_slab_t s);
 
 /* Every slot allocated. */
 /*@
@@ -211,14 +219,14 @@ bool lm_slab_is_empty(uint32_t s);
   ensures used: \result <==> Used(s) == NSlots(s);
   ensures all_allocated: \result <==> (\forall integer x; 0 <= x < NSlots(s) ==> Allocated(s, x));
 */
-bool lm_slab_is_full(uint32_t s);
+bool lm_slab_is_full(lm_slab_t s);
 
-/* C mirror of SlabValid(s). O(slots). */
+/* C mirror of SlabValid(s), the used count included. O(slots). */
 /*@
   requires slab: IsSlab(s);
   assigns \nothing;
   ensures mirror: \result <==> SlabValid(s);
 */
-bool lm_slab_check(uint32_t s);
+bool lm_slab_check(lm_slab_t s);
 
 #endif

@@ -224,10 +224,6 @@ void lm_heap_tick(void) {
     if (__atomic_load_n(&a->purge_due_ms, __ATOMIC_RELAXED) <= now) lm_arena_purge(a, false);
   }
   lm_huge_decay(false);
-  uint64_t rows_due = __atomic_load_n(&lm_heap.next_rows_ms, __ATOMIC_RELAXED);
-  if (now >= rows_due && __atomic_compare_exchange_n(&lm_heap.next_rows_ms, &rows_due, now + lm_heap.cfg.purge_ms,
-                                                     false, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-    lm_slab_rows_purge();
   struct lm_tcache *tc = lm_tc;
   if (tc != &lm_tc_none) lm_tc_gc(tc, now);
 }

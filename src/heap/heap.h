@@ -187,7 +187,6 @@ struct lm_heap {
   struct lm_arena arenas[LM_MAX_ARENAS];
   uint64_t key;                   /* random: marks slots in a tcache */
   uint64_t next_tick_ms;
-  uint64_t next_rows_ms;          /* next pass over the core's slab rows */
   lm_lock_t init_lock, meta_lock, huge_lock;
   int initialized;                /* 0, 1 busy, 2 done */
   /* huge mappings, under huge_lock */
@@ -258,12 +257,8 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) LM_HIDDEN;
  * any age until purge_keep are left. Takes the lock. */
 size_t lm_arena_purge_excess(struct lm_arena *a) LM_HIDDEN;
 
-/* Give back the pages of the core's per-slab rows of slab indices that
- * have been free for a pass interval (see arena.c). Takes meta_lock. */
-size_t lm_slab_rows_purge(void) LM_HIDDEN;
-
 /* Resident bytes of the static tables indexed by slab and chunk index (the
- * core's rows, lm_slabs, lm_slot_live), up to the highest index ever used:
+ * core's buddy rows and slab records, lm_slabs, lm_slot_live), up to the highest index ever used:
  * a mincore walk, no lock held across it. */
 size_t lm_tables_resident(void) LM_HIDDEN;
 

@@ -8,26 +8,14 @@
 
 #define S lm_slabs
 
-/* Give back the pages wholly inside [p, p+n) (a table row that shares its
- * first and last pages with its neighbours); returns the bytes. */
-static size_t purge_inside(const void *p, size_t n) {
-  uintptr_t a = ((uintptr_t)p + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1);
-  uintptr_t b = ((uintptr_t)p + n) & ~(uintptr_t)(LM_PAGE_SIZE - 1);
-  if (b <= a) return 0;
-  lm_os_purge((void *)a, b - a);
-  return b - a;
-}
-
 /* ---- slab indices (meta_lock) ----
  * Lowest free index first, from a two-level bitmap: live indices stay
- * dense, so the core's per-slab rows that stay unused are a contiguous
- * top that the metadata purge below can give back. */
+ * dense, so the core's slab records (lm_slab, 80 bytes each) and the
+ * per-slab tables here that stay unused are a contiguous top. */
 
 #define SLAB_WORDS (LM_MAX_SLABS / 64)
 static uint64_t slab_free_bits[SLAB_WORDS];     /* 1 = index free (after first use) */
 static uint64_t slab_free_sum[(SLAB_WORDS + 63) / 64];
-static uint64_t slab_row_dirty[SLAB_WORDS];     /* core rows possibly resident */
-static uint64_t slab_row_young[SLAB_WORDS];     /* freed since the last metadata pass */
 static uint32_t slab_high;                      /* indices >= this never used */
 
 static void slab_bit_set(uint32_t s, bool on) {
@@ -50,7 +38,6 @@ static uint32_t slab_id_alloc(void) {
   }
   if (s != LM_NONE) slab_bit_set(s, false);
   else if (slab_high < LM_MAX_SLABS) s = slab_high++;
-  if (s != LM_NONE) slab_row_dirty[s / 64] |= (uint64_t)1 << (s % 64);
   lm_unlock(&lm_heap.meta_lock);
   return s;
 }
@@ -58,68 +45,7 @@ static uint32_t slab_id_alloc(void) {
 static void slab_id_free(uint32_t s) {
   lm_lock(&lm_heap.meta_lock);
   slab_bit_set(s, true);
-  slab_row_young[s / 64] |= (uint64_t)1 << (s % 64);
   lm_unlock(&lm_heap.meta_lock);
-}
-
-/* The core keeps two rows of LM_SLAB_MAX_SLOTS entries per slab index
- * (lm_slab_perm, lm_slab_pos: 4 KiB per slab at the default sizes, as much
- * as a one-page slab itself). By the core's contract a row carries no state
- * between lm_slab_init calls: init is O(1), and an entry is written when its
- * slot is first handed out, before it is ever read. So the pages of rows of
- * indices that are free, and have stayed free for a whole pass interval,
- * may go back to the kernel: they read as zero afterwards, which the core
- * never observes. Runs of such indices are taken out of the free bitmap
- * while the lock is dropped for madvise. Returns bytes released. */
-#define ROW_BYTES (sizeof lm_slab_perm[0])
-size_t lm_slab_rows_purge(void) {
-  size_t released = 0;
-  enum { MAXRUNS = 16 };
-  uint32_t lo[MAXRUNS], hi[MAXRUNS];
-  uint32_t from = 0;
-  for (;;) {
-    uint32_t nruns = 0;
-    lm_lock(&lm_heap.meta_lock);
-    for (uint32_t s = from; s < slab_high && nruns < MAXRUNS;) {
-      uint64_t ok = slab_free_bits[s / 64] & slab_row_dirty[s / 64] & ~slab_row_young[s / 64];
-      if (!(ok >> (s % 64) & 1)) {
-        s++;
-        continue;
-      }
-      uint32_t e = s;
-      while (e < slab_high && ((slab_free_bits[e / 64] & slab_row_dirty[e / 64] & ~slab_row_young[e / 64]) >> (e % 64) & 1)) {
-        slab_bit_set(e, false); /* not allocatable while purged */
-        e++;
-      }
-      lo[nruns] = s;
-      hi[nruns++] = e;
-      s = e;
-    }
-    if (nruns == 0) {
-      memset(slab_row_young, 0, sizeof slab_row_young);
-      lm_unlock(&lm_heap.meta_lock);
-      return released;
-    }
-    from = hi[nruns - 1];
-    lm_unlock(&lm_heap.meta_lock);
-    for (uint32_t r = 0; r < nruns; r++) {
-      released += purge_inside(lm_slab_perm[lo[r]], (size_t)(hi[r] - lo[r]) * ROW_BYTES);
-      released += purge_inside(lm_slab_pos[lo[r]], (size_t)(hi[r] - lo[r]) * ROW_BYTES);
-    }
-    lm_lock(&lm_heap.meta_lock);
-    for (uint32_t r = 0; r < nruns; r++) {
-      for (uint32_t s = lo[r]; s < hi[r]; s++) {
-        slab_bit_set(s, true);
-        /* clean only if its rows lay wholly inside the purged pages */
-        uintptr_t a = (uintptr_t)lm_slab_perm[s], first = (uintptr_t)lm_slab_perm[lo[r]];
-        uintptr_t last = (uintptr_t)lm_slab_perm[lo[r]] + (size_t)(hi[r] - lo[r]) * ROW_BYTES;
-        if (a >= ((first + LM_PAGE_SIZE - 1) & ~(uintptr_t)(LM_PAGE_SIZE - 1)) &&
-            a + ROW_BYTES <= (last & ~(uintptr_t)(LM_PAGE_SIZE - 1)))
-          slab_row_dirty[s / 64] &= ~((uint64_t)1 << (s % 64));
-      }
-    }
-    lm_unlock(&lm_heap.meta_lock);
-  }
 }
 
 size_t lm_tables_resident(void) {
@@ -127,9 +53,7 @@ size_t lm_tables_resident(void) {
   size_t slabs = slab_high;
   lm_unlock(&lm_heap.meta_lock);
   return lm_hdr_resident() +
-         lm_os_resident(lm_slab_hdr, slabs * sizeof lm_slab_hdr[0]) +
-         lm_os_resident(lm_slab_perm, slabs * sizeof lm_slab_perm[0]) +
-         lm_os_resident(lm_slab_pos, slabs * sizeof lm_slab_pos[0]) +
+         lm_os_resident(lm_slab, slabs * sizeof lm_slab[0]) +
          lm_os_resident(lm_slabs, slabs * sizeof lm_slabs[0]) +
          lm_os_resident(lm_slot_live, slabs * sizeof lm_slot_live[0]);
 }

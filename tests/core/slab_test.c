@@ -1,7 +1,6 @@
 /* Unit tests of the slabs, then a randomized differential test against a
- * plain reference model (a bool per slot, plus the policy: the most
- * recently freed slot comes back first, else the lowest never used),
- * with lm_slab_check() after every step.
+ * plain reference model (a bool per slot, plus the policy: the lowest free
+ * slot comes back first), with lm_slab_check() after every step.
  *
  * usage: [LM_TEST_TAG=label] slab_test [OPS [SEED]]   (default 3000000 ops, seed 1)
  * Prints PASS:/FAIL: lines; exits non-zero on any failure. */
@@ -33,26 +32,20 @@ static void run(const char *name, bool (*fn)(void))
   }
 }
 
-/* Raw state of slab s, to show that a rejected call changed nothing. */
+/* Raw state of slab s (its whole record, reached like the core reaches it),
+ * to show that a rejected call changed nothing. */
 struct snapshot {
-  struct lm_slab_hdr hdr;
-  uint16_t perm[LM_SLAB_MAX_SLOTS], pos[LM_SLAB_MAX_SLOTS];
+  struct lm_slab_core rec;
 };
 
 static void snap(uint32_t s, struct snapshot *out)
 {
-  out->hdr = lm_slab_hdr[s];
-  memcpy(out->perm, lm_slab_perm[s], sizeof out->perm);
-  memcpy(out->pos, lm_slab_pos[s], sizeof out->pos);
+  out->rec = LM_SLAB(s);
 }
 
 static bool same(uint32_t s, const struct snapshot *a)
 {
-  struct snapshot b;
-  snap(s, &b);
-  return memcmp(&a->hdr, &b.hdr, sizeof b.hdr) == 0 &&
-         memcmp(a->perm, b.perm, sizeof b.perm) == 0 &&
-         memcmp(a->pos, b.pos, sizeof b.pos) == 0;
+  return memcmp(&a->rec, &LM_SLAB(s), sizeof a->rec) == 0;
 }
 
 static bool test_fresh_lowest_first(void)
@@ -75,7 +68,7 @@ static bool test_fresh_lowest_first(void)
   return true;
 }
 
-static bool test_lifo_reuse(void)
+static bool test_lowest_reuse(void)
 {
   uint32_t s = 8;
   lm_slab_init(s, 16, 10);
@@ -84,15 +77,63 @@ static bool test_lifo_reuse(void)
   EXPECT(lm_slab_free(s, 3 * 16) == 0 && lm_slab_free(s, 7 * 16) == 0 &&
              lm_slab_free(s, 0) == 0 && lm_slab_check(s) && lm_slab_used(s) == 7,
          "three frees");
-  EXPECT(lm_slab_alloc(s) == 0 && lm_slab_alloc(s) == 7 * 16 && lm_slab_alloc(s) == 3 * 16,
-         "freed slots must come back last-freed first");
+  EXPECT(lm_slab_alloc(s) == 0 && lm_slab_alloc(s) == 3 * 16 && lm_slab_alloc(s) == 7 * 16,
+         "freed slots must come back lowest first");
   EXPECT(lm_slab_is_full(s) && lm_slab_check(s), "full again");
-  /* Reuse before bump: a freed slot is preferred to an untouched one. */
+  /* A freed slot below an untouched one comes first, and the other way. */
   lm_slab_init(s, 16, 10);
   lm_slab_alloc(s);
   lm_slab_alloc(s);
   lm_slab_free(s, 0);
-  EXPECT(lm_slab_alloc(s) == 0 && lm_slab_alloc(s) == 32, "reuse then bump");
+  EXPECT(lm_slab_alloc(s) == 0 && lm_slab_alloc(s) == 32, "reuse then the next untouched");
+  lm_slab_free(s, 16);
+  lm_slab_free(s, 32);
+  EXPECT(lm_slab_alloc(s) == 16 && lm_slab_alloc(s) == 32 && lm_slab_alloc(s) == 48 &&
+             lm_slab_check(s),
+         "lowest of freed and untouched");
+  return true;
+}
+
+/* Slots on both sides of bitmap word boundaries, slabs ending inside a word
+ * and on a word boundary, the search skipping full words and coming back
+ * below them after a free. */
+static bool test_word_boundaries(void)
+{
+  static const uint32_t ns[] = {1, 63, 64, 65, 127, 128, 129, 300, 448, 511, 512};
+  uint32_t s = 9;
+  for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
+    uint32_t n = ns[k], size = LM_QUANTUM;
+    lm_slab_init(s, size, n);
+    EXPECT(lm_slab_check(s) && lm_slab_is_empty(s), "n=%u: fresh slab", n);
+    for (uint32_t i = 0; i < n; i++) {
+      int32_t off = lm_slab_alloc(s);
+      EXPECT(off == (int32_t)(i * size), "n=%u: alloc %u returned %d", n, i, off);
+    }
+    EXPECT(lm_slab_alloc(s) == LM_ERR_NOMEM && lm_slab_is_full(s) && lm_slab_check(s),
+           "n=%u: full", n);
+    EXPECT(!lm_slab_slot_allocated(s, n) && !lm_slab_is_allocated(s, n * size),
+           "n=%u: the slot past the last reads as free", n);
+    /* Free the last slot, then one slot in each word below it, top down:
+     * the allocs must take them back lowest first. */
+    uint32_t freed[LM_SLAB_WORDS + 1], nf = 0;
+    for (uint32_t x = n - 1;; x -= 64) {
+      EXPECT(lm_slab_free_slot(s, x) == 0 && lm_slab_check(s), "n=%u: free slot %u", n, x);
+      freed[nf++] = x;
+      if (x < 64)
+        break;
+    }
+    EXPECT(lm_slab_used(s) == n - nf && !lm_slab_is_full(s), "n=%u: used after %u frees", n, nf);
+    while (nf > 0) {
+      uint32_t want = freed[--nf];
+      int32_t off = lm_slab_alloc(s);
+      EXPECT(off == (int32_t)(want * size) && lm_slab_check(s), "n=%u: alloc gave %d, want slot %u",
+             n, off, want);
+    }
+    EXPECT(lm_slab_is_full(s), "n=%u: full again", n);
+    for (uint32_t x = 0; x < n; x++)
+      EXPECT(lm_slab_free(s, x * size) == 0, "n=%u: free %u", n, x);
+    EXPECT(lm_slab_is_empty(s) && lm_slab_check(s), "n=%u: empty", n);
+  }
   return true;
 }
 
@@ -193,31 +234,45 @@ static bool test_check_rejects(void)
 {
   uint32_t s = 300;
   struct snapshot good;
-  lm_slab_init(s, 32, 8);
-  for (int i = 0; i < 6; i++)
+  lm_slab_init(s, 32, 200);
+  for (int i = 0; i < 150; i++)
     lm_slab_alloc(s);
   lm_slab_free(s, 64);
-  lm_slab_free(s, 32 * 4);
+  lm_slab_free(s, 32 * 100);
   EXPECT(lm_slab_check(s), "valid slab rejected");
   snap(s, &good);
 #define BREAK(stmt, what)                                                   \
   do {                                                                      \
     stmt;                                                                   \
     EXPECT(!lm_slab_check(s), "check accepted " what);                     \
-    lm_slab_hdr[s] = good.hdr;                                              \
-    memcpy(lm_slab_perm[s], good.perm, sizeof good.perm);                   \
-    memcpy(lm_slab_pos[s], good.pos, sizeof good.pos);                      \
+    LM_SLAB(s) = good.rec;                                                  \
   } while (0)
-  BREAK(lm_slab_hdr[s].size = 24, "a size not a multiple of 16");
-  BREAK(lm_slab_hdr[s].size = 0, "size 0");
-  BREAK(lm_slab_hdr[s].nslots = 0, "no slots");
-  BREAK(lm_slab_hdr[s].nslots = 5, "bump > nslots");
-  BREAK((lm_slab_hdr[s].size = 16384, lm_slab_hdr[s].nslots = 8), "a span over 64 KiB");
-  BREAK(lm_slab_hdr[s].top = 7, "top > bump");
-  BREAK(lm_slab_perm[s][0] = lm_slab_perm[s][1], "a duplicate on the stack");
-  BREAK(lm_slab_pos[s][3] = 5, "pos not the inverse of perm");
-  BREAK(lm_slab_perm[s][5] = 6, "a slot beyond bump in the permutation");
+  BREAK(LM_SLAB(s).size = 24, "a size not a multiple of 16");
+  BREAK(LM_SLAB(s).size = 0, "size 0");
+  BREAK(LM_SLAB(s).nslots = 0, "no slots");
+  BREAK(LM_SLAB(s).nslots = LM_SLAB_MAX_SLOTS + 1, "too many slots");
+  BREAK((LM_SLAB(s).size = 16384, LM_SLAB(s).nslots = 8), "a span over 64 KiB");
+  BREAK(LM_SLAB(s).nslots = 300, "tail bits counted as allocated slots");
+  BREAK(LM_SLAB(s).nslots = 100, "allocated slots past the last");
+  BREAK(LM_SLAB(s).bits[LM_SLAB_WORDS - 1] &= ~((uint64_t)1 << 63), "a clear tail bit");
+  BREAK(LM_SLAB(s).bits[200 / 64] &= ~((uint64_t)1 << (200 % 64)), "a clear bit just past the last slot");
+  BREAK(LM_SLAB(s).hint = LM_SLAB_WORDS + 1, "a hint past the bitmap");
+  BREAK(LM_SLAB(s).hint = 1, "a hint above a word with a free slot");
+  BREAK(LM_SLAB(s).used++, "a used count one too high");
+  BREAK(LM_SLAB(s).used--, "a used count one too low");
+  BREAK(LM_SLAB(s).bits[0] |= (uint64_t)1 << 2, "an allocated bit not counted");
+  BREAK(LM_SLAB(s).bits[1] &= ~((uint64_t)1 << 0), "a freed bit still counted");
 #undef BREAK
+  /* Hint 1 is valid once word 0 is full; LM_SLAB_WORDS once all are. */
+  lm_slab_alloc(s); /* slot 2: word 0 full */
+  LM_SLAB(s).hint = 1;
+  EXPECT(lm_slab_check(s), "hint 1 over a full word rejected");
+  lm_slab_init(s, 32, 70);
+  while (lm_slab_alloc(s) >= 0)
+    ;
+  LM_SLAB(s).hint = LM_SLAB_WORDS;
+  EXPECT(lm_slab_check(s) && lm_slab_alloc(s) == LM_ERR_NOMEM, "hint past a full slab rejected");
+  LM_SLAB(s) = good.rec;
   EXPECT(lm_slab_check(s), "restore");
   return true;
 }
@@ -238,9 +293,8 @@ static uint32_t below(uint32_t n) { return (uint32_t)((rnd() >> 32) % n); }
 struct model {
   uint32_t s, size, n;
   bool alloc[LM_SLAB_MAX_SLOTS];
-  uint16_t freed[LM_SLAB_MAX_SLOTS]; /* freed slots, most recent last */
-  uint32_t nfreed, hw, used;         /* hw: slots below it were handed out */
-  uint32_t target;                   /* fill level the op mix drifts to */
+  uint32_t used;
+  uint32_t target; /* fill level the op mix drifts to */
 };
 static struct model models[NMODEL];
 
@@ -258,7 +312,7 @@ static void model_init(struct model *m)
   while (m->n * m->size > LM_SLAB_MAX_SPAN)
     m->size -= LM_QUANTUM;
   memset(m->alloc, 0, sizeof m->alloc);
-  m->nfreed = m->hw = m->used = 0;
+  m->used = 0;
   m->target = below(m->n + 1);
   lm_slab_init(m->s, m->size, m->n);
 }
@@ -299,7 +353,9 @@ static bool differential(uint64_t ops, uint64_t seed)
         EXPECT(off == LM_ERR_NOMEM, "op %llu: alloc on full slab %u gave %d",
                (unsigned long long)k, m->s, off);
       } else {
-        uint32_t want = m->nfreed ? m->freed[--m->nfreed] : m->hw++;
+        uint32_t want = 0; /* the lowest free slot */
+        while (m->alloc[want])
+          want++;
         EXPECT(off == (int32_t)(want * m->size), "op %llu: slab %u alloc gave %d, want %u",
                (unsigned long long)k, m->s, off, want * m->size);
         m->alloc[want] = true;
@@ -341,7 +397,6 @@ static bool differential(uint64_t ops, uint64_t seed)
         errs++;
       } else {
         m->alloc[off / m->size] = false;
-        m->freed[m->nfreed++] = (uint16_t)(off / m->size);
         m->used--;
         frees++;
       }
@@ -369,7 +424,8 @@ int main(int argc, char **argv)
   if (getenv("LM_TEST_TAG"))
     tag = getenv("LM_TEST_TAG");
   run("fresh slab hands out lowest offsets first, then NOMEM", test_fresh_lowest_first);
-  run("freed slots reused LIFO, before untouched ones", test_lifo_reuse);
+  run("the lowest free slot comes first, freed or untouched", test_lowest_reuse);
+  run("slots across bitmap words, slabs ending inside and on a word", test_word_boundaries);
   run("bad frees return the error and change nothing", test_bad_frees_change_nothing);
   run("operations leave other slabs unchanged", test_other_slabs_untouched);
   run("every class geometry fills, stays inside, empties", test_class_geometries);
