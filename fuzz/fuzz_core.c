@@ -46,7 +46,16 @@ __attribute__((constructor)) static void chunk_pool_init(void) {
   if (pool == NULL) abort();
   for (unsigned i = 0; i < NCHUNKS; i++) chunk_handle[i] = LM_BUDDY_HANDLE(pool + ((size_t)i << LM_BUDDY_SHIFT));
 }
-static const uint32_t slab_ids[NSLABS] = {0, 1, 2, 3, 7, LM_MAX_SLABS - 1};
+/* Slab records live at s << LM_SLAB_SHIFT (slab.h): the driver keeps them
+ * in memory aligned to that too. */
+static lm_slab_t slab_handle[NSLABS];
+static char *volatile slab_pool; /* keeps the pool reachable for LeakSanitizer */
+#define slab_ids(i) slab_handle[i]
+__attribute__((constructor)) static void slab_pool_init(void) {
+  char *pool = slab_pool = aligned_alloc((size_t)1 << LM_SLAB_SHIFT, (size_t)NSLABS << LM_SLAB_SHIFT);
+  if (pool == NULL) abort();
+  for (unsigned i = 0; i < NSLABS; i++) slab_handle[i] = LM_SLAB_HANDLE(pool + ((size_t)i << LM_SLAB_SHIFT));
+}
 
 #define PAGES LM_CHUNK_PAGES
 
@@ -185,35 +194,35 @@ static void compare_chunk(const struct lm_op *op, unsigned ci, bool full) {
 }
 
 static void compare_slab(const struct lm_op *op, unsigned si, bool full, uint32_t touched) {
-  uint32_t s = slab_ids[si];
+  lm_slab_t s = slab_ids(si);
   const struct slab_model *m = &sm[si];
   /* How many words below the lowest free slot are full (0, 1, 2, more):
    * the alloc's search across bitmap words. */
   feature(NCHUNKS * (LM_MAX_ORDER + 1) * 4 + si * 8 + bucket(slab_lowest_free(m) / 64) * 2 +
           (m->used == m->nslots));
-  LM_FUZZ_EXPECT(op, lm_slab_check(s), "lm_slab_check(%u) failed", s);
+  LM_FUZZ_EXPECT(op, lm_slab_check(s), "lm_slab_check(%#llx) failed", (unsigned long long)s);
   LM_FUZZ_EXPECT(op, lm_slab_used(s) == m->used && lm_slab_nslots(s) == m->nslots &&
                      lm_slab_slot_size(s) == m->size,
-                 "slab %u: used/nslots/size = %u/%u/%u, model %u/%u/%u", s, lm_slab_used(s),
+                 "slab %#llx: used/nslots/size = %u/%u/%u, model %u/%u/%u", (unsigned long long)s, lm_slab_used(s),
                  lm_slab_nslots(s), lm_slab_slot_size(s), m->used, m->nslots, m->size);
   LM_FUZZ_EXPECT(op, lm_slab_is_empty(s) == (m->used == 0) &&
                      lm_slab_is_full(s) == (m->used == m->nslots),
-                 "slab %u: is_empty=%d is_full=%d with %u of %u used", s, lm_slab_is_empty(s),
+                 "slab %#llx: is_empty=%d is_full=%d with %u of %u used", (unsigned long long)s, lm_slab_is_empty(s),
                  lm_slab_is_full(s), m->used, m->nslots);
   for (uint32_t i = full ? 0 : touched; i < m->nslots && (full || i == touched); i++)
     LM_FUZZ_EXPECT(op, lm_slab_is_allocated(s, i * m->size) == (bool)m->alloc[i] &&
                        lm_slab_slot_allocated(s, i) == (bool)m->alloc[i],
-                   "slab %u slot %u: is_allocated=%d slot_allocated=%d, model %d", s, i,
+                   "slab %#llx slot %u: is_allocated=%d slot_allocated=%d, model %d", (unsigned long long)s, i,
                    lm_slab_is_allocated(s, i * m->size), lm_slab_slot_allocated(s, i),
                    m->alloc[i]);
   LM_FUZZ_EXPECT(op, !lm_slab_slot_allocated(s, m->nslots) && !lm_slab_slot_allocated(s, UINT32_MAX),
-                 "slab %u: a slot index past the last reads as allocated", s);
+                 "slab %#llx: a slot index past the last reads as allocated", (unsigned long long)s);
 }
 
 /* ---- operations ---- */
 
 static void slab_init(unsigned si, uint32_t size, uint32_t nslots) {
-  lm_slab_init(slab_ids[si], size, nslots);
+  lm_slab_init(slab_ids(si), size, nslots);
   struct slab_model *m = &sm[si];
   memset(m, 0, sizeof *m);
   m->size = size;
@@ -222,13 +231,13 @@ static void slab_init(unsigned si, uint32_t size, uint32_t nslots) {
 
 /* A failing call changes nothing: the slab's whole record is as before. */
 static bool slab_unchanged(unsigned si, const struct lm_slab_core *before) {
-  return memcmp(&LM_SLAB(slab_ids[si]), before, sizeof *before) == 0;
+  return memcmp(&LM_SLAB(slab_ids(si)), before, sizeof *before) == 0;
 }
 
 static void do_slab_alloc(const struct lm_op *op, unsigned si, int32_t *got) {
   struct slab_model *m = &sm[si];
-  struct lm_slab_core before = LM_SLAB(slab_ids[si]);
-  int32_t r = lm_slab_alloc(slab_ids[si]);
+  struct lm_slab_core before = LM_SLAB(slab_ids(si));
+  int32_t r = lm_slab_alloc(slab_ids(si));
   result_feature(op, r);
   if (m->used == m->nslots) {
     LM_FUZZ_EXPECT(op, r == LM_ERR_NOMEM, "full slab: alloc returned %d", r);
@@ -255,8 +264,8 @@ static void do_slab_free(const struct lm_op *op, unsigned si, uint32_t off) {
                : off % m->size              ? LM_ERR_INTERIOR
                : !m->alloc[off / m->size]   ? LM_ERR_NOT_ALLOCATED
                                             : 0;
-  struct lm_slab_core before = LM_SLAB(slab_ids[si]);
-  int32_t r = lm_slab_free(slab_ids[si], off);
+  struct lm_slab_core before = LM_SLAB(slab_ids(si));
+  int32_t r = lm_slab_free(slab_ids(si), off);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "slab free of offset %u returned %d, want %d", off, r, want);
   LM_FUZZ_EXPECT(op, r == 0 || slab_unchanged(si, &before),
@@ -271,8 +280,8 @@ static void do_slab_free(const struct lm_op *op, unsigned si, uint32_t off) {
 static void do_slab_free_slot(const struct lm_op *op, unsigned si, uint32_t slot) {
   struct slab_model *m = &sm[si];
   int32_t want = slot >= m->nslots ? LM_ERR_RANGE : !m->alloc[slot] ? LM_ERR_NOT_ALLOCATED : 0;
-  struct lm_slab_core before = LM_SLAB(slab_ids[si]);
-  int32_t r = lm_slab_free_slot(slab_ids[si], slot);
+  struct lm_slab_core before = LM_SLAB(slab_ids(si));
+  int32_t r = lm_slab_free_slot(slab_ids(si), slot);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "slab free of slot %u returned %d, want %d", slot, r, want);
   LM_FUZZ_EXPECT(op, r == 0 || slab_unchanged(si, &before),

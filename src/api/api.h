@@ -51,8 +51,9 @@ static inline __attribute__((always_inline)) void lm_free_inline(void *p) {
  * trace every call (no cache, valgrind, trace). */
 static inline __attribute__((always_inline)) size_t lm_usable_size_inline(void *p) {
   struct lm_tcache *tc = lm_tc;
-  uint32_t s, cls;
-  if (lm_likely(p != NULL && lm_tc_slot(tc, (uintptr_t)p, &s, &cls) && tc->bins[cls].cap != 0 &&
+  const struct lm_slab *sl;
+  uint32_t cls;
+  if (lm_likely(p != NULL && lm_tc_slot(tc, (uintptr_t)p, &sl, &cls) && tc->bins[cls].cap != 0 &&
                 ((uintptr_t *)p)[1] != lm_tc_key))
     return lm_class_bytes[cls];
   return lm_malloc_usable_size(p);

@@ -110,7 +110,8 @@ struct block {
   size_t usable;
   struct lm_chunk *ch;
   struct lm_huge *huge;
-  uint32_t slab, cls;
+  const struct lm_slab *slab;
+  uint32_t cls;
 };
 
 /* Classify p; on bad input report it (fn names the caller) and return K_BAD. */
@@ -118,10 +119,11 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
   uintptr_t a = (uintptr_t)ptr;
   /* A live slot, as free's fast path sees it, needs no lock: ruby asks
    * malloc_usable_size on every malloc and free, programs realloc often. */
-  uint32_t s, cls;
-  if (lm_tc_slot(lm_tc, a, &s, &cls) &&
+  const struct lm_slab *sl;
+  uint32_t cls;
+  if (lm_tc_slot(lm_tc, a, &sl, &cls) &&
       (lm_heap.cfg.tcache_bytes == 0 || ((uintptr_t *)ptr)[1] != lm_tc_key)) {
-    b->slab = s;
+    b->slab = sl;
     b->cls = cls;
     b->usable = lm_class_bytes[cls];
     return b->kind = K_SMALL;
@@ -147,11 +149,11 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
   struct lm_chunk *ch = (struct lm_chunk *)e;
   b->ch = ch;
   uint32_t pm = ch->page[(a - ch->base) >> LM_PAGE_SHIFT];
-  if (pm - 1 < LM_MAX_SLABS) {
-    s = pm - 1;
-    const struct lm_slab *sl = &lm_slabs[s];
+  if (pm - 1 < LM_CHUNK_SLABS) {
+    sl = &ch->slab[pm - 1];
+    lm_slab_t s = lm_slab_h(sl);
     uint32_t off = (uint32_t)(a - sl->base), slot = lm_slot_of(sl->cls, off);
-    if (off >= sl->nslots * lm_class_bytes[sl->cls]) {
+    if (off >= lm_slab_nslots(s) * lm_class_bytes[sl->cls]) {
       why = "invalid pointer (free memory)";
       goto bad;
     }
@@ -181,7 +183,7 @@ static enum kind identify(void *ptr, const char *fn, struct block *b) {
       why = fn[0] != 'f' ? "pointer to a freed block" : ours ? "double free of" : "double free (block in another thread's cache) of";
       goto bad;
     }
-    b->slab = s;
+    b->slab = sl;
     b->cls = sl->cls;
     b->usable = lm_class_bytes[sl->cls];
     return b->kind = K_SMALL;

@@ -54,16 +54,10 @@
  * of a 47-bit user space has one: no cap below what the OS gives. */
 #define LM_MAX_CHUNKS (1u << 30)
 
-/* Slabs. The proofs are generic in the number of slab handles: under
- * Frama-C it is set far above any real value, so no contract can lean on
- * it (the compiled library keeps 131072). */
-#ifdef __FRAMAC__
-#undef LM_MAX_SLABS
+/* Slab handles: 0 <= s < LM_MAX_SLABS. A handle is the address of the
+ * slab's record shifted down by LM_SLAB_SHIFT (slab.h), so every address of
+ * a 48-bit space has one. */
 #define LM_MAX_SLABS ((uint64_t)1 << 40)
-#endif
-#ifndef LM_MAX_SLABS
-#define LM_MAX_SLABS 131072
-#endif
 #define LM_SLAB_MAX_SLOTS 512
 #define LM_SLAB_MAX_ORDER 4 /* a slab spans at most 2^4 pages = 64 KiB */
 

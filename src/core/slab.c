@@ -25,9 +25,8 @@
 #include "__fc_gcc_builtins.h" /* Frama-C's contract of __builtin_ctzll */
 #endif
 
-#ifndef __FRAMAC__
-struct lm_slab_core lm_slab[LM_MAX_SLABS];
-#endif
+/* No definition of lm_slab: at run time the record of slab s is at
+ * s << LM_SLAB_SHIFT (slab.h); the array exists only for the proof. */
 
 /* ---- Lemma functions: ghost code, proven like any other function and
  * called with //@ ghost where a proof needs them. ---- */

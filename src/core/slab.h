@@ -24,18 +24,24 @@ struct lm_slab_core {
                                    bits of x >= nslots are 1 */
 };
 
-/* The record of slab s. Every access to a slab's state goes through this
- * macro, and only this macro names where the records live. For the proofs
- * they are elements of a global array whose address is never taken, which
- * WP treats as a plain value (spec/README.md); the compiled library uses the
- * same array for now (defined in slab.c). */
+/* Where slab s's record is. Every access to a slab's state goes through
+ * LM_SLAB(s), and only this macro names where the records live.
+ * - To WP they are elements of a global array whose address is never
+ *   taken, which it treats as a plain value (spec/README.md).
+ * - At run time the record of s is at address s << LM_SLAB_SHIFT: the heap
+ *   keeps each slab's record at the start of a 256-byte slot of its chunk's
+ *   header and passes that address shifted down as s. What the proofs
+ *   assume of that memory is listed in spec/README.md ("How the core's
+ *   state is reached"). */
+#define LM_SLAB_SHIFT 8
 #ifdef __FRAMAC__
 extern struct lm_slab_core lm_slab[LM_MAX_SLABS];
 #define LM_SLAB(s) lm_slab[s]
 #else
-extern __attribute__((visibility("hidden"))) struct lm_slab_core lm_slab[LM_MAX_SLABS];
-#define LM_SLAB(s) lm_slab[s]
+#define LM_SLAB(s) (*(struct lm_slab_core *)((uintptr_t)(s) << LM_SLAB_SHIFT))
 #endif
+/* The handle of the record at address p (aligned to 2^LM_SLAB_SHIFT). */
+#define LM_SLAB_HANDLE(p) ((lm_slab_t)((uintptr_t)(p) >> LM_SLAB_SHIFT))
 
 #ifdef __FRAMAC__
 #include "../../spec/slab.acsl"

@@ -49,21 +49,23 @@ void lm_chunk_unlink(struct lm_arena *a, struct lm_chunk **at) LM_HIDDEN;
  * memory. */
 bool lm_arena_grow(struct lm_arena *a) LM_HIDDEN;
 /* A buddy block of 2^order pages for a use of its first `need` pages, in
- * some chunk of a; false if no chunk has one. */
-bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, struct lm_chunk **out,
-                          uint32_t *pg) LM_HIDDEN;
+ * some chunk of a (with a free slab record too if `want` is LM_WANT_SLAB);
+ * false if no chunk has one. */
+enum lm_want { LM_WANT_RUN, LM_WANT_SLAB };
+bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, enum lm_want want,
+                          struct lm_chunk **out, uint32_t *pg) LM_HIDDEN;
 
 /* ---- slabs.c ---- */
 
 /* Span order of the slabs of class cls (copied from the core at init). */
 extern uint8_t lm_slab_order_of[LM_NUM_CLASSES] LM_HIDDEN;
-/* The non-full heap of a class: insert and remove slab s, return the root. */
-uint32_t lm_nonfull_insert(uint32_t root, uint32_t s) LM_HIDDEN;
-uint32_t lm_nonfull_remove(uint32_t root, uint32_t s) LM_HIDDEN;
-/* Give an empty slab's span back to the buddy. */
-void lm_slab_release_span(struct lm_arena *a, uint32_t s, uint32_t stamp) LM_HIDDEN;
+/* The non-full heap of a class: insert and remove slab sl, return the root. */
+struct lm_slab *lm_nonfull_insert(struct lm_slab *root, struct lm_slab *sl) LM_HIDDEN;
+struct lm_slab *lm_nonfull_remove(struct lm_slab *root, struct lm_slab *sl) LM_HIDDEN;
+/* Give an empty slab's span back to the buddy, and its record. */
+void lm_slab_release_span(struct lm_arena *a, struct lm_slab *sl, uint32_t stamp) LM_HIDDEN;
 /* An empty slab, on no list: kept as its class's spare, or released. */
-void lm_slab_emptied(struct lm_arena *a, uint32_t s, uint32_t now) LM_HIDDEN;
+void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) LM_HIDDEN;
 
 /* ---- purge.c ---- */
 

@@ -220,9 +220,11 @@ static void take_window(struct lm_chunk *ch, uint32_t h, uint32_t w, uint32_t or
  * whose first `need` pages are all resident; false if there is none. The
  * heap's own bitmaps (dirty, free) pick the candidates; the core decides.
  * A chunk found without one is skipped until pages are freed in it. */
-static bool find_dirty_window(struct lm_arena *a, uint32_t order, uint32_t need, struct lm_chunk **out, uint32_t *pg) {
+static bool find_dirty_window(struct lm_arena *a, uint32_t order, uint32_t need, bool slab, struct lm_chunk **out,
+                              uint32_t *pg) {
   for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
     if (ch->dirty_free < need || (need >= ch->nowin_need && order >= ch->nowin_order)) continue;
+    if (slab && ch->nslabs >= LM_CHUNK_SLABS) continue;
     for (uint32_t w = 0; w < LM_CHUNK_PAGES; w += 1u << order) {
       if ((ch->dirty[w / 64] & ch->freemap[w / 64]) == 0) { /* no window starts in this word */
         if (order < 6) w |= 64 - (1u << order); /* its last window: the loop steps past it */
@@ -252,10 +254,12 @@ static bool find_dirty_window(struct lm_arena *a, uint32_t order, uint32_t need,
  * pages are dirty; else the lowest free window that is (a scan, but only
  * on this miss: bloat 8 8000 had about a third of its page faults there);
  * else, and when the arena has too few, the lowest chunk with a free block. */
-bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, struct lm_chunk **out, uint32_t *pg) {
+bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, enum lm_want want,
+                          struct lm_chunk **out, uint32_t *pg) {
+  bool slab = want == LM_WANT_SLAB;
   if (a->dirty_free_pages >= need) {
     for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
-      if (ch->dirty_free < need) continue;
+      if (ch->dirty_free < need || (slab && ch->nslabs >= LM_CHUNK_SLABS)) continue;
       int32_t r = lm_buddy_alloc(lm_chunk_c(ch), order);
       if (r < 0) continue;
       if (lm_dirty_count(ch, (uint32_t)r, need) == need) {
@@ -266,19 +270,26 @@ bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, str
       if (lm_buddy_free(lm_chunk_c(ch), (uint32_t)r) < 0) lm_heap_bug("internal error: buddy free failed at page", (void *)(uintptr_t)r);
       break;
     }
-    if (find_dirty_window(a, order, need, out, pg)) return true;
+    if (find_dirty_window(a, order, need, slab, out, pg)) return true;
   }
+  /* A chunk skipped for want of a slab record may still have free blocks:
+   * then the hint stays where it was. */
+  bool skipped = false;
   for (struct lm_chunk *ch = a->fit[order]; ch; ch = ch->next) {
     if (ch->free_pages < (1u << order)) continue;
+    if (slab && ch->nslabs >= LM_CHUNK_SLABS) {
+      skipped = true;
+      continue;
+    }
     int32_t r = lm_buddy_alloc(lm_chunk_c(ch), order);
     if (r >= 0) {
-      a->fit[order] = ch; /* every chunk before it had none of this order */
+      if (!skipped) a->fit[order] = ch; /* every chunk before it had none of this order */
       *out = ch;
       *pg = (uint32_t)r;
       return true;
     }
   }
-  a->fit[order] = NULL;
+  if (!skipped) a->fit[order] = NULL;
   return false;
 }
 

@@ -15,7 +15,6 @@ struct lm_heap lm_heap = {
   .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,
 };
 uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS];
-struct lm_slab lm_slabs[LM_MAX_SLABS];
 uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1];
 uint32_t lm_class_bytes[LM_NUM_CLASSES];
 uint32_t lm_class_magic[LM_NUM_CLASSES];
@@ -65,10 +64,10 @@ _Noreturn void lm_heap_bug(const char *what, const void *p) {
 
 static void read_config(struct lm_config *c) {
   lm_config_read(c);
-  if (lm_vg_init()) {
-    c->tcache_bytes = 0; /* its links live in free slots: see vg.h */
-    lm_vg_hide(lm_slabs, sizeof lm_slabs);
-  }
+  if (lm_vg_init())
+    c->tcache_bytes = 0; /* its links live in free slots: see vg.h (slab records,
+                            whose base is a block's address, are in the header
+                            pool, hidden from memcheck by meta.c) */
 }
 
 /* ---- size class tables, derived from the core ---- */
@@ -115,7 +114,7 @@ void lm_heap_init(void) {
     lm_lock_reinit(&a->purge_lock);
     a->idx = i;
     a->purge_due_ms = UINT64_MAX;
-    for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) a->cur[c] = a->nonfull[c] = a->spare[c] = LM_NONE;
+    for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) a->cur[c] = a->nonfull[c] = a->spare[c] = NULL;
   }
   lm_tc_init();
   __atomic_store_n(&lm_heap.initialized, 2, __ATOMIC_RELEASE);
@@ -243,9 +242,8 @@ void lm_chunk_each_block(const struct lm_chunk *ch, lm_block_fn fn, void *arg) {
   for (uint32_t pg = 0; pg < LM_CHUNK_PAGES;) {
     uint32_t order = lm_buddy_order(lm_chunk_c(ch), pg);
     bool alloc = lm_buddy_is_allocated(lm_chunk_c(ch), pg);
-    uint32_t e = ch->page[pg];
-    uint32_t slab = alloc && e - 1 < LM_MAX_SLABS ? e - 1 : LM_NONE;
-    fn(ch, pg, order, alloc, slab, arg);
+    uint32_t e = (uint32_t)ch->page[pg] - 1;
+    fn(ch, pg, order, alloc, alloc && e < LM_CHUNK_SLABS ? &ch->slab[e] : NULL, arg);
     pg += 1u << order;
   }
 }

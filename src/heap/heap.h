@@ -68,15 +68,47 @@ static inline __attribute__((always_inline)) uintptr_t lm_reg_lookup(uintptr_t a
  * could not be mapped. */
 bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) LM_HIDDEN;
 
-/* ---- chunks ----
- * Each chunk has a header: the core's state of the chunk (first, so that
- * its handle is the header's address >> LM_BUDDY_SHIFT), then the heap's
- * own per-chunk tables. Headers come from a pool of metadata that is never
- * unmapped (meta.c), not from the chunk: a stale or bogus pointer into a
- * chunk that was just unmapped still reads a header (zeros or another
- * chunk's, whose base then differs), never unmapped memory. */
-#define LM_PM_LARGE (1u << 31) /* pagemap: head of a large run | its pages (0: a later block of one) */
+/* ---- slabs and chunks ----
+ * A slab's record lives in its chunk's header: the core's state of the
+ * slab (first, so that the slab's handle is the record's address >>
+ * LM_SLAB_SHIFT), then the heap's fields, then, on a cache line of its own,
+ * the mirror of the allocated bits that free reads without a lock. */
+struct lm_slab {
+  struct lm_slab_core core;       /* only src/core reads or writes it */
+  uintptr_t base;                 /* span address */
+  struct lm_slab *ph_child, *ph_next, *ph_prev; /* nonfull pairing heap, by base */
+  uint8_t cls;
+  uint8_t state;                  /* enum lm_slab_state */
+  uint16_t num;                   /* record number in its chunk's header */
+  uint32_t free_ms;               /* last slot freed (low 32 bits of ms) */
+  uint16_t purged;                /* span pages given back while the slab lives */
+  uint16_t freed_since_check;     /* a slot was freed since the last sparse check */
+  uint16_t free_seen;             /* pages wholly free at the last check (dense slabs of big slots) */
+  /* A bit per slot: allocated by the core's account. The heap keeps it with
+   * the core's state, under the arena lock; free's fast path reads it
+   * without (relaxed atomics). */
+  uint64_t live[LM_SLAB_WORDS] __attribute__((aligned(64)));
+} __attribute__((aligned(1u << LM_SLAB_SHIFT)));
+_Static_assert(sizeof(struct lm_slab) == (1u << LM_SLAB_SHIFT), "a slab record is one 256-byte slot");
+/* PURGING: out of every list while its free pages are being released. */
+enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
+                     LM_SLAB_PURGING };
+
+static inline lm_slab_t lm_slab_h(const struct lm_slab *sl) { return LM_SLAB_HANDLE(sl); }
+
+/* Each chunk has a header: the core's state of the chunk (first, so that
+ * its handle is the header's address >> LM_BUDDY_SHIFT), the heap's own
+ * per-chunk tables, and the records of the slabs whose spans lie in the
+ * chunk. Headers come from a pool of metadata that is never unmapped
+ * (meta.c), not from the chunk: a stale or bogus pointer into a chunk that
+ * was just unmapped still reads a header (zeros or another chunk's, whose
+ * base then differs), never unmapped memory. Pages of a header are touched
+ * only as they are used: records are taken lowest number first. */
+#define LM_PM_LARGE 0x8000u /* pagemap: head of a large run | its pages (0: a later block of one) */
 #define LM_HDR_SIZE ((size_t)1 << LM_BUDDY_SHIFT)
+#ifndef LM_CHUNK_SLABS
+#define LM_CHUNK_SLABS 256 /* slab records per chunk (tests/limits runs them out with fewer) */
+#endif
 
 struct lm_chunk {
   struct lm_buddy_chunk core;     /* only src/core reads or writes it */
@@ -85,44 +117,31 @@ struct lm_chunk {
   uint32_t free_pages;            /* pages in free buddy blocks */
   uint32_t dirty_free;            /* of which dirty */
   uint32_t nowin_need, nowin_order; /* no dirty window that big here (find_dirty_window) */
-  uint32_t nslabs;                /* slabs with a span in this chunk */
+  uint32_t nslabs;                /* slab records in use */
   struct lm_chunk *next;          /* arena's list, by increasing base; the pool's free list */
   uint64_t dirty[LM_CHUNK_PAGES / 64];
   uint64_t freemap[LM_CHUNK_PAGES / 64]; /* pages in free blocks, as the heap last saw: a filter only */
-  uint32_t page[LM_CHUNK_PAGES];  /* pagemap: slab + 1, LARGE|pages, LARGE, or 0 */
+  uint64_t slab_used[(LM_CHUNK_SLABS + 63) / 64]; /* records in use */
+  uint16_t page[LM_CHUNK_PAGES];  /* pagemap: slab record + 1, LARGE|pages, LARGE, or 0 */
   uint32_t stamp[LM_CHUNK_PAGES]; /* ms (low 32 bits) when a free page was freed */
+  struct lm_slab slab[LM_CHUNK_SLABS];
 };
 _Static_assert(sizeof(struct lm_chunk) <= LM_HDR_SIZE, "a chunk header fits its pool slot");
 
-/* The core's handle of chunk ch. */
+/* The core's handle of chunk ch; the chunk whose header holds slab sl. */
 static inline uint32_t lm_chunk_c(const struct lm_chunk *ch) { return LM_BUDDY_HANDLE(ch); }
+static inline struct lm_chunk *lm_slab_chunk(const struct lm_slab *sl) {
+  return (struct lm_chunk *)((uintptr_t)sl & ~(uintptr_t)(LM_HDR_SIZE - 1));
+}
 
 /* meta.c: chunk headers, LM_HDR_SIZE-aligned, from regions never unmapped.
- * A fresh or reused header's heap part is zeroed by lm_hdr_alloc. */
+ * A fresh or reused header's tables read zero (not its slab records). */
 struct lm_chunk *lm_hdr_alloc(void) LM_HIDDEN;
 void lm_hdr_free(struct lm_chunk *ch) LM_HIDDEN;
-/* Resident bytes of the header pool (mincore), and bytes mapped for it. */
+/* Resident bytes of the header pool, and of all metadata (the header
+ * pool, the small-object pool, the registry's leaves): mincore walks. */
 size_t lm_hdr_resident(void) LM_HIDDEN;
-
-/* ---- slabs (indexed by core slab index) ---- */
-struct lm_slab {
-  uintptr_t base;                 /* span address */
-  uint32_t cls, nslots;
-  struct lm_chunk *chunk;
-  uint32_t arena;
-  uint32_t state;                 /* enum lm_slab_state */
-  uint32_t ph_child, ph_next, ph_prev; /* nonfull pairing heap, by base */
-  uint32_t free_ms;               /* last slot freed (low 32 bits of ms) */
-  uint16_t purged;                /* span pages given back while the slab lives */
-  uint16_t freed_since_check;     /* a slot was freed since the last sparse check */
-  uint16_t free_seen;             /* pages wholly free at the last check (dense slabs of big slots) */
-};
-/* PURGING: out of every list while its free pages are being released. */
-enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
-                     LM_SLAB_PURGING };
-extern struct lm_slab lm_slabs[LM_MAX_SLABS] LM_HIDDEN;
-/* Per slab, a bit per slot: allocated by the core's account (arena.c keeps it with the core's state, under the lock; free's fast path reads it without). */
-extern uint64_t lm_slot_live[LM_MAX_SLABS][LM_SLAB_MAX_SLOTS / 64] LM_HIDDEN;
+size_t lm_meta_resident(void) LM_HIDDEN;
 
 /* Per size class, filled at init from the core's functions. */
 extern uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1] LM_HIDDEN; /* (n+15)>>4 -> class */
@@ -152,9 +171,9 @@ struct lm_arena {
   uint32_t idx;
   struct lm_chunk *chunks;        /* by increasing address */
   struct lm_chunk *fit[LM_MAX_ORDER + 1]; /* first-fit hints by order (chunk.c) */
-  uint32_t cur[LM_NUM_CLASSES];   /* slab being filled, or LM_NONE */
-  uint32_t nonfull[LM_NUM_CLASSES]; /* pairing heap root (lowest base first) */
-  uint32_t spare[LM_NUM_CLASSES]; /* one empty slab kept against ping-pong */
+  struct lm_slab *cur[LM_NUM_CLASSES];     /* slab being filled, or NULL */
+  struct lm_slab *nonfull[LM_NUM_CLASSES]; /* pairing heap root (lowest base first) */
+  struct lm_slab *spare[LM_NUM_CLASSES];   /* one empty slab kept against ping-pong */
   uint32_t spare_ms[LM_NUM_CLASSES];
   uint64_t purge_due_ms;          /* next time a decay pass is worth doing */
   uint32_t sparse_due_ms;         /* next pass over sparse slabs (low 32 bits) */
@@ -193,7 +212,8 @@ struct lm_heap {
   size_t huge_live_bytes, huge_cached_bytes;
   uint64_t huge_nmalloc, huge_nfree, huge_nreuse;
   /* process-wide counters, under meta_lock */
-  size_t meta_bytes, chunk_bytes;
+  size_t meta_bytes, chunk_bytes;  /* metadata mapped (all of it), chunks mapped */
+  size_t hdr_bytes;               /* of meta_bytes: the chunk header pool's regions */
   uint64_t ntrim, nunmapped_chunks;
 };
 extern struct lm_heap lm_heap LM_HIDDEN;
@@ -257,10 +277,7 @@ size_t lm_arena_purge(struct lm_arena *a, bool all) LM_HIDDEN;
  * any age until purge_keep are left. Takes the lock. */
 size_t lm_arena_purge_excess(struct lm_arena *a) LM_HIDDEN;
 
-/* Resident bytes of the static tables indexed by slab and chunk index (the
- * core's buddy rows and slab records, lm_slabs, lm_slot_live), up to the highest index ever used:
- * a mincore walk, no lock held across it. */
-size_t lm_tables_resident(void) LM_HIDDEN;
+
 
 /* ---- huge.c ---- */
 void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) LM_HIDDEN;
@@ -275,10 +292,10 @@ size_t lm_huge_decay(bool all) LM_HIDDEN;
 typedef void (*lm_chunk_fn)(const struct lm_arena *a, const struct lm_chunk *ch, void *arg);
 void lm_heap_each_chunk(lm_chunk_fn fn, void *arg) LM_HIDDEN;
 /* Within a chunk (lock held): the blocks in address order, with for each its
- * head page, order, allocated flag and, for pages of a slab, its slab index
- * (LM_NONE otherwise). */
+ * head page, order, allocated flag and, for pages of a slab, its slab's
+ * record (NULL otherwise). */
 typedef void (*lm_block_fn)(const struct lm_chunk *ch, uint32_t page, uint32_t order,
-                            bool allocated, uint32_t slab, void *arg);
+                            bool allocated, const struct lm_slab *slab, void *arg);
 void lm_chunk_each_block(const struct lm_chunk *ch, lm_block_fn fn, void *arg) LM_HIDDEN;
 
 #endif

@@ -34,23 +34,23 @@ static uint8_t free_state(const struct lm_chunk *ch, uint32_t pg) {
 /* A slab's pages share its state: all live when every slot is allocated,
  * partly used when some are (the free slots keep the whole span from going
  * back), free when none is (an empty slab kept as the class's spare). */
-static void slab_cells(struct walk *w, const struct lm_chunk *ch, uint32_t head, uint32_t npages, uint32_t s) {
-  const struct lm_slab *sl = &lm_slabs[s];
-  size_t sz = lm_class_bytes[sl->cls], used = lm_slab_used(s);
+static void slab_cells(struct walk *w, const struct lm_chunk *ch, uint32_t head, uint32_t npages,
+                       const struct lm_slab *sl) {
+  size_t sz = lm_class_bytes[sl->cls], used = lm_slab_used(lm_slab_h(sl)), nslots = lm_slab_nslots(lm_slab_h(sl));
   w->m->live_bytes += used * sz;
   if (used == 0) {
     for (uint32_t p = head; p < head + npages; p++) w->cur->cell[p] = free_state(ch, p);
     return;
   }
-  if (used < sl->nslots) w->m->partly_free_bytes += (sl->nslots - used) * sz;
-  memset(&w->cur->cell[head], used < sl->nslots ? LM_HM_PARTLY : LM_HM_LIVE, npages);
+  if (used < nslots) w->m->partly_free_bytes += (nslots - used) * sz;
+  memset(&w->cur->cell[head], used < nslots ? LM_HM_PARTLY : LM_HM_LIVE, npages);
 }
 
-static void on_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, bool allocated, uint32_t slab,
-                     void *arg) {
+static void on_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, bool allocated,
+                     const struct lm_slab *slab, void *arg) {
   struct walk *w = arg;
   uint32_t n = 1u << order;
-  if (allocated && slab != LM_NONE) {
+  if (allocated && slab != NULL) {
     slab_cells(w, ch, pg, n, slab);
   } else if (allocated && (ch->page[pg] & LM_PM_LARGE)) {
     memset(&w->cur->cell[pg], LM_HM_LIVE, n);
@@ -91,10 +91,7 @@ static struct lm_heapmap *take(size_t cap) {
   m->huge_live = lm_heap.huge_live_bytes;
   m->huge_cached = lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
-  size_t tables = lm_tables_resident();
-  lm_lock(&lm_heap.meta_lock);
-  m->cells[LM_HM_META] = (lm_heap.meta_bytes + tables) / PAGE;
-  lm_unlock(&lm_heap.meta_lock);
+  m->cells[LM_HM_META] = lm_meta_resident() / PAGE; /* as lm_stats' metadata: resident pages */
   struct lm_tcounters t;
   lm_tc_totals(&t, &m->tcache_bytes);
   return m;
@@ -122,14 +119,13 @@ struct usage_walk {
   uint32_t last_arena;
 };
 
-static void usage_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, bool allocated, uint32_t slab,
-                        void *arg) {
+static void usage_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, bool allocated,
+                        const struct lm_slab *sl, void *arg) {
   (void)ch, (void)pg;
   struct lm_hm_usage *u = ((struct usage_walk *)arg)->u;
-  if (!allocated || slab == LM_NONE) return;
-  const struct lm_slab *sl = &lm_slabs[slab];
-  u->slots[sl->cls] += sl->nslots;
-  u->used[sl->cls] += lm_slab_used(slab);
+  if (!allocated || sl == NULL) return;
+  u->slots[sl->cls] += lm_slab_nslots(lm_slab_h(sl));
+  u->used[sl->cls] += lm_slab_used(lm_slab_h(sl));
   u->slab_bytes += (size_t)LM_PAGE_SIZE << order;
 }
 

@@ -26,7 +26,7 @@ void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, b
   struct lm_chunk *ch;
   uint32_t pg;
   lm_lock(&a->lock);
-  while (!lm_arena_buddy_alloc(a, order, pages, &ch, &pg)) {
+  while (!lm_arena_buddy_alloc(a, order, pages, LM_WANT_RUN, &ch, &pg)) {
     if (!lm_arena_grow(a)) {
       lm_unlock(&a->lock);
       return NULL;
@@ -51,7 +51,7 @@ static const char *classify_bad(struct lm_chunk *ch, uintptr_t p) {
   uint32_t e = head >= 0 ? ch->page[head] : 0;
   lm_unlock(&a->lock);
   if (!alloc) return (p & (LM_PAGE_SIZE - 1)) == 0 ? "double free of" : "invalid pointer (free memory)";
-  if (e & LM_PM_LARGE || e - 1 < LM_MAX_SLABS) return "interior pointer (not the start of a block)";
+  if (e & LM_PM_LARGE || e - 1 < LM_CHUNK_SLABS) return "interior pointer (not the start of a block)";
   return "invalid pointer (not allocated by lemmalloc)";
 }
 

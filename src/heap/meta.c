@@ -6,6 +6,7 @@
  * purged instead (madvise), and reads as zero afterwards. */
 #include "heap.h"
 #include "vg.h"
+#include <stddef.h>
 #include <string.h>
 
 void *lm_meta_map(size_t len, size_t align) {
@@ -20,11 +21,14 @@ void *lm_meta_map(size_t len, size_t align) {
   return m;
 }
 
-/* ---- small objects: bump allocation in 256 KiB pieces, never freed ---- */
+/* ---- small objects: bump allocation in 256 KiB pieces, never freed ----
+ * Each piece starts with a link to the one before, so that the resident
+ * count can walk them. */
 
 #define META_PIECE ((size_t)256 << 10)
-
-static char *meta_cur, *meta_end; /* meta_lock */
+struct piece { struct piece *prev; size_t len; };
+static char *meta_cur, *meta_end;     /* meta_lock */
+static struct piece *pieces;          /* the last piece mapped */
 
 void *lm_meta_alloc(size_t size) {
   size = (size + 63) & ~(size_t)63;
@@ -37,15 +41,35 @@ void *lm_meta_alloc(size_t size) {
       return p;
     }
     lm_unlock(&lm_heap.meta_lock);
-    size_t len = size > META_PIECE ? (size + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1) : META_PIECE;
+    size_t head = 64; /* the piece's link, padded to the objects' alignment */
+    size_t len = size + head > META_PIECE ? (size + head + LM_PAGE_SIZE - 1) & ~(size_t)(LM_PAGE_SIZE - 1)
+                                          : META_PIECE;
     char *m = lm_meta_map(len, LM_PAGE_SIZE);
     if (m == NULL) return NULL;
     lm_lock(&lm_heap.meta_lock);
+    struct piece *pc = (struct piece *)m;
+    pc->prev = pieces;
+    pc->len = len;
+    pieces = pc;
     /* The rest of the previous piece is abandoned (at most one object). */
-    meta_cur = m;
+    meta_cur = m + head;
     meta_end = m + len;
     lm_unlock(&lm_heap.meta_lock);
   }
+}
+
+/* Resident bytes of the pool's pieces and of the registry's leaves. */
+static size_t pool_resident(void) {
+  lm_lock(&lm_heap.meta_lock);
+  struct piece *pc = pieces; /* pieces are only ever prepended */
+  lm_unlock(&lm_heap.meta_lock);
+  size_t bytes = 0;
+  for (; pc != NULL; pc = pc->prev) bytes += lm_os_resident(pc, pc->len);
+  for (size_t i = 0; i < sizeof lm_reg_root / sizeof lm_reg_root[0]; i++) {
+    uintptr_t *leaf = __atomic_load_n(&lm_reg_root[i], __ATOMIC_ACQUIRE);
+    if (leaf != NULL) bytes += lm_os_resident(leaf, sizeof(uintptr_t) << LM_REG_LEAF_BITS);
+  }
+  return bytes;
 }
 
 /* ---- chunk headers ----
@@ -54,7 +78,8 @@ void *lm_meta_alloc(size_t size) {
  * headers go on a free list linked through their `next` field; all their
  * pages but the one holding that link are purged, so an unused header costs
  * one page. Nothing reads a header's old contents: lm_buddy_init's contract
- * reads nothing of the old state, and lm_hdr_alloc zeroes the heap's part. */
+ * reads nothing of the old state, nor lm_slab_init's of a record's, and
+ * lm_hdr_alloc zeroes the heap's tables. */
 
 #define HDRS_PER_REGION 8 /* 1 MiB: an idle process maps one region */
 #define REGION_SIZE (HDRS_PER_REGION * LM_HDR_SIZE)
@@ -90,6 +115,7 @@ struct lm_chunk *lm_hdr_alloc(void) {
     lm_vg_hide(m, REGION_SIZE);
     r->base = m;
     lm_lock(&lm_heap.meta_lock);
+    lm_heap.hdr_bytes += REGION_SIZE;
     r->next = regions;
     regions = r;
     if (region_cur < region_end) { /* another thread mapped one meanwhile: keep ours for later */
@@ -103,8 +129,15 @@ struct lm_chunk *lm_hdr_alloc(void) {
     }
     lm_unlock(&lm_heap.meta_lock);
   }
-  /* The heap's part reads zero; the core's part is the core's (init). */
-  memset((char *)ch + sizeof ch->core, 0, sizeof *ch - sizeof ch->core);
+  /* The heap's tables must read zero (the core's part is the core's, set
+   * by lm_buddy_init; the slab records are set up one by one as they are
+   * taken). A fresh region reads zero, and lm_hdr_free purged every page
+   * of a reused header but the one holding its link: only that page's part
+   * of the tables is cleared, so the others are touched only when used. */
+  char *tables = (char *)ch + sizeof ch->core, *end = (char *)ch + offsetof(struct lm_chunk, slab);
+  char *pg = (char *)((uintptr_t)&ch->next & ~(uintptr_t)(LM_PAGE_SIZE - 1));
+  char *lo = pg > tables ? pg : tables, *hi = pg + LM_PAGE_SIZE < end ? pg + LM_PAGE_SIZE : end;
+  memset(lo, 0, (size_t)(hi - lo));
   return ch;
 }
 
@@ -119,6 +152,8 @@ void lm_hdr_free(struct lm_chunk *ch) {
   hdr_free = ch;
   lm_unlock(&lm_heap.meta_lock);
 }
+
+size_t lm_meta_resident(void) { return lm_hdr_resident() + pool_resident(); }
 
 size_t lm_hdr_resident(void) {
   lm_lock(&lm_heap.meta_lock);

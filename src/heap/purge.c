@@ -4,8 +4,6 @@
  * buddy under the lock, makes the syscalls without it, and gives them back. */
 #include "arena.h"
 
-#define S lm_slabs
-
 static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool excess);
 
 size_t lm_arena_purge_aged(struct lm_arena *a, uint32_t age) { return arena_purge(a, age, false, false); }
@@ -60,11 +58,12 @@ static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
 
 #define SPARSE_BATCH 32
 
-static uint32_t sparse_free_mask(uint32_t s) {
-  uint32_t size = lm_class_bytes[S[s].cls], nslots = S[s].nslots, npages = 1u << lm_slab_order_of[S[s].cls];
+static uint32_t sparse_free_mask(const struct lm_slab *sl) {
+  lm_slab_t s = lm_slab_h(sl);
+  uint32_t size = lm_class_bytes[sl->cls], nslots = lm_slab_nslots(s), npages = 1u << lm_slab_order_of[sl->cls];
   uint32_t mask = 0;
   for (uint32_t p = 0; p < npages; p++) {
-    if (S[s].purged >> p & 1) continue;
+    if (sl->purged >> p & 1) continue;
     uint32_t first = (p << LM_PAGE_SHIFT) / size, last = ((p + 1) << LM_PAGE_SHIFT) / size; /* may overrun by one: harmless */
     bool all_free = true;
     for (uint32_t k = first; k <= last && k < nslots && all_free; k++)
@@ -74,54 +73,52 @@ static uint32_t sparse_free_mask(uint32_t s) {
   return mask;
 }
 
-/* Lock held on entry and exit; drops it around madvise. Sparse slabs give
- * their wholly free pages at once. Slabs of slots of a page or more are
- * looked at however full they are, since every free slot may hold a whole
- * page (Ruby's 8 KiB strings: their class three quarters full held 15
- * MiB of free slots): their pages go when they were wholly free at the
- * pass before too, a decay of one period, because such a slab is busy (a
- * cache's entries being replaced) and a page taken at once comes back
- * (bloat-rb: 11% more page faults, 5% more time). `all` (a trim) looks at
- * every slab that is not full and takes every wholly free page at once. */
+/* The wholly free pages of slab sl that this pass takes (0: none), by the
+ * rules above; updates the slab's marks of what it saw. */
+static uint32_t sparse_pick(struct lm_slab *sl, bool all) {
+  uint32_t span = 1u << lm_slab_order_of[sl->cls], size = lm_class_bytes[sl->cls];
+  bool sparse = (uint64_t)lm_slab_used(lm_slab_h(sl)) * size * 2 <= ((uint64_t)span << LM_PAGE_SHIFT);
+  bool big = size >= LM_PAGE_SIZE;
+  bool changed = sl->freed_since_check;
+  if (!(all || (sparse && changed) || (big && (changed || sl->free_seen)))) return 0;
+  sl->freed_since_check = 0;
+  uint32_t mask = sparse_free_mask(sl);
+  if (!sparse && !all) {
+    uint32_t fresh = mask & ~(uint32_t)sl->free_seen;
+    mask &= sl->free_seen;
+    sl->free_seen = (uint16_t)fresh;
+  } else {
+    sl->free_seen = 0;
+  }
+  return mask;
+}
+
+/* Lock held on entry and exit; drops it around madvise. Walks the slabs of
+ * every chunk of the arena by record (a chunk's records in use are a
+ * bitmap in its header), a batch at a time. */
 static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
   size_t released = 0;
-  uint32_t recs[SPARSE_BATCH], masks[SPARSE_BATCH];
+  struct lm_slab *recs[SPARSE_BATCH];
+  uint32_t masks[SPARSE_BATCH];
   struct lm_chunk *ch = a->chunks;
-  uint32_t pg = 0;
+  uint32_t num = 0; /* next record number to look at in ch */
   for (;;) {
     uint32_t n = 0;
     while (ch != NULL && n < SPARSE_BATCH) {
-      if (pg >= LM_CHUNK_PAGES || ch->nslabs == 0) { /* no slab here: next chunk */
+      if (num >= LM_CHUNK_SLABS || ch->nslabs == 0) {
         ch = ch->next;
-        pg = 0;
+        num = 0;
         continue;
       }
-      uint32_t s = ch->page[pg] - 1;
-      if (s >= LM_MAX_SLABS) {
-        pg++;
-        continue;
-      }
-      uint32_t span = 1u << lm_slab_order_of[S[s].cls], size = lm_class_bytes[S[s].cls];
-      uintptr_t at = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
-      pg = (uint32_t)((S[s].base - ch->base) >> LM_PAGE_SHIFT) + span;
-      if (S[s].base != at || S[s].state != LM_SLAB_NONFULL) continue;
-      bool sparse = (uint64_t)lm_slab_used(s) * size * 2 <= ((uint64_t)span << LM_PAGE_SHIFT);
-      bool big = size >= LM_PAGE_SIZE;
-      bool changed = S[s].freed_since_check;
-      if (!(all || (sparse && changed) || (big && (changed || S[s].free_seen)))) continue;
-      S[s].freed_since_check = 0;
-      uint32_t mask = sparse_free_mask(s);
-      if (!sparse && !all) {
-        uint32_t fresh = mask & ~(uint32_t)S[s].free_seen;
-        mask &= S[s].free_seen;
-        S[s].free_seen = (uint16_t)fresh;
-      } else {
-        S[s].free_seen = 0;
-      }
+      uint32_t k = num++;
+      if (!(ch->slab_used[k / 64] >> (k % 64) & 1)) continue;
+      struct lm_slab *sl = &ch->slab[k];
+      if (sl->state != LM_SLAB_NONFULL) continue;
+      uint32_t mask = sparse_pick(sl, all);
       if (mask == 0) continue;
-      a->nonfull[S[s].cls] = lm_nonfull_remove(a->nonfull[S[s].cls], s);
-      S[s].state = LM_SLAB_PURGING;
-      recs[n] = s;
+      a->nonfull[sl->cls] = lm_nonfull_remove(a->nonfull[sl->cls], sl);
+      sl->state = LM_SLAB_PURGING;
+      recs[n] = sl;
       masks[n++] = mask;
     }
     if (n == 0) return released;
@@ -131,22 +128,23 @@ static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
       while (m) {
         uint32_t p0 = (uint32_t)__builtin_ctz(m), p1 = p0;
         while (p1 < 32 && (m >> p1 & 1)) p1++;
-        lm_os_purge((void *)(S[recs[i]].base + ((uintptr_t)p0 << LM_PAGE_SHIFT)), (size_t)(p1 - p0) << LM_PAGE_SHIFT);
+        lm_os_purge((void *)(recs[i]->base + ((uintptr_t)p0 << LM_PAGE_SHIFT)), (size_t)(p1 - p0) << LM_PAGE_SHIFT);
         m &= ~((p1 >= 32 ? 0u : 1u << p1) - (1u << p0));
       }
     }
     lm_lock(&a->lock);
     for (uint32_t i = 0; i < n; i++) {
-      uint32_t s = recs[i], k = (uint32_t)__builtin_popcount(masks[i]);
-      S[s].purged |= (uint16_t)masks[i];
+      struct lm_slab *sl = recs[i];
+      uint32_t k = (uint32_t)__builtin_popcount(masks[i]);
+      sl->purged |= (uint16_t)masks[i];
       a->dirty_pages -= k;
       a->purged_pages += k;
       released += k;
-      if (lm_slab_is_empty(s)) {
-        lm_slab_emptied(a, s, S[s].free_ms);
+      if (lm_slab_is_empty(lm_slab_h(sl))) {
+        lm_slab_emptied(a, sl, sl->free_ms);
       } else {
-        S[s].state = LM_SLAB_NONFULL;
-        a->nonfull[S[s].cls] = lm_nonfull_insert(a->nonfull[S[s].cls], s);
+        sl->state = LM_SLAB_NONFULL;
+        a->nonfull[sl->cls] = lm_nonfull_insert(a->nonfull[sl->cls], sl);
       }
     }
   }
@@ -167,11 +165,11 @@ size_t lm_arena_purge_excess(struct lm_arena *a) {
  * again when they will have. */
 static void release_spares(struct lm_arena *a, uint32_t now, uint32_t age) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    uint32_t s = a->spare[c];
-    if (s == LM_NONE) continue;
+    struct lm_slab *sl = a->spare[c];
+    if (sl == NULL) continue;
     if (now - a->spare_ms[c] >= age) {
-      a->spare[c] = LM_NONE;
-      lm_slab_release_span(a, s, a->spare_ms[c]); /* aged already: purgeable now */
+      a->spare[c] = NULL;
+      lm_slab_release_span(a, sl, a->spare_ms[c]); /* aged already: purgeable now */
     } else {
       lm_schedule_purge(a, a->spare_ms[c]);
     }

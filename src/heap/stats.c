@@ -18,7 +18,7 @@ static size_t raise_peak(size_t *peak, size_t v) {
  * over the tables in use (no heap walk): cheap enough for the decay tick
  * (one uncontended lock per arena). */
 static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
-  size_t tables = lm_tables_resident(); /* first: the counters below are read close together */
+  size_t tables = lm_meta_resident(); /* first: the counters below are read close together */
   size_t dirty = 0;
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
@@ -30,14 +30,14 @@ static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
   size_t huge = lm_heap.huge_live_bytes + lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
   lm_lock(&lm_heap.meta_lock);
-  size_t meta = lm_heap.meta_bytes, chunks = lm_heap.chunk_bytes;
+  size_t chunks = lm_heap.chunk_bytes, meta = lm_heap.meta_bytes;
   lm_unlock(&lm_heap.meta_lock);
   struct lm_tcounters t;
   size_t cached;
   lm_tc_totals(&t, &cached);
   *allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
   *mapped = chunks + huge + meta;
-  *resident = dirty * LM_PAGE_SIZE + huge + meta + tables;
+  *resident = dirty * LM_PAGE_SIZE + huge + tables;
 }
 
 void lm_stats_sample(void) LM_HIDDEN;
@@ -52,7 +52,7 @@ void lm_stats_sample(void) {
 int lm_stats(struct lm_stats *st) {
   if (!lm_heap_ready()) lm_heap_init();
   memset(st, 0, sizeof *st);
-  size_t tables = lm_tables_resident(); /* first: the counters below are read close together */
+  size_t tables = lm_meta_resident(); /* first: the counters below are read close together */
   size_t dirty = 0;
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
@@ -91,10 +91,11 @@ int lm_stats(struct lm_stats *st) {
   st->tcache_hits = t.hits;
   st->allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
   st->narenas = lm_heap.narenas;
-  /* Mapped: what lemmalloc took from the OS with mmap (its static tables
-   * came with the library); metadata and resident count those tables'
-   * resident pages too. */
-  st->metadata = mapped_tables + tables;
+  /* Mapped: what lemmalloc took from the OS with mmap. Metadata: what of
+   * its own tables is resident (mincore over the header pool, the small
+   * object pool and the registry's leaves: a header is touched only as its
+   * chunk is used). */
+  st->metadata = tables;
   st->mapped = st->chunks_mapped + st->huge_live + st->huge_cached + mapped_tables;
   st->resident = dirty * LM_PAGE_SIZE + st->huge_live + st->huge_cached + st->metadata;
   st->nthreads = t.threads;

@@ -3,7 +3,7 @@
 #include <string.h>
 
 /* Every bin empty with cap 0: always the slow path; remembers no chunk. */
-struct lm_tcache lm_tc_none = {.ch_base = 1};
+struct lm_tcache lm_tc_none;
 __thread struct lm_tcache *lm_tc __attribute__((tls_model("initial-exec"))) = &lm_tc_none;
 uint64_t lm_tc_key;
 
@@ -89,7 +89,6 @@ struct lm_tcache *lm_tc_get(void) {
     return NULL;
   }
   memset(tc, 0, sizeof *tc);
-  tc->ch_base = 1;
   tc->c.threads = 1;
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     tc->bins[c].cap = base_cap[c];

@@ -55,8 +55,7 @@ struct lm_tcounters {
 
 struct lm_tcache {
   /* The chunk of the last slot freed here: free skips the registry walk
-   * when the next pointer lies in the same chunk. ch_base 1 matches none. */
-  uintptr_t ch_base;
+   * when the next pointer lies in the same chunk (NULL: none yet). */
   const struct lm_chunk *ch;
   struct lm_tbin bins[LM_NUM_CLASSES];
   struct lm_tcounters c;
@@ -111,45 +110,41 @@ static inline __attribute__((always_inline)) void lm_tc_push(struct lm_tbin *b, 
 }
 
 /* Is p, beyond doubt, the start of a slot the core counts as allocated?
- * Then *sp = its slab and *clsp = its class; if not, let the exact path
+ * Then *slp = its slab and *clsp = its class; if not, let the exact path
  * decide. No lock: "allocated" is stable for a slot the caller holds, and
  * a "no" read while another thread changes the slab only costs the slow
  * path. A cached slot counts as allocated: callers check the key. */
-static inline __attribute__((always_inline)) bool lm_tc_slot(struct lm_tcache *tc, uintptr_t a, uint32_t *sp,
-                                                             uint32_t *clsp) {
+static inline __attribute__((always_inline)) bool lm_tc_slot(struct lm_tcache *tc, uintptr_t a,
+                                                             const struct lm_slab **slp, uint32_t *clsp) {
 #ifndef LM_FREE_CHECK_LOCKED
   /* The registry walk is two loads, each waiting for the one before; the
    * remembered chunk's loads wait for nothing, which shortens the chain
-   * every free waits on before it can retire. A remembered struct may
-   * since describe another chunk (its base then differs) or one given back
-   * to the OS (no page then names a slab, as a chunk goes back only when
-   * all its pages are free): either way p goes to the registry or to the
-   * slow path. */
+   * every free waits on before it can retire. The remembered header may
+   * since describe another chunk (the pool reuses headers): its own base,
+   * read from it, then differs and p goes to the registry. A header is
+   * never unmapped, so reading it is safe whatever happened. */
   const struct lm_chunk *ch = tc->ch;
-  if (lm_unlikely(tc->ch_base != (a & ~(uintptr_t)(LM_CHUNK_SIZE - 1)))) {
+  if (lm_unlikely(ch == NULL || ch->base != (a & ~(uintptr_t)(LM_CHUNK_SIZE - 1)))) {
     uintptr_t e = lm_reg_lookup(a);
     if (lm_unlikely(e == 0 || (e & LM_REG_HUGE))) return false;
     ch = (const struct lm_chunk *)e;
-    if (tc != &lm_tc_none) {
-      tc->ch_base = ch->base;
-      tc->ch = ch;
-    }
+    if (tc != &lm_tc_none) tc->ch = ch;
   }
-  uint32_t s = ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
-  if (lm_unlikely(s >= LM_MAX_SLABS)) return false;
-  const struct lm_slab *sl = &lm_slabs[s];
+  uint32_t n = (uint32_t)ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
+  if (lm_unlikely(n >= LM_CHUNK_SLABS)) return false;
+  const struct lm_slab *sl = &ch->slab[n];
   uint32_t cls = sl->cls;
   uint32_t slot = lm_slot_of(cls, (uint32_t)(a - sl->base));
   if (lm_unlikely(slot >= LM_SLAB_MAX_SLOTS)) return false; /* not a slot start */
-  /* The core's "allocated", from its mirror (arena.c). */
-  uint64_t live = __atomic_load_n(&lm_slot_live[s][slot / 64], __ATOMIC_RELAXED);
+  /* The core's "allocated", from its mirror (slabs.c). */
+  uint64_t live = __atomic_load_n(&sl->live[slot / 64], __ATOMIC_RELAXED);
   if (lm_unlikely(!(live >> (slot % 64) & 1))) return false;
-  *sp = s;
+  *slp = sl;
   *clsp = cls;
   return true;
 #else
   /* Sanitizer builds always ask the core, under the lock. */
-  (void)tc, (void)a, (void)sp, (void)clsp;
+  (void)tc, (void)a, (void)slp, (void)clsp;
   return false;
 #endif
 }
@@ -164,8 +159,9 @@ enum lm_tc_free { LM_TC_SLOW, LM_TC_DONE, LM_TC_FULL };
  * which classifies p exactly and reports any error. */
 static inline __attribute__((always_inline)) enum lm_tc_free lm_tc_free_fast(void *ptr, uint32_t *clsp) {
   struct lm_tcache *tc = lm_tc;
-  uint32_t s, cls;
-  if (lm_unlikely(!lm_tc_slot(tc, (uintptr_t)ptr, &s, &cls))) return LM_TC_SLOW;
+  const struct lm_slab *sl;
+  uint32_t cls;
+  if (lm_unlikely(!lm_tc_slot(tc, (uintptr_t)ptr, &sl, &cls))) return LM_TC_SLOW;
   struct lm_tbin *b = &tc->bins[cls];
   uintptr_t *p = (uintptr_t *)ptr, key = lm_tc_key;
   /* The cap first: with cap 0 (no cache, valgrind, trace) p's bytes are

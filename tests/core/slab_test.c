@@ -34,23 +34,31 @@ static void run(const char *name, bool (*fn)(void))
 
 /* Raw state of slab s (its whole record, reached like the core reaches it),
  * to show that a rejected call changed nothing. */
+/* Slab handles: the record of slab s lives at s << LM_SLAB_SHIFT (slab.h),
+ * so the test keeps NPOOL records in memory aligned to that, allocated at
+ * start (the loader does not honour static alignments above a page under
+ * ASLR), and names record i by SH(i). */
+#define NPOOL 512
+static char *volatile pool; /* keeps the pool reachable for LeakSanitizer */
+static lm_slab_t SH(uint64_t i) { return LM_SLAB_HANDLE(pool + (i << LM_SLAB_SHIFT)); }
+
 struct snapshot {
   struct lm_slab_core rec;
 };
 
-static void snap(uint32_t s, struct snapshot *out)
+static void snap(lm_slab_t s, struct snapshot *out)
 {
   out->rec = LM_SLAB(s);
 }
 
-static bool same(uint32_t s, const struct snapshot *a)
+static bool same(lm_slab_t s, const struct snapshot *a)
 {
   return memcmp(&a->rec, &LM_SLAB(s), sizeof a->rec) == 0;
 }
 
 static bool test_fresh_lowest_first(void)
 {
-  uint32_t s = 7;
+  lm_slab_t s = SH(7);
   lm_slab_init(s, 48, 5);
   EXPECT(lm_slab_check(s) && lm_slab_is_empty(s) && !lm_slab_is_full(s) &&
              lm_slab_used(s) == 0 && lm_slab_nslots(s) == 5 && lm_slab_slot_size(s) == 48,
@@ -70,7 +78,7 @@ static bool test_fresh_lowest_first(void)
 
 static bool test_lowest_reuse(void)
 {
-  uint32_t s = 8;
+  lm_slab_t s = SH(8);
   lm_slab_init(s, 16, 10);
   for (int i = 0; i < 10; i++)
     lm_slab_alloc(s);
@@ -100,7 +108,7 @@ static bool test_lowest_reuse(void)
 static bool test_word_boundaries(void)
 {
   static const uint32_t ns[] = {1, 63, 64, 65, 127, 128, 129, 300, 448, 511, 512};
-  uint32_t s = 9;
+  lm_slab_t s = SH(9);
   for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
     uint32_t n = ns[k], size = LM_QUANTUM;
     lm_slab_init(s, size, n);
@@ -139,7 +147,7 @@ static bool test_word_boundaries(void)
 
 static bool test_bad_frees_change_nothing(void)
 {
-  uint32_t s = LM_MAX_SLABS - 1;
+  lm_slab_t s = SH(NPOOL - 1);
   lm_slab_init(s, 4096, 4);
   lm_slab_alloc(s); /* 0 */
   lm_slab_alloc(s); /* 4096 */
@@ -181,20 +189,20 @@ static bool test_bad_frees_change_nothing(void)
 
 static bool test_other_slabs_untouched(void)
 {
-  lm_slab_init(100, 64, 3);
-  lm_slab_init(101, 64, 3);
-  lm_slab_init(102, 64, 3);
-  lm_slab_alloc(100);
-  lm_slab_alloc(102);
+  lm_slab_init(SH(100), 64, 3);
+  lm_slab_init(SH(101), 64, 3);
+  lm_slab_init(SH(102), 64, 3);
+  lm_slab_alloc(SH(100));
+  lm_slab_alloc(SH(102));
   struct snapshot a, c;
-  snap(100, &a);
-  snap(102, &c);
-  lm_slab_alloc(101);
-  lm_slab_alloc(101);
-  lm_slab_free(101, 64);
-  lm_slab_free(101, 0);
-  lm_slab_init(101, 32, 7);
-  EXPECT(same(100, &a) && same(102, &c), "operations on slab 101 changed a neighbour");
+  snap(SH(100), &a);
+  snap(SH(102), &c);
+  lm_slab_alloc(SH(101));
+  lm_slab_alloc(SH(101));
+  lm_slab_free(SH(101), 64);
+  lm_slab_free(SH(101), 0);
+  lm_slab_init(SH(101), 32, 7);
+  EXPECT(same(SH(100), &a) && same(SH(102), &c), "operations on slab 101 changed a neighbour");
   return true;
 }
 
@@ -203,7 +211,7 @@ static bool test_other_slabs_untouched(void)
 static bool test_class_geometries(void)
 {
   static bool seen[LM_SLAB_MAX_SLOTS];
-  uint32_t s = 200;
+  lm_slab_t s = SH(200);
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     uint32_t sz = lm_class_size(c), n = lm_class_slab_slots(c);
     lm_slab_init(s, sz, n);
@@ -232,7 +240,7 @@ static bool test_class_geometries(void)
  * proves nothing: break each invariant in turn on a scratch slab. */
 static bool test_check_rejects(void)
 {
-  uint32_t s = 300;
+  lm_slab_t s = SH(300);
   struct snapshot good;
   lm_slab_init(s, 32, 200);
   for (int i = 0; i < 150; i++)
@@ -291,7 +299,8 @@ static uint32_t below(uint32_t n) { return (uint32_t)((rnd() >> 32) % n); }
 
 #define NMODEL 24
 struct model {
-  uint32_t s, size, n;
+  lm_slab_t s;
+  uint32_t size, n;
   bool alloc[LM_SLAB_MAX_SLOTS];
   uint32_t used;
   uint32_t target; /* fill level the op mix drifts to */
@@ -335,10 +344,11 @@ static bool differential(uint64_t ops, uint64_t seed)
   rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
   for (int i = 0; i < NMODEL; i++) {
     /* Spread over the index space, including both ends. */
-    models[i].s = i == 0 ? 0 : i == 1 ? LM_MAX_SLABS - 1 : 2 + below(LM_MAX_SLABS - 3);
+    uint64_t idx = i == 0 ? 0 : i == 1 ? NPOOL - 1 : 2 + below(NPOOL - 3);
     for (int j = 0; j < i; j++)
-      if (models[j].s == models[i].s)
-        models[i].s = (models[i].s + 1) % LM_MAX_SLABS, j = -1;
+      if (models[j].s == SH(idx))
+        idx = (idx + 1) % NPOOL, j = -1;
+    models[i].s = SH(idx);
     model_init(&models[i]);
   }
   uint64_t errs = 0, allocs = 0, frees = 0;
@@ -417,6 +427,9 @@ static bool test_differential(void) { return differential(g_ops, g_seed); }
 
 int main(int argc, char **argv)
 {
+  pool = aligned_alloc((size_t)1 << LM_SLAB_SHIFT, (size_t)NPOOL << LM_SLAB_SHIFT);
+  if (pool == NULL)
+    return 1;
   if (argc > 1)
     g_ops = strtoull(argv[1], NULL, 0);
   if (argc > 2)

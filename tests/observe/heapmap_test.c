@@ -66,13 +66,14 @@ static void slab_pattern(size_t size) {
   char *first = malloc(size);
   uintptr_t a = (uintptr_t)first;
   const struct lm_chunk *ch = (const struct lm_chunk *)lm_reg_lookup(a);
-  uint32_t s = ch->page[(a - ch->base) >> LM_PAGE_SHIFT] - 1, n = lm_slabs[s].nslots;
-  long pages = 1L << lm_buddy_order(lm_chunk_c(ch), (uint32_t)((lm_slabs[s].base - ch->base) >> LM_PAGE_SHIFT));
+  const struct lm_slab *sl = &ch->slab[ch->page[(a - ch->base) >> LM_PAGE_SHIFT] - 1];
+  uint32_t n = lm_slab_nslots(lm_slab_h(sl));
+  long pages = 1L << lm_buddy_order(lm_chunk_c(ch), (uint32_t)((sl->base - ch->base) >> LM_PAGE_SHIFT));
   char **p = malloc(n * sizeof *p); /* another class: 8 bytes a slot */
   p[0] = first;
   for (uint32_t i = 1; i < n; i++) p[i] = malloc(size);
   for (uint32_t i = 0; i < n; i++)
-    CHECKF((uintptr_t)p[i] - lm_slabs[s].base < (uintptr_t)pages * LM_PAGE_SIZE, "slot %u outside the slab", i);
+    CHECKF((uintptr_t)p[i] - sl->base < (uintptr_t)pages * LM_PAGE_SIZE, "slot %u outside the slab", i);
   struct lm_heapmap *m1 = snap();
   CHECKF(delta(m0, m1, LM_HM_LIVE) >= pages, "full slab of %ld pages: live +%ld", pages, delta(m0, m1, LM_HM_LIVE));
   CHECKF(m1->live_bytes - m0->live_bytes >= n * size, "live bytes +%zu", m1->live_bytes - m0->live_bytes);
