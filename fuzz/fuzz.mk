@@ -61,7 +61,7 @@ $(FUZZ_DIR)/replay/.stamp: $(FUZZ_DEPS)
 $(FUZZ_DIR)/tsan/.stamp: $(FUZZ_DEPS)
 	@echo "fuzz: building TSan drivers"
 	@CC=clang CXX=clang++ CFLAGS="$(FUZZ_OPT) -fsanitize=thread" LIB_FUZZING_ENGINE=replay \
-	  OUT=$(@D) FUZZ_LIB_CFLAGS="-DLM_FREE_CHECK_LOCKED $(FUZZ_LIB_CFLAGS)" \
+	  OUT=$(@D) FUZZ_LIB_CFLAGS="$(FUZZ_LIB_CFLAGS)" \
 	  FUZZ_DRIVERS=threads fuzz/build.sh
 	@touch $@
 

@@ -14,8 +14,9 @@
  * every block was freed, it must be zero: a cross-thread free that got lost
  * shows up there.
  *
- * Built with ASan+UBSan and with TSan (lemmalloc's code instrumented too,
- * -DLM_FREE_CHECK_LOCKED). Interleavings vary from run to run: a crash
+ * Built with ASan+UBSan and with TSan (lemmalloc's code instrumented too:
+ * the shipped paths, with the steal protocol's fences as sequentially
+ * consistent atomics, see src/heap/thread.h). Interleavings vary from run to run: a crash
  * found here may need a few replays to reproduce. */
 #define _GNU_SOURCE /* pthread barriers */
 #include "exec.h"

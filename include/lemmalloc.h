@@ -97,7 +97,9 @@ struct lm_stats {
   size_t large_live;      /* live buddy blocks for large requests */
   size_t huge_live;       /* live huge mappings */
   size_t huge_cached;     /* freed huge mappings kept for reuse */
-  size_t tcache_bytes;    /* free slots sitting in thread caches */
+  size_t tcache_bytes;    /* freed large blocks kept in threads' caches */
+  size_t thread_slabs;    /* bytes of the slabs threads allocate from (one per
+                             class a thread uses; given back when it idles) */
   size_t purged;          /* cumulative bytes returned with madvise */
   size_t metadata;        /* lemmalloc's own tables: those it maps, plus the
                              resident pages of its static ones (mincore) */

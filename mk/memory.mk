@@ -23,7 +23,8 @@ check-memory: $(BUILD)/liblemmalloc.so $(MEM_BIN)/reuse $(MEM_BIN)/quiet $(MEM_B
 	  tests/lib/preloaded.sh $(abspath $(BUILD)/liblemmalloc.so) lemmalloc $(MEM_BIN)/reuse || rc=1; \
 	LEMMALLOC_ARENAS=1 LEMMALLOC_PURGE_MS=1000 \
 	  tests/lib/preloaded.sh $(abspath $(BUILD)/liblemmalloc.so) lemmalloc $(MEM_BIN)/quiet || rc=1; \
-	tests/lib/preloaded.sh $(abspath $(BUILD)/liblemmalloc.so) lemmalloc $(MEM_BIN)/idle || rc=1; \
+	LEMMALLOC_ARENAS=1 LEMMALLOC_PURGE_MS=100 \
+	  tests/lib/preloaded.sh $(abspath $(BUILD)/liblemmalloc.so) lemmalloc $(MEM_BIN)/idle || rc=1; \
 	LEMMALLOC_ARENAS=1 LEMMALLOC_PURGE_MS=200 \
 	  tests/lib/preloaded.sh $(abspath $(BUILD)/liblemmalloc.so) lemmalloc $(MEM_BIN)/giveback || rc=1; \
 	exit $$rc

@@ -9,16 +9,15 @@
 #   LM_LIB_CFLAGS    flags every build of LM_LIB_SRCS needs (visibility, TLS
 #                    model, trace switch); add your own after them
 #   LM_LIB_HDRS      headers the sources depend on
-# Example, ASan + static backend + locked free checks (TSan builds too):
-#   $(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fsanitize=address -DLM_FREE_CHECK_LOCKED \
+# Example, ASan + static backend (TSan builds too; under TSan the thread
+# heaps' steal protocol uses sequentially consistent atomics, thread.h):
+#   $(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fsanitize=address \
 #         $(LM_LIB_SRCS) $(LM_OS_STATIC) my_driver.c
-# -DLM_FREE_CHECK_LOCKED makes free validate slots under the arena lock (no
-# lock-free read of slab state: what ThreadSanitizer wants).
 # Linking LM_LIB_SRCS defines malloc & co (override.c); drop
 # src/api/override.c from the list to get only the lm_* names.
 
 LM_CORE_SRCS := src/core/sizeclass.c src/core/buddy.c src/core/slab.c
-LM_HEAP_SRCS := src/heap/heap.c src/heap/meta.c src/heap/chunk.c src/heap/slabs.c src/heap/large.c src/heap/purge.c src/heap/huge.c src/heap/tcache.c src/heap/stats.c \
+LM_HEAP_SRCS := src/heap/heap.c src/heap/meta.c src/heap/chunk.c src/heap/slabs.c src/heap/large.c src/heap/purge.c src/heap/huge.c src/heap/thread.c src/heap/block.c src/heap/stats.c \
                 src/heap/heapmap.c src/heap/vg.c src/heap/config.c src/heap/stats_out.c
 LM_API_SRCS  := src/api/malloc.c src/api/override.c $(wildcard src/api/trace.c) $(if $(wildcard src/api/trace.c),fuzz/ops.c)
 LM_LIB_SRCS  := $(LM_CORE_SRCS) $(LM_HEAP_SRCS) $(LM_API_SRCS)

@@ -31,6 +31,15 @@ $(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/f
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
 
+# early: linked with a library whose constructor allocates, which runs
+# before lemmalloc's own (tests/api/early_lib.c).
+$(TEST_BIN)/libearly.so: tests/api/early_lib.c
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -shared -fPIC -o $@ $<
+$(TEST_BIN)/early: tests/api/early.c $(TEST_HDR) $(TEST_BIN)/libearly.so
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ $< -L$(TEST_BIN) -learly -Wl,-rpath,'$$ORIGIN'
+
 # The same API test linked with liblemmalloc.a; -rdynamic lets it find
 # lm_stats next to malloc and so see that lemmalloc serves it.
 $(TEST_BIN)/api-static: tests/api/api.c $(TEST_HDR) $(BUILD)/liblemmalloc.a
@@ -46,9 +55,9 @@ CHECK_PARTS += api bad threads preload
 
 # The API test runs again with every cache off and purging at once: the
 # paths (fresh mappings, purged pages) that warm caches otherwise hide.
-check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/api-static
+check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/api-static $(TEST_BIN)/early
 	@rc=0; \
-	for t in api oom; do \
+	for t in api oom early; do \
 	  LT_EXPECT=glibc timeout -k 5 300 $(TEST_BIN)/$$t || rc=1; \
 	  $(PRELOADED) lemmalloc $(TEST_BIN)/$$t || rc=1; \
 	  LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_HUGE_CACHE=0 LEMMALLOC_PURGE_MS=0 \

@@ -67,6 +67,42 @@ void lm_slab_release_span(struct lm_arena *a, struct lm_slab *sl, uint32_t stamp
 /* An empty slab, on no list: kept as its class's spare, or released. */
 void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) LM_HIDDEN;
 
+/* Take a slab's freed bits and free those slots in the core; returns how
+ * many. The caller owns the slab: its thread, or the arena under its lock. */
+uint32_t lm_slab_collect(struct lm_slab *sl) LM_HIDDEN;
+/* k slots of the arena's slab sl were just collected (lock held): re-file
+ * it (non-full, empty: spare or released). */
+void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) LM_HIDDEN;
+/* A free into a slab the arena owns: put it on the arena's pending stack
+ * (once until collected). Lock-free. */
+void lm_slab_notify(struct lm_slab *sl) LM_HIDDEN;
+/* Collect every slab on the pending stack (lock held). */
+void lm_arena_collect_pending(struct lm_arena *a) LM_HIDDEN;
+/* Thread t's slab of class cls (if any) goes back to the arena and t takes
+ * another; returns it (NULL: out of memory). t's lock held; takes a's. */
+struct lm_slab *lm_arena_slab_swap(struct lm_arena *a, struct lm_theap *t, uint32_t cls) LM_HIDDEN;
+/* Every slab of t goes back (t's lock held; takes a's). The _checked
+ * version is the fork child's: a slab whose record fails lm_slab_check
+ * stays with the dead thread. */
+/* t's current slabs of the classes in the bit mask go back to a. */
+#define LM_ALL_CLASSES (~(uint64_t)0)
+void lm_arena_slabs_return(struct lm_arena *a, struct lm_theap *t, uint64_t classes) LM_HIDDEN;
+void lm_arena_slabs_return_checked(struct lm_arena *a, struct lm_theap *t) LM_HIDDEN;
+/* One slot of class cls from the arena's own current slab (threads that
+ * own no slabs); NULL if memory is exhausted. Takes the lock. */
+void *lm_arena_alloc_one(struct lm_arena *a, uint32_t cls) LM_HIDDEN;
+
+/* ---- large.c ---- */
+
+/* The pagemap head of a large run: LM_PM_LARGE | pages, with
+ * LM_PM_CACHED while the run sits in a thread's cache. Changed with
+ * atomics: free marks it cached without the arena's lock. */
+#define LM_PM_CACHED 0x4000u
+/* A live run becomes cached (false: it was not a live run of `pages`), a
+ * cached one live again. */
+bool lm_large_set_cached(struct lm_chunk *ch, uintptr_t p, uint32_t pages) LM_HIDDEN;
+void lm_large_set_live(struct lm_chunk *ch, uintptr_t p, uint32_t pages) LM_HIDDEN;
+
 /* ---- purge.c ---- */
 
 /* A decay pass over free pages freed at least `age` ms ago (no trim). */

@@ -3,6 +3,7 @@
  * dirty free pages the decay keeps, and which buddy block an allocation
  * takes: resident pages before purged ones, then first fit by address. */
 #include "arena.h"
+#include "thread.h"
 #include "vg.h"
 #include <string.h>
 
@@ -159,6 +160,9 @@ static void purge_before_grow(void) {
    * size; a heap that grows its chunks instead would hold both (sqlite:
    * 150 -> 120 MiB peak). A loop of huge blocks never gets here. */
   lm_huge_decay(true);
+  /* Threads quiet for an eighth of the decay give back their slabs and
+   * cached blocks: memory another thread runs short of. */
+  lm_th_reclaim(lm_now32(), lm_heap.cfg.purge_ms / 8);
 }
 
 /* Called with a's lock held; drops it to map a chunk. false: out of memory. */

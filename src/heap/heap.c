@@ -3,8 +3,9 @@
 #include "heap.h"
 #include "config.h"
 #include "stats_out.h"
-#include "tcache.h"
+#include "thread.h"
 #include "heapmap.h"
+#include "arena.h"
 #include "vg.h"
 #include <string.h>
 #ifdef LM_HAVE_TRACE
@@ -35,7 +36,22 @@ static size_t put_hex(char *buf, size_t at, size_t cap, uintptr_t v) {
   return at;
 }
 
-void lm_heap_error(const char *fn, const char *what, const void *p) {
+/* The one table of messages: what is wrong, by call. */
+static const char *const call_name[] = {
+  [LM_CALL_FREE] = "free", [LM_CALL_REALLOC] = "realloc", [LM_CALL_USABLE_SIZE] = "malloc_usable_size",
+};
+static const char *why_text(enum lm_call call, enum lm_bad why) {
+  switch (why) {
+  case LM_BAD_FREED: return call == LM_CALL_FREE ? "double free of" : "pointer to a freed block";
+  case LM_BAD_INTERIOR: return "interior pointer (not the start of a block)";
+  case LM_BAD_FREE_MEMORY: return "invalid pointer (free memory)";
+  case LM_BAD_FOREIGN: return "invalid pointer (not allocated by lemmalloc)";
+  case LM_BAD_NONE: break;
+  }
+  return "invalid pointer";
+}
+
+static void say(const char *fn, const char *what, const void *p) {
   char buf[160];
   size_t n = put_str(buf, 0, sizeof buf, "lemmalloc: ");
   n = put_str(buf, n, sizeof buf, fn);
@@ -45,18 +61,15 @@ void lm_heap_error(const char *fn, const char *what, const void *p) {
   n = put_hex(buf, n, sizeof buf, (uintptr_t)p);
   buf[n++] = '\n';
   lm_os_write_err(buf, n);
+}
+
+void lm_heap_report(enum lm_call call, enum lm_bad why, const void *p) {
+  say(call_name[call], why_text(call, why), p);
   if (!lm_heap.cfg.warn_only) lm_os_abort();
 }
 
-_Noreturn void lm_tc_corrupt(const void *p) {
-  lm_heap.cfg.warn_only = false; /* a broken free list cannot be ignored */
-  lm_heap_error("malloc", "corrupted thread cache (write after free?) at", p);
-  lm_os_abort();
-}
-
 _Noreturn void lm_heap_bug(const char *what, const void *p) {
-  lm_heap.cfg.warn_only = false;
-  lm_heap_error("lemmalloc", what, p);
+  say("lemmalloc", what, p);
   lm_os_abort();
 }
 
@@ -65,9 +78,10 @@ _Noreturn void lm_heap_bug(const char *what, const void *p) {
 static void read_config(struct lm_config *c) {
   lm_config_read(c);
   if (lm_vg_init())
-    c->tcache_bytes = 0; /* its links live in free slots: see vg.h (slab records,
-                            whose base is a block's address, are in the header
-                            pool, hidden from memcheck by meta.c) */
+    c->tcache_bytes = 0; /* every call takes a slow path, where the hooks are
+                            (vg.h); slab records, whose base is a block's
+                            address, are in the header pool, hidden from the
+                            leak scan by meta.c */
 }
 
 /* ---- size class tables, derived from the core ---- */
@@ -104,8 +118,6 @@ void lm_heap_init(void) {
   lm_heap.initialized = 1;
   read_config(&lm_heap.cfg);
   lm_heap.narenas = lm_heap.cfg.narenas;
-  lm_heap.key = lm_os_random() & ~(uint64_t)(LM_QUANTUM - 1);
-  lm_tc_key = lm_heap.key;
   class_tables();
   lm_slab_geometry();
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
@@ -116,7 +128,7 @@ void lm_heap_init(void) {
     a->purge_due_ms = UINT64_MAX;
     for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) a->cur[c] = a->nonfull[c] = a->spare[c] = NULL;
   }
-  lm_tc_init();
+  lm_th_init();
   __atomic_store_n(&lm_heap.initialized, 2, __ATOMIC_RELEASE);
   lm_unlock(&lm_heap.init_lock);
   /* glibc's atfork registration may allocate: only now that malloc works. */
@@ -163,7 +175,7 @@ static void fork_child(void) {
     lm_lock_reinit(&lm_heap.arenas[i].purge_lock);
   }
   lm_lock_reinit(&lm_heap.init_lock);
-  lm_tc_fork_child();
+  lm_th_fork_child();
 }
 
 /* ---- registry ---- */
@@ -211,6 +223,7 @@ void lm_heap_tick(void) {
     if (lm_unlikely(__atomic_load_n(&lm_heap.arenas[i].purge_excess, __ATOMIC_RELAXED)))
       lm_arena_purge_excess(&lm_heap.arenas[i]);
   uint64_t now = lm_os_now_ms();
+  lm_th_decay_self((uint32_t)now, lm_heap.cfg.purge_ms);
   uint64_t due = __atomic_load_n(&lm_heap.next_tick_ms, __ATOMIC_RELAXED);
   if (now < due) return;
   uint32_t step = lm_heap.cfg.purge_ms / 4 + 1;
@@ -223,8 +236,9 @@ void lm_heap_tick(void) {
     if (__atomic_load_n(&a->purge_due_ms, __ATOMIC_RELAXED) <= now) lm_arena_purge(a, false);
   }
   lm_huge_decay(false);
-  struct lm_tcache *tc = lm_tc;
-  if (tc != &lm_tc_none) lm_tc_gc(tc, now);
+  /* Threads idle for a decay period give their slabs and cached blocks
+   * back (thread.h: stealing). */
+  lm_th_reclaim((uint32_t)now, lm_heap.cfg.purge_ms);
 }
 
 /* ---- iteration ---- */
@@ -233,6 +247,7 @@ void lm_heap_each_chunk(lm_chunk_fn fn, void *arg) {
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock(&a->lock);
+    lm_arena_collect_pending(a); /* the arena's slabs show their frees */
     for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) fn(a, ch, arg);
     lm_unlock(&a->lock);
   }

@@ -72,11 +72,28 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) LM_HIDDEN;
  * A slab's record lives in its chunk's header: the core's state of the
  * slab (first, so that the slab's handle is the record's address >>
  * LM_SLAB_SHIFT), then the heap's fields, then, on a cache line of its own,
- * the mirror of the allocated bits that free reads without a lock. */
+ * the slab's freed bits.
+ *
+ * Who may touch what (thread.h explains the protocol):
+ *   core, base, cls     the slab's owner: the thread whose current slab it
+ *                       is (owner != NULL), or the arena, under its lock
+ *                       (owner == NULL). cls and base do not change while
+ *                       any slot is allocated, so free reads them freely.
+ *   freed[]             every thread freeing a slot: one atomic OR; the
+ *                       owner takes the bits (atomic exchange) and frees
+ *                       those slots in the core ("collects").
+ *   pending, pnext      the arena's pending stack (slabs.c): a free into a
+ *                       slab the arena owns pushes it once, so that the
+ *                       arena collects it; never touched by anything else.
+ *   the rest            the arena, under its lock. */
+struct lm_theap;
 struct lm_slab {
   struct lm_slab_core core;       /* only src/core reads or writes it */
   uintptr_t base;                 /* span address */
+  struct lm_theap *owner;         /* NULL: the arena's (atomic: free reads it) */
   struct lm_slab *ph_child, *ph_next, *ph_prev; /* nonfull pairing heap, by base */
+  struct lm_slab *pnext;          /* the arena's pending stack */
+  uint32_t pending;               /* on that stack (atomic) */
   uint8_t cls;
   uint8_t state;                  /* enum lm_slab_state */
   uint16_t num;                   /* record number in its chunk's header */
@@ -84,14 +101,15 @@ struct lm_slab {
   uint16_t purged;                /* span pages given back while the slab lives */
   uint16_t freed_since_check;     /* a slot was freed since the last sparse check */
   uint16_t free_seen;             /* pages wholly free at the last check (dense slabs of big slots) */
-  /* A bit per slot: allocated by the core's account. The heap keeps it with
-   * the core's state, under the arena lock; free's fast path reads it
-   * without (relaxed atomics). */
-  uint64_t live[LM_SLAB_WORDS] __attribute__((aligned(64)));
+  /* Slots freed and not yet collected: bit slot%64 of word slot/64. */
+  uint64_t freed[LM_SLAB_WORDS] __attribute__((aligned(64)));
 } __attribute__((aligned(1u << LM_SLAB_SHIFT)));
 _Static_assert(sizeof(struct lm_slab) == (1u << LM_SLAB_SHIFT), "a slab record is one 256-byte slot");
 /* PURGING: out of every list while its free pages are being released. */
-enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_CUR, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
+/* OWNED: a thread's current slab (or the arena's own current one, when
+ * threads own none). NONFULL and FULL: the arena's, with and without free
+ * slots in the core (a FULL slab may have freed bits not yet collected). */
+enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_OWNED, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
                      LM_SLAB_PURGING };
 
 static inline lm_slab_t lm_slab_h(const struct lm_slab *sl) { return LM_SLAB_HANDLE(sl); }
@@ -133,6 +151,9 @@ static inline uint32_t lm_chunk_c(const struct lm_chunk *ch) { return LM_BUDDY_H
 static inline struct lm_chunk *lm_slab_chunk(const struct lm_slab *sl) {
   return (struct lm_chunk *)((uintptr_t)sl & ~(uintptr_t)(LM_HDR_SIZE - 1));
 }
+/* Slots of sl in use: the core's count less the frees not yet collected
+ * (a snapshot: frees land at any time). slabs.c. */
+uint32_t lm_slab_live(const struct lm_slab *sl) LM_HIDDEN;
 
 /* meta.c: chunk headers, LM_HDR_SIZE-aligned, from regions never unmapped.
  * A fresh or reused header's tables read zero (not its slab records). */
@@ -171,7 +192,8 @@ struct lm_arena {
   uint32_t idx;
   struct lm_chunk *chunks;        /* by increasing address */
   struct lm_chunk *fit[LM_MAX_ORDER + 1]; /* first-fit hints by order (chunk.c) */
-  struct lm_slab *cur[LM_NUM_CLASSES];     /* slab being filled, or NULL */
+  struct lm_slab *cur[LM_NUM_CLASSES];     /* the arena's own current slab, when threads own none */
+  struct lm_slab *pending;                 /* slabs freed into, to collect (atomic push, pop under lock) */
   struct lm_slab *nonfull[LM_NUM_CLASSES]; /* pairing heap root (lowest base first) */
   struct lm_slab *spare[LM_NUM_CLASSES];   /* one empty slab kept against ping-pong */
   uint32_t spare_ms[LM_NUM_CLASSES];
@@ -184,6 +206,7 @@ struct lm_arena {
   /* counters, under lock */
   size_t nchunks, nempty, dirty_pages, dirty_free_pages; /* nempty: chunks wholly free */
   size_t large_live_bytes;
+  size_t owned_slab_bytes;        /* spans of slabs that threads own */
   uint64_t purged_pages, npurge;
   uint64_t class_nmalloc[LM_NUM_CLASSES], class_nfree[LM_NUM_CLASSES];
   uint64_t class_nslabs[LM_NUM_CLASSES]; /* slabs now alive */
@@ -204,7 +227,6 @@ struct lm_heap {
   struct lm_config cfg;
   unsigned narenas;               /* arenas in use (mallopt may lower) */
   struct lm_arena arenas[LM_MAX_ARENAS];
-  uint64_t key;                   /* random: marks slots in a tcache */
   uint64_t next_tick_ms;
   lm_lock_t init_lock, meta_lock, huge_lock;
   int initialized;                /* 0, 1 busy, 2 done */
@@ -224,9 +246,19 @@ static inline bool lm_heap_ready(void) {
 
 /* ---- heap.c: init, errors, config, fork ---- */
 void lm_heap_init(void) LM_HIDDEN;
-/* Report bad input: "lemmalloc: <fn>(): <what> <ptr>", then abort unless
+/* The calls that report bad pointers, and what is wrong with a pointer. */
+enum lm_call { LM_CALL_FREE, LM_CALL_REALLOC, LM_CALL_USABLE_SIZE };
+enum lm_bad {
+  LM_BAD_NONE,        /* the start of a live block */
+  LM_BAD_FOREIGN,     /* not in memory lemmalloc handed out */
+  LM_BAD_INTERIOR,    /* inside a block, not at its start */
+  LM_BAD_FREED,       /* the start of a block already freed */
+  LM_BAD_FREE_MEMORY, /* in free memory of a chunk, not at a block's start */
+};
+/* Report bad input, one line from the one table of messages, e.g.
+ * "lemmalloc: free(): double free of 0x...", then abort unless
  * LEMMALLOC_ON_ERROR=warn. */
-void lm_heap_error(const char *fn, const char *what, const void *p) LM_HIDDEN;
+void lm_heap_report(enum lm_call call, enum lm_bad why, const void *p) LM_HIDDEN;
 /* A broken invariant of the heap itself (a bug, not bad input): report
  * and abort. */
 _Noreturn void lm_heap_bug(const char *what, const void *p) LM_HIDDEN;
@@ -254,22 +286,20 @@ void *lm_meta_map(size_t len, size_t align) LM_HIDDEN;
 #define LM_LIMIT_REG_LEAVES UINT32_MAX /* registry leaves (32 GiB of addresses each) */
 #endif
 
-/* ---- arena.c: slabs, large blocks, purging ---- */
+/* ---- the arena (chunk.c, slabs.c, large.c, purge.c; arena.h) ---- */
 void lm_slab_geometry(void) LM_HIDDEN; /* at init, after the class tables */
-/* Allocate up to n slots of class cls into out[]; returns how many (0 only
- * when memory is exhausted). */
-uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint32_t n) LM_HIDDEN;
-/* Free n slots of one class already validated by the caller (slab of each
- * known from the pagemap). Slots of any arena; each goes to its owner. */
-void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) LM_HIDDEN;
 /* A run of `pages` pages (1 <= pages <= 2^order) aligned to 2^order pages;
  * *zeroed says whether every page is known to read zero. */
 void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, bool *zeroed) LM_HIDDEN;
-/* Free the large block at p; false (reported) if p is not one. */
-bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) LM_HIDDEN;
-/* Why p, inside chunk ch but not a valid block start, is bad (for the error
- * line); takes the lock. */
-const char *lm_arena_why_bad(struct lm_chunk *ch, uintptr_t p) LM_HIDDEN;
+/* Free the large run at p: a live one (FROM_USER, after the classifier)
+ * or a thread's cached one, freed by the user at time `stamp` (the decay
+ * counts a cached run's age from its free, not from the cache's); false if it was neither (a second free that
+ * lost a race with the first). */
+enum lm_large_from { LM_LARGE_FROM_USER, LM_LARGE_FROM_CACHE };
+bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, enum lm_large_from from, uint32_t stamp) LM_HIDDEN;
+/* Why p, in chunk ch but not the start of a live block, is bad; takes the
+ * lock. */
+enum lm_bad lm_large_why(struct lm_chunk *ch, uintptr_t p) LM_HIDDEN;
 /* Purge dirty free pages older than the decay (all of them if `all`), unmap
  * empty chunks beyond the reserve. Returns pages released. Takes the lock. */
 size_t lm_arena_purge(struct lm_arena *a, bool all) LM_HIDDEN;
@@ -281,7 +311,7 @@ size_t lm_arena_purge_excess(struct lm_arena *a) LM_HIDDEN;
 
 /* ---- huge.c ---- */
 void *lm_huge_alloc(size_t size, size_t align, bool *zeroed) LM_HIDDEN;
-bool lm_huge_free(struct lm_huge *h, uintptr_t p, const char *fn) LM_HIDDEN;
+bool lm_huge_free(struct lm_huge *h, uintptr_t p) LM_HIDDEN;
 /* Resize in place or by moving pages; NULL if not possible. */
 void *lm_huge_realloc(struct lm_huge *h, size_t size) LM_HIDDEN;
 /* Unmap cached mappings older than the decay (all if `all`); bytes released. */

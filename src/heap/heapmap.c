@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "heapmap.h"
-#include "tcache.h"
+#include "thread.h"
 
 #define PAGE ((size_t)LM_PAGE_SIZE)
 
@@ -36,7 +36,7 @@ static uint8_t free_state(const struct lm_chunk *ch, uint32_t pg) {
  * back), free when none is (an empty slab kept as the class's spare). */
 static void slab_cells(struct walk *w, const struct lm_chunk *ch, uint32_t head, uint32_t npages,
                        const struct lm_slab *sl) {
-  size_t sz = lm_class_bytes[sl->cls], used = lm_slab_used(lm_slab_h(sl)), nslots = lm_slab_nslots(lm_slab_h(sl));
+  size_t sz = lm_class_bytes[sl->cls], used = lm_slab_live(sl), nslots = lm_slab_nslots(lm_slab_h(sl));
   w->m->live_bytes += used * sz;
   if (used == 0) {
     for (uint32_t p = head; p < head + npages; p++) w->cur->cell[p] = free_state(ch, p);
@@ -92,8 +92,8 @@ static struct lm_heapmap *take(size_t cap) {
   m->huge_cached = lm_heap.huge_cached_bytes;
   lm_unlock(&lm_heap.huge_lock);
   m->cells[LM_HM_META] = lm_meta_resident() / PAGE; /* as lm_stats' metadata: resident pages */
-  struct lm_tcounters t;
-  lm_tc_totals(&t, &m->tcache_bytes);
+  struct lm_thsum t;
+  lm_th_summary(&t, &m->tcache_bytes);
   return m;
 }
 
@@ -125,7 +125,7 @@ static void usage_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, 
   struct lm_hm_usage *u = ((struct usage_walk *)arg)->u;
   if (!allocated || sl == NULL) return;
   u->slots[sl->cls] += lm_slab_nslots(lm_slab_h(sl));
-  u->used[sl->cls] += lm_slab_used(lm_slab_h(sl));
+  u->used[sl->cls] += lm_slab_live(sl);
   u->slab_bytes += (size_t)LM_PAGE_SIZE << order;
 }
 
@@ -690,8 +690,7 @@ static bool ends_with(const char *s, const char *suffix) {
 int lm_heapmap_write(const char *path) {
   if (!lm_heap_ready()) lm_heap_init();
   /* The caller's own cached slots are free: hand them back so they show so. */
-  struct lm_tcache *tc = lm_tc;
-  if (tc != &lm_tc_none) lm_tc_flush_all(tc);
+  lm_th_flush_self();
   /* Written next to the target and renamed over it: a reader never sees
    * half a map. The name is unique to this call (pid and sequence). */
   static unsigned seq;

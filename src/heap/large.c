@@ -33,7 +33,7 @@ void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, b
     }
   }
   if (pages < 1u << order) carve_run(ch, pg, pages);
-  ch->page[pg] = LM_PM_LARGE | pages;
+  __atomic_store_n(&ch->page[pg], (uint16_t)(LM_PM_LARGE | pages), __ATOMIC_RELEASE);
   *zeroed = lm_pages_taken(a, ch, pg, pages);
   a->large_live_bytes += (size_t)pages << LM_PAGE_SHIFT;
   a->large_nmalloc++;
@@ -41,8 +41,51 @@ void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, b
   return (void *)(ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT));
 }
 
-/* Why p (in chunk ch, not a valid block start) is bad; takes the lock. */
-static const char *classify_bad(struct lm_chunk *ch, uintptr_t p) {
+#define PM_PAGES 0x3ffu /* the page count bits of a run's head (at most 512) */
+
+static uint16_t *head_of(struct lm_chunk *ch, uintptr_t p) {
+  return &ch->page[(p - ch->base) >> LM_PAGE_SHIFT];
+}
+
+bool lm_large_set_cached(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
+  uint16_t live = (uint16_t)(LM_PM_LARGE | pages);
+  return __atomic_compare_exchange_n(head_of(ch, p), &live, (uint16_t)(live | LM_PM_CACHED), false,
+                                     __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+
+void lm_large_set_live(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
+  __atomic_store_n(head_of(ch, p), (uint16_t)(LM_PM_LARGE | pages), __ATOMIC_RELEASE);
+}
+
+bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, enum lm_large_from from, uint32_t stamp) {
+  struct lm_arena *a = &lm_heap.arenas[ch->arena];
+  uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
+  uint16_t want = from == LM_LARGE_FROM_CACHE ? LM_PM_LARGE | LM_PM_CACHED : LM_PM_LARGE;
+  lm_lock(&a->lock);
+  uint32_t e = __atomic_load_n(&ch->page[pg], __ATOMIC_ACQUIRE), pages = e & PM_PAGES;
+  int32_t r = (e & (LM_PM_LARGE | LM_PM_CACHED)) == want && pages && (p & (LM_PAGE_SIZE - 1)) == 0
+                  ? lm_buddy_free(lm_chunk_c(ch), pg)
+                  : LM_ERR_INTERIOR;
+  if (r < 0) { /* a second free of the run raced with the first: the first won */
+    lm_unlock(&a->lock);
+    return false;
+  }
+  __atomic_store_n(&ch->page[pg], 0, __ATOMIC_RELAXED);
+  /* the run's other blocks, each its own buddy block (see carve_run) */
+  for (uint32_t q = pg + (1u << r); q < pg + pages; q += 1u << r) {
+    ch->page[q] = 0;
+    if ((r = lm_buddy_free(lm_chunk_c(ch), q)) < 0) lm_heap_bug("internal error: a large run lost a block at", (void *)(ch->base + ((uintptr_t)q << LM_PAGE_SHIFT)));
+  }
+  lm_pages_returned(a, ch, pg, pages, stamp);
+  a->large_live_bytes -= (size_t)pages << LM_PAGE_SHIFT;
+  a->large_nfree++;
+  lm_unlock(&a->lock);
+  return true;
+}
+
+/* Why p, in chunk ch and not the start of a live block, is bad: from the
+ * buddy, under the lock. */
+enum lm_bad lm_large_why(struct lm_chunk *ch, uintptr_t p) {
   struct lm_arena *a = &lm_heap.arenas[ch->arena];
   uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
   lm_lock(&a->lock);
@@ -50,34 +93,7 @@ static const char *classify_bad(struct lm_chunk *ch, uintptr_t p) {
   bool alloc = head >= 0 && lm_buddy_is_allocated(lm_chunk_c(ch), (uint32_t)head);
   uint32_t e = head >= 0 ? ch->page[head] : 0;
   lm_unlock(&a->lock);
-  if (!alloc) return (p & (LM_PAGE_SIZE - 1)) == 0 ? "double free of" : "invalid pointer (free memory)";
-  if (e & LM_PM_LARGE || e - 1 < LM_CHUNK_SLABS) return "interior pointer (not the start of a block)";
-  return "invalid pointer (not allocated by lemmalloc)";
+  if (!alloc) return (p & (LM_PAGE_SIZE - 1)) == 0 ? LM_BAD_FREED : LM_BAD_FREE_MEMORY;
+  if (e & LM_PM_LARGE || e - 1 < LM_CHUNK_SLABS) return LM_BAD_INTERIOR;
+  return LM_BAD_FOREIGN;
 }
-
-const char *lm_arena_why_bad(struct lm_chunk *ch, uintptr_t p) { return classify_bad(ch, p); }
-
-bool lm_arena_free_large(struct lm_chunk *ch, uintptr_t p, const char *fn) {
-  struct lm_arena *a = &lm_heap.arenas[ch->arena];
-  uint32_t pg = (uint32_t)((p - ch->base) >> LM_PAGE_SHIFT);
-  lm_lock(&a->lock);
-  uint32_t e = ch->page[pg], pages = e & ~LM_PM_LARGE;
-  int32_t r = (e & LM_PM_LARGE) && pages && (p & (LM_PAGE_SIZE - 1)) == 0 ? lm_buddy_free(lm_chunk_c(ch), pg) : LM_ERR_INTERIOR;
-  if (r < 0) {
-    lm_unlock(&a->lock);
-    lm_heap_error(fn, classify_bad(ch, p), (void *)p);
-    return false;
-  }
-  ch->page[pg] = 0;
-  /* the run's other blocks, each its own buddy block (see carve_run) */
-  for (uint32_t q = pg + (1u << r); q < pg + pages; q += 1u << r) {
-    ch->page[q] = 0;
-    if ((r = lm_buddy_free(lm_chunk_c(ch), q)) < 0) lm_heap_bug("internal error: a large run lost a block at", (void *)(ch->base + ((uintptr_t)q << LM_PAGE_SHIFT)));
-  }
-  lm_pages_returned(a, ch, pg, pages, lm_now32());
-  a->large_live_bytes -= (size_t)pages << LM_PAGE_SHIFT;
-  a->large_nfree++;
-  lm_unlock(&a->lock);
-  return true;
-}
-

@@ -113,6 +113,12 @@ static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
       uint32_t k = num++;
       if (!(ch->slab_used[k / 64] >> (k % 64) & 1)) continue;
       struct lm_slab *sl = &ch->slab[k];
+      if (sl->state == LM_SLAB_FULL && __atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == NULL) {
+        /* The safety net of the pending stack (slabs.c): whatever was freed
+         * into a full slab of the arena's and not yet collected. */
+        uint32_t got = lm_slab_collect(sl);
+        if (got) lm_slab_collected(a, sl, got, lm_now32() | 1);
+      }
       if (sl->state != LM_SLAB_NONFULL) continue;
       uint32_t mask = sparse_pick(sl, all);
       if (mask == 0) continue;
@@ -264,6 +270,14 @@ static size_t purge_free_blocks(struct lm_arena *a, uint32_t now, uint32_t age, 
   }
 }
 
+/* Is a record of chunk c on a pending stack? (then c stays mapped: its
+ * header must not go back to the pool while the stack links through it) */
+static bool records_pending(const struct lm_chunk *c) {
+  for (uint32_t i = 0; i < LM_CHUNK_SLABS; i++)
+    if (__atomic_load_n(&c->slab[i].pending, __ATOMIC_ACQUIRE)) return true;
+  return false;
+}
+
 /* Unmap empty chunks, keeping the lowest one as a reserve: only clean ones
  * (their pages aged and were purged), or every one on trim (`all`). Lock
  * held on entry and exit, dropped around the syscalls. */
@@ -275,7 +289,7 @@ static size_t unmap_empty_chunks(struct lm_arena *a, bool all) {
     bool kept = false;
     for (struct lm_chunk **at = &a->chunks; *at && ngone < 32;) {
       struct lm_chunk *c = *at;
-      if (c->free_pages == LM_CHUNK_PAGES && kept && (c->dirty_free == 0 || all)) {
+      if (c->free_pages == LM_CHUNK_PAGES && kept && (c->dirty_free == 0 || all) && !records_pending(c)) {
         lm_chunk_unlink(a, at);
         a->dirty_free_pages -= c->dirty_free;
         a->dirty_pages -= c->dirty_free;
@@ -319,6 +333,7 @@ static size_t arena_purge(struct lm_arena *a, uint32_t age, bool all, bool exces
     __atomic_store_n(&a->purge_due_ms, UINT64_MAX, __ATOMIC_RELAXED);
     release_spares(a, now, age);
   }
+  lm_arena_collect_pending(a); /* frees into the arena's slabs: collected first */
   released += purge_free_blocks(a, now, age, excess ? a->purge_keep : 0, &young);
   /* The sparse-slab pass walks every page of the arena's slabs: once per
    * decay period at most, unless trimming. It takes whole free pages of

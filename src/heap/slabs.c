@@ -3,6 +3,7 @@
  * batches of slots handed out to and taken back from the thread caches. The
  * core (src/core/slab.c) decides every slot; this file picks the slab. */
 #include "arena.h"
+#include "thread.h"
 #include "vg.h"
 #include <string.h>
 
@@ -94,10 +95,8 @@ struct lm_slab *lm_nonfull_remove(struct lm_slab *root, struct lm_slab *sl) {
 /* ---- slabs ---- */
 
 /* Span order and slot count of the slabs of class cls, copied from the core
- * at init (lm_slab_geometry). The core's rule - the largest span whose slots
- * still fit one metadata row, up to 64 KiB - keeps the core's fixed
- * per-slab metadata small next to the slab (with one-page slabs it equalled
- * the data, and 64-byte objects ran out of slab indices at 256 MiB). */
+ * at init (lm_slab_geometry): the largest span whose slots fit one bitmap,
+ * up to 64 KiB (spec/README.md, "the slab order rule"). */
 uint8_t lm_slab_order_of[LM_NUM_CLASSES];
 static uint16_t slab_slots[LM_NUM_CLASSES];
 
@@ -108,21 +107,12 @@ void lm_slab_geometry(void) {
   }
 }
 
-/* The core's Allocated(s, slot), mirrored one bit per slot for free's
- * lock-free fast path (a call into the core and two dependent loads there,
- * one bit test here). Every change of a slot's state goes through
- * lm_arena_alloc_small and lm_arena_free_small, which update the bit under
- * the arena lock right after the core accepted the change; a slab is
- * released only empty, so a fresh slab's bits are clear. Relaxed atomics:
- * plain moves on x86, and no data race with the unlocked readers. */
-static void slot_live_set(struct lm_slab *sl, uint32_t slot, bool on) {
-  uint64_t *w = &sl->live[slot / 64], m = (uint64_t)1 << (slot % 64);
-  uint64_t v = __atomic_load_n(w, __ATOMIC_RELAXED);
-  __atomic_store_n(w, on ? v | m : v & ~m, __ATOMIC_RELAXED);
-}
+static struct lm_arena *arena_of(const struct lm_slab *sl) { return &lm_heap.arenas[lm_slab_chunk(sl)->arena]; }
 
-/* A fresh slab of class cls, made current. NULL if no chunk of the arena
- * has a buddy block for it (and a free record). */
+/* A fresh slab of class cls, owned by the arena, on no list. NULL if no
+ * chunk of the arena has a buddy block for it (and a free record). The
+ * record's pending link is left alone: it may still be on the pending
+ * stack from an earlier life, and the stack's walk copes (slabs.c below). */
 static struct lm_slab *slab_new(struct lm_arena *a, uint32_t cls) {
   uint32_t order = lm_slab_order_of[cls], pg;
   struct lm_chunk *ch;
@@ -133,13 +123,14 @@ static struct lm_slab *slab_new(struct lm_arena *a, uint32_t cls) {
   lm_slab_init(lm_slab_h(sl), lm_class_bytes[cls], slab_slots[cls]);
   sl->base = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
   sl->cls = (uint8_t)cls;
-  sl->state = LM_SLAB_CUR;
+  sl->state = LM_SLAB_OWNED;
+  __atomic_store_n(&sl->owner, NULL, __ATOMIC_RELAXED);
   sl->ph_child = sl->ph_next = sl->ph_prev = NULL;
   sl->free_ms = 0;
   sl->purged = 0;
   sl->freed_since_check = 0;
   sl->free_seen = 0;
-  memset(sl->live, 0, sizeof sl->live);
+  for (uint32_t w = 0; w < LM_SLAB_WORDS; w++) __atomic_store_n(&sl->freed[w], 0, __ATOMIC_RELAXED);
   for (uint32_t i = 0; i < (1u << order); i++) ch->page[pg + i] = (uint16_t)(sl->num + 1);
   a->class_nslabs[cls]++;
   return sl;
@@ -162,51 +153,6 @@ void lm_slab_release_span(struct lm_arena *a, struct lm_slab *sl, uint32_t stamp
   lm_pages_returned(a, ch, pg, n, stamp);
 }
 
-uint32_t lm_arena_alloc_small(struct lm_arena *a, uint32_t cls, void **out, uint32_t n) {
-  uint32_t got = 0, size = lm_class_bytes[cls];
-  lm_lock(&a->lock);
-  while (got < n) {
-    struct lm_slab *sl = a->cur[cls];
-    if (sl == NULL) {
-      if ((sl = a->nonfull[cls]) != NULL) {
-        a->nonfull[cls] = lm_nonfull_remove(sl, sl);
-      } else if ((sl = a->spare[cls]) != NULL) {
-        a->spare[cls] = NULL;
-      } else if ((sl = slab_new(a, cls)) == NULL) {
-        if (lm_arena_grow(a)) continue;
-        break;
-      }
-      sl->state = LM_SLAB_CUR;
-      a->cur[cls] = sl;
-    }
-    /* As many slots as the slab has free, up to the request: the core's
-     * count says how many allocations will succeed, so no test per slot. */
-    lm_slab_t s = lm_slab_h(sl);
-    uint32_t k = lm_slab_nslots(s) - lm_slab_used(s), i = 0;
-    if (k > n - got) k = n - got;
-    uintptr_t base = sl->base;
-    for (; i < k; i++) {
-      int32_t off = lm_slab_alloc(s);
-      if (off < 0) break;
-      out[got++] = (void *)(base + (uint32_t)off);
-      slot_live_set(sl, lm_slot_of(cls, (uint32_t)off), true);
-      if (lm_unlikely(sl->purged)) { /* the slot's pages fault back in */
-        uint32_t p0 = (uint32_t)off >> LM_PAGE_SHIFT, p1 = ((uint32_t)off + size - 1) >> LM_PAGE_SHIFT;
-        uint32_t m = (uint32_t)sl->purged & ((2u << p1) - (1u << p0));
-        sl->purged &= (uint16_t)~m;
-        a->dirty_pages += (size_t)__builtin_popcount(m);
-      }
-    }
-    if (i < k || lm_slab_is_full(s)) {
-      sl->state = LM_SLAB_FULL;
-      a->cur[cls] = NULL;
-    }
-  }
-  a->class_nmalloc[cls] += got;
-  lm_unlock(&a->lock);
-  return got;
-}
-
 /* An empty slab (on no list): kept as the class's spare, or released. */
 void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
   uint32_t cls = sl->cls;
@@ -220,12 +166,37 @@ void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
   }
 }
 
-static const char *slab_error(int32_t r) {
-  return r == LM_ERR_NOT_ALLOCATED ? "double free of" : r == LM_ERR_INTERIOR ? "interior pointer" : "invalid pointer";
+/* ---- collecting freed slots ----
+ * A free sets the slot's bit in sl->freed (thread.h); the slab's owner
+ * takes the bits word by word and frees the slots in the core. A bit for
+ * a slot the core counts as free is a second free of it (after the first
+ * was collected): reported. */
+
+uint32_t lm_slab_collect(struct lm_slab *sl) {
+  lm_slab_t s = lm_slab_h(sl);
+  uint32_t n = 0;
+  for (uint32_t w = 0; w < LM_SLAB_WORDS; w++) {
+    if (__atomic_load_n(&sl->freed[w], __ATOMIC_SEQ_CST) == 0) continue;
+    uint64_t f = __atomic_exchange_n(&sl->freed[w], 0, __ATOMIC_ACQUIRE);
+    while (f != 0) {
+      uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(f);
+      f &= f - 1;
+      if (lm_slab_free_slot(s, slot) == 0) n++;
+      else lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, (void *)(sl->base + (uintptr_t)slot * lm_class_bytes[sl->cls]));
+    }
+  }
+  return n;
 }
 
-/* k slots of slab s were just freed (a's lock held): re-file the slab. */
-static void slab_freed(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) {
+uint32_t lm_slab_live(const struct lm_slab *sl) {
+  uint32_t used = lm_slab_used(lm_slab_h(sl)), freed = 0;
+  for (uint32_t w = 0; w < LM_SLAB_WORDS; w++)
+    freed += (uint32_t)__builtin_popcountll(__atomic_load_n(&sl->freed[w], __ATOMIC_RELAXED));
+  return freed < used ? used - freed : 0;
+}
+
+/* k slots of arena slab sl were just collected (lock held): re-file it. */
+void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) {
   uint32_t cls = sl->cls;
   a->class_nfree[cls] += k;
   sl->free_ms = now;
@@ -237,55 +208,188 @@ static void slab_freed(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint3
     a->nonfull[cls] = lm_nonfull_insert(a->nonfull[cls], sl);
   } else if (empty) {
     if (sl->state == LM_SLAB_NONFULL) a->nonfull[cls] = lm_nonfull_remove(a->nonfull[cls], sl);
-    else if (sl->state == LM_SLAB_CUR) a->cur[cls] = NULL;
+    else if (sl->state == LM_SLAB_OWNED && a->cur[cls] == sl) a->cur[cls] = NULL;
     lm_slab_emptied(a, sl, now);
   }
 }
 
-void lm_arena_free_small(void **ptrs, uint32_t n, const char *fn) {
-  struct lm_arena *a = NULL;
-  struct lm_chunk *ch = NULL;
-  uint32_t now = lm_now32() | 1;
-  const void *bad = NULL;
-  int32_t bad_r = 0;
-  /* A batch mostly holds runs of slots of one slab (a consumer frees what
-   * a producer carved in order): the slab is re-filed once per run. */
-  struct lm_slab *run = NULL;
-  uint32_t run_freed = 0, cls = 0;
-  uintptr_t base = 0;
-  for (uint32_t i = 0; i < n; i++) {
-    uintptr_t p = (uintptr_t)ptrs[i];
-    /* Slots of a batch mostly share a chunk, which stays mapped while
-     * they are allocated: the registry only when p is outside it. */
-    if (ch == NULL || p - ch->base >= LM_CHUNK_SIZE) {
-      ch = (struct lm_chunk *)lm_reg_lookup(p);
-      struct lm_arena *owner = &lm_heap.arenas[ch->arena];
-      if (owner != a) {
-        if (run_freed) slab_freed(a, run, run_freed, now);
-        run = NULL, run_freed = 0;
-        if (a) lm_unlock(&a->lock);
-        lm_lock(&owner->lock);
-        a = owner;
-      }
-    }
-    struct lm_slab *sl = &ch->slab[ch->page[(p - ch->base) >> LM_PAGE_SHIFT] - 1];
-    if (sl != run) {
-      if (run_freed) slab_freed(a, run, run_freed, now);
-      run = sl, run_freed = 0, cls = sl->cls, base = sl->base;
-    }
-    /* By slot index: a multiply where lm_slab_free divides. LM_NONE (not
-     * a slot start) is out of range for the core. */
-    uint32_t slot = lm_slot_of(cls, (uint32_t)(p - base));
-    int32_t r = lm_slab_free_slot(lm_slab_h(sl), slot);
-    if (r < 0) { /* a double free that reached the core through two caches */
-      if (bad == NULL) bad = ptrs[i], bad_r = r;
-      continue;
-    }
-    slot_live_set(sl, slot, false);
-    run_freed++;
-  }
-  if (run_freed) slab_freed(a, run, run_freed, now);
-  if (a) lm_unlock(&a->lock);
-  if (bad) lm_heap_error(fn, slab_error(bad_r), bad);
+/* ---- the pending stack ----
+ * A free into a slab the arena owns (owner == NULL) sets the slab's
+ * pending flag and, if it was clear, pushes the slab on the arena's stack,
+ * lock-free; the arena pops the whole stack under its lock and collects
+ * each slab that it still owns. The flag is cleared before the collection,
+ * so a later free pushes the slab again. A record stays a record for good
+ * (headers are never unmapped, and a chunk is unmapped only when none of
+ * its records is on the stack), so a stale entry is only a slab collected
+ * once more, or skipped, or (its header reused by another arena's chunk
+ * while the free pushed it) passed on to that arena's stack. */
+
+void lm_slab_notify(struct lm_slab *sl) {
+  if (__atomic_load_n(&sl->pending, __ATOMIC_RELAXED) || __atomic_exchange_n(&sl->pending, 1, __ATOMIC_ACQ_REL))
+    return;
+  struct lm_arena *a = arena_of(sl);
+  struct lm_slab *head = __atomic_load_n(&a->pending, __ATOMIC_RELAXED);
+  do sl->pnext = head;
+  while (!__atomic_compare_exchange_n(&a->pending, &head, sl, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
 }
 
+void lm_arena_collect_pending(struct lm_arena *a) {
+  struct lm_slab *sl = __atomic_exchange_n(&a->pending, NULL, __ATOMIC_ACQUIRE);
+  uint32_t now = lm_now32() | 1;
+  while (sl != NULL) {
+    struct lm_slab *next = sl->pnext;
+    __atomic_store_n(&sl->pending, 0, __ATOMIC_SEQ_CST);
+    if (arena_of(sl) != a) { /* its header went to another arena's chunk as it was pushed */
+      lm_slab_notify(sl);
+      sl = next;
+      continue;
+    }
+    if (sl->state != LM_SLAB_UNUSED && __atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) == NULL) {
+      uint32_t k = lm_slab_collect(sl);
+      if (k) lm_slab_collected(a, sl, k, now);
+    }
+    sl = next;
+  }
+}
+
+/* ---- slabs between an arena and its threads ---- */
+
+/* A slab for class cls, taken off the arena's lists or made (lock held; it
+ * drops it to map a chunk). NULL: out of memory. */
+static struct lm_slab *slab_take(struct lm_arena *a, uint32_t cls) {
+  for (;;) {
+    struct lm_slab *sl;
+    if ((sl = a->nonfull[cls]) != NULL) {
+      a->nonfull[cls] = lm_nonfull_remove(sl, sl);
+    } else if ((sl = a->spare[cls]) != NULL) {
+      a->spare[cls] = NULL;
+    } else if ((sl = slab_new(a, cls)) == NULL) {
+      if (lm_arena_grow(a)) continue;
+      return NULL;
+    }
+    /* Its slots are handed out without the arena from now on, so pages the
+     * arena purged while it held the slab count as dirty again at once:
+     * when the slab is released, none of them may pass for clean (calloc
+     * would skip zeroing them). */
+    if (sl->purged) { /* (the chunk's dirty map stays set for a live slab's pages) */
+      a->dirty_pages += (size_t)__builtin_popcount(sl->purged);
+      sl->purged = 0;
+    }
+    sl->state = LM_SLAB_OWNED;
+    return sl;
+  }
+}
+
+/* A thread's slab comes back to the arena (lock held). Its freed bits are
+ * collected, then the owner is cleared, then they are collected again: a
+ * free that saw the owner before it was cleared set its bit before the
+ * second collection, and one that did not sees owner == NULL and pushes
+ * the slab on the pending stack (both sides are sequentially consistent:
+ * the free's OR, then its load of the owner; here the store of the owner,
+ * then the loads of the bits). */
+static void slab_return(struct lm_arena *a, struct lm_slab *sl) {
+  uint32_t now = lm_now32() | 1;
+  a->owned_slab_bytes -= (size_t)LM_PAGE_SIZE << lm_slab_order_of[sl->cls];
+  uint32_t k = lm_slab_collect(sl);
+  __atomic_store_n(&sl->owner, NULL, __ATOMIC_SEQ_CST);
+  k += lm_slab_collect(sl);
+  a->class_nfree[sl->cls] += k;
+  if (k) {
+    sl->free_ms = now;
+    sl->freed_since_check = 1;
+  }
+  lm_slab_t s = lm_slab_h(sl);
+  if (lm_slab_is_empty(s)) {
+    lm_slab_emptied(a, sl, now);
+  } else if (lm_slab_is_full(s)) {
+    sl->state = LM_SLAB_FULL;
+  } else {
+    sl->state = LM_SLAB_NONFULL;
+    a->nonfull[sl->cls] = lm_nonfull_insert(a->nonfull[sl->cls], sl);
+  }
+}
+
+/* The slab t allocates class cls from is set to sl (NULL: none). Under the
+ * arena's lock, so that a fork child sees t's slabs whole. */
+static void set_current(struct lm_theap *t, uint32_t cls, struct lm_slab *sl) {
+  __atomic_store_n(&t->slab[cls], sl, __ATOMIC_RELAXED);
+  t->cur[cls] = sl != NULL ? (struct lm_cur){lm_slab_h(sl), sl->base} : lm_th_cur_none;
+}
+
+struct lm_slab *lm_arena_slab_swap(struct lm_arena *a, struct lm_theap *t, uint32_t cls) {
+  lm_lock(&a->lock);
+  struct lm_slab *old = t->slab[cls];
+  if (old != NULL) {
+    set_current(t, cls, NULL);
+    slab_return(a, old);
+  }
+  lm_arena_collect_pending(a);
+  struct lm_slab *sl = slab_take(a, cls);
+  if (sl != NULL) {
+    a->owned_slab_bytes += (size_t)LM_PAGE_SIZE << lm_slab_order_of[cls];
+    __atomic_store_n(&sl->owner, t, __ATOMIC_SEQ_CST);
+    /* Frees that came while the arena owned it pushed it on the pending
+     * stack; whatever the stack's walk missed is collected now. */
+    a->class_nfree[cls] += lm_slab_collect(sl);
+    set_current(t, cls, sl);
+  }
+  lm_unlock(&a->lock);
+  return sl;
+}
+
+void lm_arena_slabs_return(struct lm_arena *a, struct lm_theap *t, uint64_t classes) {
+  lm_lock(&a->lock);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    struct lm_slab *sl = t->slab[c];
+    if (sl == NULL || !(classes >> c & 1)) continue;
+    set_current(t, c, NULL);
+    slab_return(a, sl);
+  }
+  lm_unlock(&a->lock);
+}
+
+/* The fork child's version (thread.c): a slab whose record fails the core's
+ * check was caught half updated by the fork; it stays with the dead thread. */
+void lm_arena_slabs_return_checked(struct lm_arena *a, struct lm_theap *t) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    struct lm_slab *sl = t->slab[c];
+    if (sl != NULL && !lm_slab_check(lm_slab_h(sl))) {
+      __atomic_store_n(&sl->owner, &lm_th_none, __ATOMIC_RELAXED); /* nobody's: never collected */
+      set_current(t, c, NULL);
+    }
+  }
+  lm_arena_slabs_return(a, t, LM_ALL_CLASSES);
+}
+
+/* ---- threads that own no slabs ----
+ * With LEMMALLOC_TCACHE_BYTES=0, under valgrind, or for a thread with no
+ * heap (during its creation, after its exit), the arena allocates from a
+ * current slab of its own, under its lock. */
+
+void *lm_arena_alloc_one(struct lm_arena *a, uint32_t cls) {
+  void *p = NULL;
+  lm_lock(&a->lock);
+  for (;;) {
+    struct lm_slab *sl = a->cur[cls];
+    if (sl == NULL) {
+      lm_arena_collect_pending(a);
+      if ((sl = slab_take(a, cls)) == NULL) break;
+      a->cur[cls] = sl;
+    }
+    int32_t off = lm_slab_alloc(lm_slab_h(sl));
+    if (off >= 0) {
+      p = (void *)(sl->base + (uint32_t)off);
+      a->class_nmalloc[cls]++;
+      break;
+    }
+    uint32_t k = lm_slab_collect(sl);
+    if (k) {
+      a->class_nfree[cls] += k;
+      continue;
+    }
+    a->cur[cls] = NULL;
+    sl->state = LM_SLAB_FULL;
+  }
+  lm_unlock(&a->lock);
+  return p;
+}

@@ -2,7 +2,7 @@
  * counters (read relaxed), merged on demand. */
 #include <string.h>
 #include "lemmalloc.h"
-#include "heap/tcache.h"
+#include "heap/thread.h"
 #include "heap/heapmap.h"
 
 /* Peaks, raised by lm_stats_sample (every decay tick) and by lm_stats. */
@@ -32,9 +32,9 @@ static void sample(size_t *allocated, size_t *mapped, size_t *resident) {
   lm_lock(&lm_heap.meta_lock);
   size_t chunks = lm_heap.chunk_bytes, meta = lm_heap.meta_bytes;
   lm_unlock(&lm_heap.meta_lock);
-  struct lm_tcounters t;
+  struct lm_thsum t;
   size_t cached;
-  lm_tc_totals(&t, &cached);
+  lm_th_summary(&t, &cached);
   *allocated = t.alloc_bytes >= t.free_bytes ? (size_t)(t.alloc_bytes - t.free_bytes) : 0;
   *mapped = chunks + huge + meta;
   *resident = dirty * LM_PAGE_SIZE + huge + tables;
@@ -63,10 +63,9 @@ int lm_stats(struct lm_stats *st) {
     st->purged += a->purged_pages * LM_PAGE_SIZE;
     st->npurge += a->npurge;
     st->large_nmalloc += a->large_nmalloc;
+    st->thread_slabs += a->owned_slab_bytes;
     st->nchunks += a->nchunks;
     for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) {
-      st->classes[c].nmalloc += a->class_nmalloc[c];
-      st->classes[c].nfree += a->class_nfree[c];
       st->classes[c].nslabs += a->class_nslabs[c];
     }
     lm_unlock(&a->lock);
@@ -84,8 +83,17 @@ int lm_stats(struct lm_stats *st) {
   st->chunks_mapped = lm_heap.chunk_bytes;
   st->ntrim = lm_heap.ntrim;
   lm_unlock(&lm_heap.meta_lock);
-  struct lm_tcounters t;
-  lm_tc_totals(&t, &st->tcache_bytes);
+  struct lm_thsum t;
+  lm_th_summary(&t, &st->tcache_bytes);
+  /* A run in a thread's cache is live to its arena, free to the program. */
+  st->large_live = st->large_live >= st->tcache_bytes ? st->large_live - st->tcache_bytes : 0;
+  struct lm_thcount per;
+  size_t ignored;
+  lm_th_totals(&per, &ignored);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) {
+    st->classes[c].nmalloc = per.nmalloc[c];
+    st->classes[c].nfree = per.nfree[c];
+  }
   st->nmalloc = t.nmalloc;
   st->nfree = t.nfree;
   st->tcache_hits = t.hits;

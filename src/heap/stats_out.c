@@ -61,13 +61,14 @@ static void render_text(struct lm_sb *b, const struct lm_stats *st, const char *
             st->allocated / M, st->peak_allocated / M, st->slabs / M, st->large_live / M, st->huge_live / M);
   printf_sb(b, "  mapped %.1f MiB (peak %.1f), resident ~%.1f MiB (peak %.1f), metadata %.1f MiB\n",
             st->mapped / M, st->peak_mapped / M, st->resident / M, st->peak_resident / M, st->metadata / M);
-  printf_sb(b, "  free but resident %.1f MiB in chunks, %.1f MiB in huge cache, %.1f MiB in thread caches\n",
-            st->dirty_free / M, st->huge_cached / M, st->tcache_bytes / M);
+  printf_sb(b, "  free but resident %.1f MiB in chunks, %.1f MiB in huge cache, %.1f MiB in threads' large caches; "
+            "%.1f MiB of slabs owned by threads\n",
+            st->dirty_free / M, st->huge_cached / M, st->tcache_bytes / M, st->thread_slabs / M);
   printf_sb(b, "  purged %.1f MiB in %llu passes, %llu trims, %llu chunks unmapped; huge: %llu maps, %llu reused\n",
             st->purged / M, (unsigned long long)st->npurge, (unsigned long long)st->ntrim,
             (unsigned long long)lm_heap.nunmapped_chunks, (unsigned long long)(st->huge_nmalloc - st->huge_nreuse),
             (unsigned long long)st->huge_nreuse);
-  printf_sb(b, "  calls: %llu malloc, %llu free; thread cache hit rate %.1f%%\n", (unsigned long long)st->nmalloc,
+  printf_sb(b, "  calls: %llu malloc, %llu free; served without a lock %.1f%%\n", (unsigned long long)st->nmalloc,
             (unsigned long long)st->nfree,
             st->nmalloc ? 100.0 * (double)st->tcache_hits / (double)st->nmalloc : 0.0);
   printf_sb(b, "  %7s %10s %10s %7s %9s\n", "class", "nmalloc", "nfree", "slabs", "occupancy");
@@ -118,6 +119,7 @@ static void render_json(struct lm_sb *b, const struct lm_stats *st, const char *
   member(b, "dirty_free", st->dirty_free);
   member(b, "huge_cached", st->huge_cached);
   member(b, "tcache_bytes", st->tcache_bytes);
+  member(b, "thread_slabs", st->thread_slabs);
   member(b, "purged", st->purged);
   member(b, "npurge", st->npurge);
   member(b, "ntrim", st->ntrim);

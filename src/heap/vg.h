@@ -4,9 +4,9 @@
  * uninitialised bytes and leaks with the program's own stacks.
  *
  * Not under valgrind each hook costs one predictable branch on a flag set
- * once at init (lm_vg_on); the fast paths have no hook at all, because under
- * valgrind the thread cache is off (its links live inside free slots, which
- * memcheck must see as inaccessible), so every call takes a slow path.
+ * once at init (lm_vg_on); the inline fast paths have no hook at all: under
+ * valgrind threads own no slabs and cache no blocks (thread.c), so every
+ * call takes a slow path, where the hooks are.
  *
  * What memcheck is told:
  *   chunk mapped      whole chunk NOACCESS: slots never handed out are

@@ -69,6 +69,12 @@ const char *lm_os_getenv(const char *name);
 /* True in a secure-mode process (getauxval(AT_SECURE)). */
 bool lm_os_secure(void);
 
+/* A full memory barrier on every thread of the process now running (and
+ * so, with the context switches, on every thread): membarrier(2)
+ * PRIVATE_EXPEDITED. false if the kernel cannot (the caller then does
+ * without what needed it). */
+bool lm_os_membarrier(void);
+
 /* Write to standard error, without allocating. */
 void lm_os_write_err(const char *s, size_t n);
 

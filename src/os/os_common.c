@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
+#include <linux/membarrier.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* Every setting is read here: in a setuid/setgid program the environment
@@ -39,4 +41,19 @@ size_t lm_os_resident(const void *p, size_t size) {
     a += len;
   }
   return n;
+}
+
+/* membarrier(2): registered on first use; -1 once the kernel said no. */
+static int membarrier_state;
+
+bool lm_os_membarrier(void) {
+  int st = __atomic_load_n(&membarrier_state, __ATOMIC_ACQUIRE);
+  if (st == 0) {
+    long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+    st = cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) &&
+                 syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0
+             ? 1 : -1;
+    __atomic_store_n(&membarrier_state, st, __ATOMIC_RELEASE);
+  }
+  return st > 0 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }

@@ -41,7 +41,7 @@ bug() { # CASE PATTERN...
 }
 
 bug use_after_free "Invalid read of size 1" "at 0x" "use_after_free (vg_bugs.c:" \
-  "is 3 bytes inside a block of size 40 free'd" "alloc_any"
+  "is 3 bytes inside a block of size 40 free'd" "Block was alloc'd at"
 bug overflow "Invalid write of size 1" "overflow (vg_bugs.c:" "is 0 bytes after a block of size 24 alloc'd"
 bug large_overflow "Invalid write of size 1" "large_overflow (vg_bugs.c:" \
   "is 0 bytes after a block of size 20,000 alloc'd"

@@ -1,0 +1,417 @@
+/* Thread heaps: creation, malloc's slow path, the cache of large blocks,
+ * stealing from idle threads, thread exit, counters. The protocol is
+ * described in thread.h. */
+#include "thread.h"
+#include "arena.h"
+#include "vg.h"
+#include <stddef.h>
+#include <string.h>
+
+/* The heap of threads with none. Its steal flag is always set, so that its
+ * fast path never touches a slab: it is right from the first malloc in the
+ * process, before any initialization (a library's constructor may run
+ * before lemmalloc's). */
+struct lm_theap lm_th_none = {.steal = 1};
+__thread struct lm_theap *lm_th __attribute__((tls_model("initial-exec"))) = &lm_th_none;
+
+/* A slab that is always full (one slot, taken): a thread heap's current
+ * slab of every class it has none of, so that the fast path needs no test.
+ * The core's own functions make it so and never write it again (a full
+ * slab's lm_slab_alloc assigns nothing). */
+static struct lm_slab slab_full;
+struct lm_cur lm_th_cur_none;
+
+enum { TH_NONE, TH_CREATING, TH_LIVE, TH_DEAD, TH_HEAPLESS };
+static __thread int th_state __attribute__((tls_model("initial-exec")));
+static pthread_key_t th_key;
+static bool owning;                      /* threads own slabs */
+static unsigned next_arena;
+/* under meta_lock */
+static struct lm_theap *th_list, *th_pool;
+static struct lm_thcount retired;
+/* calls served with no thread heap: atomic adds */
+static struct lm_thcount shared;
+
+static void th_exit(void *arg);
+
+void lm_th_init(void) {
+  lm_slab_t h = lm_slab_h(&slab_full);
+  lm_slab_init(h, LM_QUANTUM, 1);
+  if (lm_slab_alloc(h) < 0) lm_heap_bug("internal error: the full slab is not full", &slab_full);
+  lm_th_cur_none = (struct lm_cur){h, 0};
+  /* Under valgrind every call goes through the slow paths, which tell
+   * memcheck about each block (vg.h). */
+  owning = lm_heap.cfg.tcache_bytes != 0 && !lm_vg_on;
+#ifdef LM_HAVE_TRACE
+  /* A traced run records every call, and the inline fast paths carry no
+   * trace hook (api.h): threads then own no slabs, so every call takes a
+   * slow path, which records it. */
+  const char *trace = lm_os_getenv("LEMMALLOC_TRACE");
+  if (trace != NULL && *trace != '\0') owning = false;
+#endif
+  pthread_key_create(&th_key, th_exit);
+}
+
+static struct lm_arena *pick_arena(void) {
+  unsigned n = __atomic_load_n(&lm_heap.narenas, __ATOMIC_RELAXED);
+  return &lm_heap.arenas[__atomic_fetch_add(&next_arena, 1, __ATOMIC_RELAXED) % (n ? n : 1)];
+}
+
+struct lm_theap *lm_th_get(void) {
+  struct lm_theap *t = lm_th;
+  if (t != &lm_th_none) return t;
+  if (th_state != TH_NONE) return NULL; /* being created (nested call), exited or heapless */
+  if (!owning) { /* threads own nothing: only counted */
+    th_state = TH_HEAPLESS;
+    __atomic_fetch_add(&shared.threads, 1, __ATOMIC_RELAXED);
+    return NULL;
+  }
+  th_state = TH_CREATING;
+  lm_lock(&lm_heap.meta_lock);
+  if ((t = th_pool) != NULL) th_pool = t->next;
+  lm_unlock(&lm_heap.meta_lock);
+  if (t == NULL && (t = lm_meta_alloc(sizeof *t)) != NULL) lm_lock_reinit(&t->lock);
+  if (t == NULL) {
+    th_state = TH_NONE;
+    return NULL;
+  }
+  /* A recycled heap may still have a thief at work on it, one that picked
+   * it before its last owner exited (lm_th_reclaim): its lock, never
+   * reset, waits for it; everything else starts afresh. */
+  lm_lock(&t->lock);
+  size_t at = offsetof(struct lm_theap, lock), past = at + sizeof t->lock;
+  memset(t, 0, at);
+  memset((char *)t + past, 0, sizeof *t - past);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) t->cur[c] = lm_th_cur_none;
+  t->c.threads = 1;
+  t->arena = pick_arena();
+  t->slow_ms = t->decay_ms = lm_now32();
+  lm_unlock(&t->lock);
+  lm_lock(&lm_heap.meta_lock);
+  t->next = th_list;
+  if (th_list) th_list->prev = t;
+  th_list = t;
+  lm_unlock(&lm_heap.meta_lock);
+  /* May allocate (glibc, for keys >= 32): the nested call sees CREATING and
+   * is served without a heap. */
+  pthread_setspecific(th_key, t);
+  lm_th = t;
+  th_state = TH_LIVE;
+  return t;
+}
+
+/* ---- malloc's slow path ---- */
+
+void *lm_th_small_slow(uint32_t cls) {
+  struct lm_theap *t = lm_th_get();
+  void *p = NULL;
+  if (t == NULL) { /* no thread heap: the arena's own slab, under its lock */
+    p = lm_arena_alloc_one(&lm_heap.arenas[0], cls);
+    if (p != NULL) {
+      __atomic_fetch_add(&shared.nmalloc[cls], 1, __ATOMIC_RELAXED);
+      __atomic_fetch_add(&shared.nslow, 1, __ATOMIC_RELAXED);
+    }
+    lm_heap_tick();
+    return p;
+  }
+  lm_lock(&t->lock); /* waits for a thief at work on this heap */
+  __atomic_store_n(&t->slow_ms, lm_now32(), __ATOMIC_RELAXED);
+  struct lm_slab *sl = t->slab[cls];
+  int32_t off = -1;
+  if (sl != NULL) {
+    /* The slots freed into the slab since the last collection come back
+     * first: a thread that frees what it allocated keeps using one slab. */
+    lm_slab_collect(sl);
+    off = lm_slab_alloc(lm_slab_h(sl));
+  }
+  if (off < 0 && (sl = lm_arena_slab_swap(t->arena, t, cls)) != NULL) off = lm_slab_alloc(lm_slab_h(sl));
+  lm_unlock(&t->lock);
+  if (off >= 0) {
+    p = (void *)(sl->base + (uint32_t)off);
+    LM_RELAXED_ADD(t->c.nmalloc[cls], 1);
+    LM_RELAXED_ADD(t->c.nslow, 1);
+  }
+  lm_heap_tick();
+  return p;
+}
+
+/* ---- the end of free's fast path ---- */
+
+void lm_th_free_notify(struct lm_slab *sl) { lm_slab_notify(sl); }
+
+void lm_th_double_free(void *p) { lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, p); }
+
+bool lm_th_free_slot(struct lm_slab *sl, uint32_t slot) {
+  if (lm_th_slot_freed(sl, slot)) return false;
+  uint64_t bit = (uint64_t)1 << (slot % 64);
+  uint32_t cls = sl->cls; /* before the free is published (thread.h) */
+  if (__atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST) & bit) return false;
+  if (__atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) == NULL) lm_slab_notify(sl);
+  struct lm_theap *t = lm_th;
+  if (t != &lm_th_none) LM_RELAXED_ADD(t->c.nfree[cls], 1);
+  else __atomic_fetch_add(&shared.nfree[cls], 1, __ATOMIC_RELAXED);
+  return true;
+}
+
+/* ---- the cache of freed large blocks ----
+ * A run freed by this thread is kept (its pagemap head marked CACHED, so
+ * that a second free or a realloc of it is caught) for this thread's next
+ * malloc of exactly as many pages: a malloc/free loop of large blocks then
+ * takes no lock of an arena and no syscall. At most LM_TH_LARGE runs and
+ * LEMMALLOC_TCACHE_BYTES bytes; the oldest go back to their arena first,
+ * and an idle thread's go back at the decay. */
+
+/* Entry i leaves the cache (lock held); nlarge and large_bytes are read
+ * without it (holds, lm_th_totals), so they change by atomic stores. */
+static void large_remove(struct lm_theap *t, uint32_t i) {
+  uint32_t n = t->nlarge - 1;
+  LM_RELAXED_ADD(t->large_bytes, -((size_t)t->large[i].pages << LM_PAGE_SHIFT));
+  t->large[i] = t->large[n];
+  __atomic_store_n(&t->nlarge, n, __ATOMIC_RELAXED);
+}
+
+static void large_drop(struct lm_theap *t, uint32_t i) {
+  struct lm_large_ent e = t->large[i];
+  large_remove(t, i);
+  struct lm_chunk *ch = (struct lm_chunk *)lm_reg_lookup(e.p);
+  lm_arena_free_large(ch, e.p, LM_LARGE_FROM_CACHE, e.age);
+}
+
+void *lm_th_large_get(uint32_t pages) {
+  struct lm_theap *t = lm_th;
+  if (t == &lm_th_none || __atomic_load_n(&t->nlarge, __ATOMIC_RELAXED) == 0) return NULL;
+  void *p = NULL;
+  lm_lock(&t->lock);
+  for (uint32_t i = t->nlarge; i-- > 0;) {
+    if (t->large[i].pages != pages) continue;
+    uintptr_t a = t->large[i].p;
+    large_remove(t, i);
+    struct lm_chunk *ch = (struct lm_chunk *)lm_reg_lookup(a);
+    lm_large_set_live(ch, a, pages);
+    p = (void *)a;
+    LM_RELAXED_ADD(t->c.large_hits, 1);
+    break;
+  }
+  lm_unlock(&t->lock);
+  return p;
+}
+
+bool lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
+  struct lm_theap *t = lm_th;
+  size_t bytes = (size_t)pages << LM_PAGE_SHIFT, budget = lm_heap.cfg.tcache_bytes;
+  if (t == &lm_th_none || bytes > budget) return false;
+  if (!lm_large_set_cached(ch, p, pages)) return false; /* not a live run: the caller reports it */
+  lm_lock(&t->lock);
+  while (t->nlarge > 0 && (t->nlarge == LM_TH_LARGE || t->large_bytes + bytes > budget)) {
+    uint32_t old = 0;
+    for (uint32_t i = 1; i < t->nlarge; i++)
+      if ((int32_t)(t->large[i].age - t->large[old].age) < 0) old = i;
+    large_drop(t, old);
+  }
+  t->large[t->nlarge] = (struct lm_large_ent){p, pages, lm_now32()};
+  __atomic_store_n(&t->nlarge, t->nlarge + 1, __ATOMIC_RELAXED);
+  LM_RELAXED_ADD(t->large_bytes, bytes);
+  lm_unlock(&t->lock);
+  return true;
+}
+
+/* ---- giving a thread's slabs and cached blocks back ---- */
+
+/* Everything t holds goes back to the arenas (t->lock held). */
+static void give_back(struct lm_theap *t) {
+  lm_arena_slabs_return(t->arena, t, LM_ALL_CLASSES);
+  while (t->nlarge > 0) large_drop(t, t->nlarge - 1);
+}
+
+void lm_th_flush_self(void) {
+  struct lm_theap *t = lm_th;
+  if (t == &lm_th_none) return;
+  lm_lock(&t->lock);
+  give_back(t);
+  lm_unlock(&t->lock);
+}
+
+/* The calling thread's own decay: a current slab its mallocs have not
+ * touched for a decay period, and a cached block older than that, go back
+ * to the arena, where others can use their free slots and the purge can
+ * reach their pages. (Idle threads are stolen from instead, below.) */
+void lm_th_decay_self(uint32_t now, uint32_t age) {
+  struct lm_theap *t = lm_th;
+  if (t == &lm_th_none || now - t->decay_ms < age) return;
+  t->decay_ms = now;
+  uint64_t unused = 0;
+  lm_lock(&t->lock); /* a thief may be giving the slabs back */
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint64_t n = t->c.nmalloc[c];
+    if (t->slab[c] != NULL && n == t->decay_seen[c]) unused |= (uint64_t)1 << c;
+    t->decay_seen[c] = n;
+  }
+  if (unused) lm_arena_slabs_return(t->arena, t, unused);
+  for (uint32_t i = t->nlarge; i-- > 0;)
+    if (now - t->large[i].age >= age) large_drop(t, i);
+  lm_unlock(&t->lock);
+}
+
+/* Steal from t (thread.h): true if t held nothing or gave it all back. */
+static bool steal(struct lm_theap *t) {
+  if (!lm_trylock(&t->lock)) return false; /* its owner is on a slow path: not idle */
+  bool done = false;
+  __atomic_store_n(&t->steal, 1, __ATOMIC_SEQ_CST);
+#ifdef LM_TH_SC
+  bool fenced = true;
+#else
+  bool fenced = lm_os_membarrier();
+#endif
+  if (fenced && __atomic_load_n(&t->busy, __ATOMIC_SEQ_CST) == 0) {
+    give_back(t);
+    done = true;
+  }
+  __atomic_store_n(&t->steal, 0, __ATOMIC_RELEASE);
+  lm_unlock(&t->lock);
+  return done;
+}
+
+/* Does t hold anything worth taking back? (a racy look: a hint only) */
+static bool holds(const struct lm_theap *t) {
+  if (__atomic_load_n(&t->nlarge, __ATOMIC_RELAXED)) return true;
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++)
+    if (__atomic_load_n(&t->slab[c], __ATOMIC_RELAXED) != NULL) return true;
+  return false;
+}
+
+void lm_th_reclaim(uint32_t now, uint32_t age) {
+  enum { BATCH = 16 };
+  struct lm_theap *pick[BATCH];
+  uint32_t n = 0;
+  struct lm_theap *self = lm_th;
+  lm_lock(&lm_heap.meta_lock);
+  for (struct lm_theap *t = th_list; t != NULL && n < BATCH; t = t->next)
+    if (t != self && now - __atomic_load_n(&t->slow_ms, __ATOMIC_RELAXED) >= age && holds(t)) pick[n++] = t;
+  lm_unlock(&lm_heap.meta_lock);
+  /* A heap picked may have exited since: its memory stays (the pool never
+   * frees it), and an exited heap holds nothing. */
+  for (uint32_t i = 0; i < n; i++) steal(pick[i]);
+}
+
+/* ---- thread exit ---- */
+
+static void add(struct lm_thcount *to, const struct lm_thcount *from);
+
+static void th_exit(void *arg) {
+  struct lm_theap *t = arg;
+  lm_th = &lm_th_none;
+  th_state = TH_DEAD;
+  lm_lock(&t->lock);
+  give_back(t);
+  lm_unlock(&t->lock);
+  lm_lock(&lm_heap.meta_lock);
+  add(&retired, &t->c); /* its counts stay in the totals */
+  if (t->prev) t->prev->next = t->next;
+  else th_list = t->next;
+  if (t->next) t->next->prev = t->prev;
+  t->next = th_pool;
+  th_pool = t;
+  lm_unlock(&lm_heap.meta_lock);
+}
+
+/* In a fork child only the forking thread survives. The other threads may
+ * have stopped anywhere: in the middle of their fast path on a slab, or of
+ * a change to their cache of large blocks (the fork handlers hold every
+ * arena's lock, so their slab lists are whole). So each of their slabs goes
+ * back to its arena only if its record passes the core's own check, which
+ * is true exactly when the slab's invariant holds (a slab caught half
+ * updated stays with the dead thread, leaked, and is never touched again);
+ * their cached large blocks are left where they are. The heaps are
+ * recycled: the child has one thread, so no lock is contended. */
+void lm_th_fork_child(void) {
+  struct lm_theap *self = lm_th != &lm_th_none ? lm_th : NULL;
+  struct lm_theap *t = th_list;
+  th_list = NULL;
+  while (t) {
+    struct lm_theap *next = t->next;
+    lm_lock_reinit(&t->lock);
+    if (t == self) {
+      t->next = t->prev = NULL;
+      th_list = t;
+    } else {
+      t->busy = t->steal = 0;
+      t->nlarge = 0;
+      t->large_bytes = 0;
+      lm_arena_slabs_return_checked(t->arena, t);
+      add(&retired, &t->c);
+      t->next = th_pool;
+      th_pool = t;
+    }
+    t = next;
+  }
+}
+
+/* ---- counters ---- */
+
+static void add(struct lm_thcount *to, const struct lm_thcount *from) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    to->nmalloc[c] += __atomic_load_n(&from->nmalloc[c], __ATOMIC_RELAXED);
+    to->nfree[c] += __atomic_load_n(&from->nfree[c], __ATOMIC_RELAXED);
+  }
+  to->nslow += __atomic_load_n(&from->nslow, __ATOMIC_RELAXED);
+  to->nother += __atomic_load_n(&from->nother, __ATOMIC_RELAXED);
+  to->other_bytes += __atomic_load_n(&from->other_bytes, __ATOMIC_RELAXED);
+  to->nfree_other += __atomic_load_n(&from->nfree_other, __ATOMIC_RELAXED);
+  to->free_other_bytes += __atomic_load_n(&from->free_other_bytes, __ATOMIC_RELAXED);
+  to->large_hits += __atomic_load_n(&from->large_hits, __ATOMIC_RELAXED);
+  to->threads += __atomic_load_n(&from->threads, __ATOMIC_RELAXED);
+}
+
+void lm_th_totals(struct lm_thcount *out, size_t *cached_bytes) {
+  memset(out, 0, sizeof *out);
+  size_t cached = 0;
+  lm_lock(&lm_heap.meta_lock);
+  add(out, &retired);
+  for (struct lm_theap *t = th_list; t; t = t->next) {
+    add(out, &t->c);
+    cached += __atomic_load_n(&t->large_bytes, __ATOMIC_RELAXED);
+  }
+  lm_unlock(&lm_heap.meta_lock);
+  add(out, &shared);
+  *cached_bytes = cached;
+}
+
+void lm_th_summary(struct lm_thsum *out, size_t *cached_bytes) {
+  struct lm_thcount t;
+  lm_th_totals(&t, cached_bytes);
+  memset(out, 0, sizeof *out);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    out->nmalloc += t.nmalloc[c];
+    out->nfree += t.nfree[c];
+    out->alloc_bytes += t.nmalloc[c] * lm_class_bytes[c];
+    out->free_bytes += t.nfree[c] * lm_class_bytes[c];
+  }
+  out->hits = out->nmalloc - t.nslow + t.large_hits;
+  out->nmalloc += t.nother;
+  out->nfree += t.nfree_other;
+  out->alloc_bytes += t.other_bytes;
+  out->free_bytes += t.free_other_bytes;
+  out->threads = t.threads;
+}
+
+void lm_th_count_alloc(size_t usable) {
+  struct lm_theap *t = lm_th;
+  if (t != &lm_th_none) {
+    LM_RELAXED_ADD(t->c.nother, 1);
+    LM_RELAXED_ADD(t->c.other_bytes, usable);
+  } else {
+    __atomic_fetch_add(&shared.nother, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&shared.other_bytes, usable, __ATOMIC_RELAXED);
+  }
+}
+
+void lm_th_count_free(size_t usable) {
+  struct lm_theap *t = lm_th;
+  if (t != &lm_th_none) {
+    LM_RELAXED_ADD(t->c.nfree_other, 1);
+    LM_RELAXED_ADD(t->c.free_other_bytes, usable);
+  } else {
+    __atomic_fetch_add(&shared.nfree_other, 1, __ATOMIC_RELAXED);
+    __atomic_fetch_add(&shared.free_other_bytes, usable, __ATOMIC_RELAXED);
+  }
+}

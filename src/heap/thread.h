@@ -1,0 +1,250 @@
+/* Thread heaps and the inline fast paths of malloc and free.
+ *
+ * A thread allocates small blocks from slabs it owns, one per size class:
+ * its "current" slab. The owner alone drives the core's functions on the
+ * slab, without a lock. Frees do not need the owner: whichever thread frees
+ * a slot sets its bit in the slab's `freed` bitmap with one atomic OR, and
+ * the owner takes those bits (an atomic exchange per word) and frees the
+ * slots in the core when its slab runs dry ("collects"). So
+ *   - malloc = class lookup + the core's lm_slab_alloc on the current slab
+ *     (lowest free slot of a bitmap word) + the slot's address;
+ *   - free = the slab and slot from the pointer (chunk header, pagemap,
+ *     record, a multiply) + a look at the slot's core bit + one atomic OR;
+ *     no lock, no thread-local state
+ *     needed, the same path for the owner and for any other thread;
+ *   - nothing is ever stored in a free block: there is no list to poison,
+ *     and no secret to leak. A second free of a slot finds its bit set
+ *     (the OR returns it) or, once collected, the slot free in the core:
+ *     either way it is reported, also when two threads free it at once
+ *     (the OR decides which one was second).
+ * Slabs move between a thread and its arena only whole, under the arena
+ * lock: a dry slab goes back (the arena collects it when it is freed into,
+ * see slabs.c) and the thread takes another; a thread's exit gives all of
+ * its slabs back.
+ *
+ * Idle threads. A thread that goes quiet would keep its current slabs (and
+ * its cache of large blocks) from everyone else. The decay pass takes them
+ * from it ("steals") without its help, using an asymmetric Dekker protocol:
+ * the owner marks each malloc with `busy` (two plain stores and a load, no
+ * fence); a thief sets `steal`, runs a process-wide memory barrier
+ * (membarrier(2) PRIVATE_EXPEDITED, which makes every running thread
+ * execute a full barrier), and proceeds only if `busy` is clear, in which
+ * case the owner's next malloc sees `steal` and waits on the heap's lock
+ * until the thief is done. Where membarrier is unavailable, threads are not
+ * stolen from (only their exit gives their slabs back); ThreadSanitizer
+ * builds use sequentially consistent atomics instead, which it can follow.
+ */
+#ifndef LM_THREAD_H
+#define LM_THREAD_H
+#include "heap.h"
+
+#define LM_TH_LARGE 8 /* freed large blocks a thread keeps, at most */
+
+/* The slab a thread allocates class c from: the core's handle and the
+ * span's address (the full dummy slab when it has none). */
+struct lm_cur {
+  lm_slab_t s;
+  uintptr_t base;
+};
+
+/* Counters of one thread: written by it alone (relaxed), read by stats. */
+struct lm_thcount {
+  uint64_t nmalloc[LM_NUM_CLASSES]; /* small mallocs, by class */
+  uint64_t nfree[LM_NUM_CLASSES];   /* small frees, by class */
+  uint64_t nslow;                   /* of the small mallocs, those the fast path could not serve */
+  uint64_t nother, other_bytes;     /* large and huge mallocs, and their usable bytes */
+  uint64_t nfree_other, free_other_bytes; /* large and huge frees */
+  uint64_t large_hits;              /* large mallocs served by the thread's cache */
+  uint64_t threads;                 /* 1 in a thread's own counters: summed, threads seen */
+};
+
+struct lm_large_ent {
+  uintptr_t p;
+  uint32_t pages;
+  uint32_t age;                     /* when it was cached (ms, low 32 bits) */
+};
+
+struct lm_theap {
+  /* The steal protocol (above): busy written by the owner on every malloc,
+   * steal by a thief; both atomic. */
+  uint32_t busy, steal;
+  struct lm_cur cur[LM_NUM_CLASSES];
+  /* The chunk of the last slab pointer freed here: free skips the registry
+   * walk when the next pointer lies in the same chunk (NULL: none). */
+  const struct lm_chunk *ch;
+  struct lm_thcount c;
+  /* Below: the owner's slow paths and thieves, under lock. */
+  lm_lock_t lock;
+  struct lm_slab *slab[LM_NUM_CLASSES]; /* the current slabs' records (NULL: none) */
+  struct lm_arena *arena;
+  struct lm_large_ent large[LM_TH_LARGE];
+  uint32_t nlarge;
+  size_t large_bytes;
+  uint32_t slow_ms;                 /* last slow path (low 32 bits of ms): idle detection */
+  uint32_t decay_ms;                /* the thread's own last decay (lm_th_decay_self) */
+  uint64_t decay_seen[LM_NUM_CLASSES]; /* c.nmalloc at that decay: classes left unused since */
+  struct lm_theap *next, *prev;     /* all live thread heaps, under meta_lock */
+};
+
+/* The calling thread's heap; &lm_th_none (steal set: every call takes a
+ * slow path) until its first slow path creates one, and again after its
+ * exit. */
+extern __thread struct lm_theap *lm_th __attribute__((tls_model("initial-exec"))) LM_HIDDEN;
+extern struct lm_theap lm_th_none LM_HIDDEN;
+/* A heap's current slab of a class it owns none of: always full. */
+extern struct lm_cur lm_th_cur_none LM_HIDDEN;
+
+/* Owner-only updates of fields other threads read: relaxed load and store
+ * (plain moves on x86), never a locked instruction. */
+#define LM_RELAXED_ADD(x, v) __atomic_store_n(&(x), __atomic_load_n(&(x), __ATOMIC_RELAXED) + (v), __ATOMIC_RELAXED)
+
+#if defined(__SANITIZE_THREAD__)
+#define LM_TH_SC 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LM_TH_SC 1
+#endif
+#endif
+#ifdef LM_TH_SC
+#define LM_TH_ENTER(t) __atomic_store_n(&(t)->busy, 1, __ATOMIC_SEQ_CST)
+#define LM_TH_STOLEN(t) __atomic_load_n(&(t)->steal, __ATOMIC_SEQ_CST)
+#else
+#define LM_TH_ENTER(t) (__atomic_store_n(&(t)->busy, 1, __ATOMIC_RELAXED), __atomic_signal_fence(__ATOMIC_SEQ_CST))
+#define LM_TH_STOLEN(t) __atomic_load_n(&(t)->steal, __ATOMIC_ACQUIRE)
+#endif
+#define LM_TH_LEAVE(t) __atomic_store_n(&(t)->busy, 0, __ATOMIC_RELEASE)
+
+/* The slab and slot of a slot's start a, or false (not a slot start of a
+ * live slab: the slow path classifies it). No lock: the chunk header is
+ * never unmapped, and a slab's class, base and geometry stay put while any
+ * of its slots is allocated, which the caller's pointer claims. */
+static inline __attribute__((always_inline)) bool lm_th_decode(struct lm_theap *t, uintptr_t a,
+                                                               struct lm_slab **slp, uint32_t *slotp) {
+  const struct lm_chunk *ch = t->ch;
+  if (lm_unlikely(ch == NULL || ch->base != (a & ~(uintptr_t)(LM_CHUNK_SIZE - 1)))) {
+    uintptr_t e = lm_reg_lookup(a);
+    if (lm_unlikely(e == 0 || (e & LM_REG_HUGE))) return false;
+    ch = (const struct lm_chunk *)e;
+    if (t != &lm_th_none) t->ch = ch;
+  }
+  uint32_t n = (uint32_t)ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
+  if (lm_unlikely(n >= LM_CHUNK_SLABS)) return false;
+  struct lm_slab *sl = (struct lm_slab *)&ch->slab[n];
+  uint32_t slot = lm_slot_of(sl->cls, (uint32_t)(a - sl->base));
+  if (lm_unlikely(slot >= lm_slab_nslots(lm_slab_h(sl)))) return false; /* not a slot start */
+  *slp = sl;
+  *slotp = slot;
+  return true;
+}
+
+/* A slot of class cls from the calling thread's current slab, or NULL (the
+ * slab is dry, a thief is at work, or the thread has no heap yet). */
+static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
+  struct lm_theap *t = lm_th;
+  void *p = NULL;
+  LM_TH_ENTER(t);
+  if (lm_likely(!LM_TH_STOLEN(t))) {
+    const struct lm_cur *c = &t->cur[cls];
+    int32_t off = lm_slab_alloc(c->s);
+    if (lm_likely(off >= 0)) p = (void *)(c->base + (uint32_t)off);
+  }
+  LM_TH_LEAVE(t);
+  if (lm_likely(p != NULL)) LM_RELAXED_ADD(t->c.nmalloc[cls], 1); /* never the shared none: its slabs are full */
+  return p;
+}
+
+/* Is the slot free in the core already (so that freeing it is a second
+ * free)? Read from any thread, without the owner (trusted, spec/README.md
+ * "What rests on ownership"): between the slot's allocation, which the
+ * program's hand-off of the pointer orders before this read, and this
+ * free, the core's bit can only be cleared by the collection of an earlier
+ * free of the same slot. So "free" is always a second free; a stale
+ * "allocated" only leaves the report to the collection of this free's bit.
+ * Read before the free's own bit is set: after it, the owner may collect
+ * that bit and make the slot free legitimately. ThreadSanitizer builds do
+ * not read it (it would see the race; the collection reports instead). */
+static inline __attribute__((always_inline)) bool lm_th_slot_freed(const struct lm_slab *sl, uint32_t slot) {
+#ifdef LM_TH_SC
+  (void)sl, (void)slot;
+  return false;
+#else
+  return lm_unlikely(!lm_slab_slot_allocated(lm_slab_h(sl), slot));
+#endif
+}
+
+/* Noinline ends of the free fast path (thread.c). */
+void lm_th_free_notify(struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
+void lm_th_double_free(void *p) LM_HIDDEN __attribute__((noinline, cold));
+
+/* Free p if it is the start of a slot of a live slab: true. false: not a
+ * slab pointer (or a bad one), or the thread has no heap yet (the slow
+ * path makes one; under valgrind and with LEMMALLOC_TCACHE_BYTES=0 every
+ * free takes it). A slot freed twice is reported here. */
+static inline __attribute__((always_inline)) bool lm_th_free(void *p) {
+  struct lm_theap *t = lm_th;
+  struct lm_slab *sl;
+  uint32_t slot;
+  if (lm_unlikely(t == &lm_th_none || !lm_th_decode(t, (uintptr_t)p, &sl, &slot))) return false;
+  if (lm_th_slot_freed(sl, slot)) {
+    lm_th_double_free(p);
+    return true;
+  }
+  uint64_t bit = (uint64_t)1 << (slot % 64);
+  /* Read before the free is published: once its bit is set, the owner may
+   * collect it, empty the slab and give the record to another class. */
+  uint32_t cls = sl->cls;
+  /* Sequentially consistent (a plain lock-prefixed OR on x86): the owner
+   * check below must not be read before the bit is set (slabs.c, "giving
+   * a slab back"). */
+  uint64_t old = __atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST);
+  if (lm_unlikely(old & bit)) {
+    lm_th_double_free(p);
+    return true;
+  }
+  if (lm_unlikely(__atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) == NULL)) lm_th_free_notify(sl);
+  LM_RELAXED_ADD(t->c.nfree[cls], 1);
+  return true;
+}
+
+/* The same for a slot the slow path classified (any thread, heap or none):
+ * false if the slot was freed already (reported). */
+bool lm_th_free_slot(struct lm_slab *sl, uint32_t slot) LM_HIDDEN;
+
+/* thread.c */
+void lm_th_init(void) LM_HIDDEN;
+/* The calling thread's heap, created at its first call; NULL if it cannot
+ * have one (threads own no slabs: LEMMALLOC_TCACHE_BYTES=0 or valgrind; no
+ * memory; or the thread is exiting). */
+struct lm_theap *lm_th_get(void) LM_HIDDEN;
+/* malloc's slow path for class cls: collect or swap the current slab, or
+ * serve from the arena; NULL if memory is exhausted. */
+void *lm_th_small_slow(uint32_t cls) LM_HIDDEN;
+/* The thread's cache of freed large blocks: a run of exactly `pages` pages
+ * (NULL if none), and a freed run to keep (false: not kept, free it). */
+void *lm_th_large_get(uint32_t pages) LM_HIDDEN;
+bool lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) LM_HIDDEN;
+/* Take the slabs and cached blocks of threads idle for `age` ms back to
+ * their arenas (the decay, and an arena about to grow). */
+void lm_th_reclaim(uint32_t now, uint32_t age) LM_HIDDEN;
+/* The calling thread's slabs of classes it has not allocated from, and its
+ * cached blocks, for `age` ms go back (its slow paths, once per period). */
+void lm_th_decay_self(uint32_t now, uint32_t age) LM_HIDDEN;
+/* Give every slab and cached block of the calling thread back (trim). */
+void lm_th_flush_self(void) LM_HIDDEN;
+/* Counters of every thread (live and exited) added up; bytes of freed
+ * large blocks in the threads' caches. */
+void lm_th_totals(struct lm_thcount *out, size_t *cached_bytes) LM_HIDDEN;
+/* The same, summed the way statistics report them. */
+struct lm_thsum {
+  uint64_t nmalloc, nfree;          /* calls */
+  uint64_t hits;                    /* mallocs served without a lock: fast path and large cache */
+  uint64_t alloc_bytes, free_bytes; /* usable bytes handed out and given back */
+  uint64_t threads;                 /* threads seen */
+};
+void lm_th_summary(struct lm_thsum *out, size_t *cached_bytes) LM_HIDDEN;
+/* Counting large and huge calls (small ones count themselves). */
+void lm_th_count_alloc(size_t usable) LM_HIDDEN;
+void lm_th_count_free(size_t usable) LM_HIDDEN;
+void lm_th_fork_child(void) LM_HIDDEN;
+
+#endif
