@@ -73,21 +73,20 @@ uint32_t lm_slab_collect(struct lm_slab *sl) LM_HIDDEN;
 /* k slots of the arena's slab sl were just collected (lock held): re-file
  * it (non-full, empty: spare or released). */
 void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) LM_HIDDEN;
-/* A free into a slab the arena owns: put it on the arena's pending stack
- * (once until collected). Lock-free. */
-void lm_slab_notify(struct lm_slab *sl) LM_HIDDEN;
+/* A free into sl found its pending flag clear: set it and push sl on its
+ * owner's inbox, or on the arena's pending stack (once until collected).
+ * Lock-free. Returns the thread heap pushed to (NULL: the arena, or none). */
+struct lm_theap *lm_slab_notify(struct lm_slab *sl) LM_HIDDEN;
 /* Collect every slab on the pending stack (lock held). */
 void lm_arena_collect_pending(struct lm_arena *a) LM_HIDDEN;
-/* Thread t's slab of class cls (if any) goes back to the arena and t takes
- * another; returns it (NULL: out of memory). t's lock held; takes a's. */
-struct lm_slab *lm_arena_slab_swap(struct lm_arena *a, struct lm_theap *t, uint32_t cls) LM_HIDDEN;
-/* Every slab of t goes back (t's lock held; takes a's). The _checked
- * version is the fork child's: a slab whose record fails lm_slab_check
- * stays with the dead thread. */
-/* t's current slabs of the classes in the bit mask go back to a. */
-#define LM_ALL_CLASSES (~(uint64_t)0)
-void lm_arena_slabs_return(struct lm_arena *a, struct lm_theap *t, uint64_t classes) LM_HIDDEN;
-void lm_arena_slabs_return_checked(struct lm_arena *a, struct lm_theap *t) LM_HIDDEN;
+/* A slab of class cls for thread t, which owns it from now on (NULL: out
+ * of memory). Takes a's lock. */
+struct lm_slab *lm_arena_slab_take(struct lm_arena *a, struct lm_theap *t, uint32_t cls) LM_HIDDEN;
+/* Slabs a thread gives back, a list linked by tnext (its lock held; takes
+ * a's): each is collected and filed as the arena's. */
+void lm_arena_slabs_give(struct lm_arena *a, struct lm_slab *list) LM_HIDDEN;
+/* The fork child's clean-up of arena a (slabs.c, "fork"). */
+void lm_arena_fork_child(struct lm_arena *a) LM_HIDDEN;
 /* One slot of class cls from the arena's own current slab (threads that
  * own no slabs); NULL if memory is exhausted. Takes the lock. */
 void *lm_arena_alloc_one(struct lm_arena *a, uint32_t cls) LM_HIDDEN;

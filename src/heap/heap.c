@@ -175,6 +175,7 @@ static void fork_child(void) {
     lm_lock_reinit(&lm_heap.arenas[i].purge_lock);
   }
   lm_lock_reinit(&lm_heap.init_lock);
+  for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) lm_arena_fork_child(&lm_heap.arenas[i]);
   lm_th_fork_child();
 }
 

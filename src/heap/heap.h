@@ -75,16 +75,22 @@ bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) LM_HIDDEN;
  * the slab's freed bits.
  *
  * Who may touch what (thread.h explains the protocol):
- *   core, base, cls     the slab's owner: the thread whose current slab it
- *                       is (owner != NULL), or the arena, under its lock
- *                       (owner == NULL). cls and base do not change while
- *                       any slot is allocated, so free reads them freely.
+ *   core, base, cls     the slab's owner: the thread that owns it (owner
+ *                       != NULL; its fast path on its current slab, its
+ *                       slow paths under its heap's lock), or the arena,
+ *                       under its lock (owner == NULL). cls and base do not
+ *                       change while any slot is allocated, so free reads
+ *                       them freely.
  *   freed[]             every thread freeing a slot: one atomic OR; the
  *                       owner takes the bits (atomic exchange) and frees
  *                       those slots in the core ("collects").
- *   pending, pnext      the arena's pending stack (slabs.c): a free into a
- *                       slab the arena owns pushes it once, so that the
- *                       arena collects it; never touched by anything else.
+ *   pending, pnext      a stack of slabs to collect (slabs.c): the first
+ *                       free into a slab since its last collection pushes
+ *                       it on its owner's inbox, or on the arena's pending
+ *                       stack when the arena owns it.
+ *   tnext, tprev, anext, afree, tlist
+ *                       the owning thread, under its heap's lock: its list
+ *                       of every slab it owns, and of those with free slots.
  *   the rest            the arena, under its lock. */
 struct lm_theap;
 struct lm_slab {
@@ -101,14 +107,21 @@ struct lm_slab {
   uint16_t purged;                /* span pages given back while the slab lives */
   uint16_t freed_since_check;     /* a slot was freed since the last sparse check */
   uint16_t free_seen;             /* pages wholly free at the last check (dense slabs of big slots) */
+  uint8_t tlist;                  /* owner's: LM_TL_* */
+  uint32_t afree;                 /* owner's: free bytes counted when it joined the avail list */
+  struct lm_slab *tnext, *tprev;  /* owner's: every slab it owns */
+  struct lm_slab *anext;          /* owner's: its slabs of this class with free slots */
   /* Slots freed and not yet collected: bit slot%64 of word slot/64. */
   uint64_t freed[LM_SLAB_WORDS] __attribute__((aligned(64)));
 } __attribute__((aligned(1u << LM_SLAB_SHIFT)));
 _Static_assert(sizeof(struct lm_slab) == (1u << LM_SLAB_SHIFT), "a slab record is one 256-byte slot");
 /* PURGING: out of every list while its free pages are being released. */
-/* OWNED: a thread's current slab (or the arena's own current one, when
- * threads own none). NONFULL and FULL: the arena's, with and without free
+/* OWNED: a thread's (or the arena's own current one, when threads own
+ * none). NONFULL and FULL: the arena's, with and without free
  * slots in the core (a FULL slab may have freed bits not yet collected). */
+/* Where a thread keeps a slab it owns: its current slab of the class, on
+ * its list of slabs with free slots, or on neither (full when last seen). */
+enum { LM_TL_FULL, LM_TL_CURRENT, LM_TL_AVAIL };
 enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_OWNED, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
                      LM_SLAB_PURGING };
 
@@ -208,7 +221,6 @@ struct lm_arena {
   size_t large_live_bytes;
   size_t owned_slab_bytes;        /* spans of slabs that threads own */
   uint64_t purged_pages, npurge;
-  uint64_t class_nmalloc[LM_NUM_CLASSES], class_nfree[LM_NUM_CLASSES];
   uint64_t class_nslabs[LM_NUM_CLASSES]; /* slabs now alive */
   uint64_t large_nmalloc, large_nfree;
 } __attribute__((aligned(64)));

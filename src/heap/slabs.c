@@ -1,7 +1,8 @@
 /* Slabs, on the heap's side: their records in the chunk headers, the
- * non-full heap of each class (lowest address first), and small blocks:
- * batches of slots handed out to and taken back from the thread caches. The
- * core (src/core/slab.c) decides every slot; this file picks the slab. */
+ * non-full heap of each class (lowest address first), the stacks of slabs
+ * freed into, and slabs moving whole between the arena and the threads
+ * that own them (thread.c). The core (src/core/slab.c) decides every slot;
+ * this file picks the slab. */
 #include "arena.h"
 #include "thread.h"
 #include "vg.h"
@@ -198,7 +199,7 @@ uint32_t lm_slab_live(const struct lm_slab *sl) {
 /* k slots of arena slab sl were just collected (lock held): re-file it. */
 void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) {
   uint32_t cls = sl->cls;
-  a->class_nfree[cls] += k;
+  (void)k;
   sl->free_ms = now;
   sl->freed_since_check = 1;
   if (sl->state == LM_SLAB_PURGING) return; /* the purge re-files it */
@@ -213,24 +214,29 @@ void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint3
   }
 }
 
-/* ---- the pending stack ----
- * A free into a slab the arena owns (owner == NULL) sets the slab's
- * pending flag and, if it was clear, pushes the slab on the arena's stack,
- * lock-free; the arena pops the whole stack under its lock and collects
- * each slab that it still owns. The flag is cleared before the collection,
- * so a later free pushes the slab again. A record stays a record for good
+/* ---- the stacks of slabs to collect ----
+ * The first free into a slab since it was last collected sets the slab's
+ * pending flag and pushes it, lock-free, on its owner's inbox (thread.c)
+ * or, when the arena owns it, on the arena's pending stack; a free that
+ * finds the flag set pushes nothing (the slab is on a stack already). The
+ * popper takes a whole stack at once, clears each slab's flag and then
+ * collects it; a slab whose owner changed since it was pushed is passed on
+ * (pushed again, for its owner now). A record stays a record for good
  * (headers are never unmapped, and a chunk is unmapped only when none of
- * its records is on the stack), so a stale entry is only a slab collected
- * once more, or skipped, or (its header reused by another arena's chunk
- * while the free pushed it) passed on to that arena's stack. */
+ * its records is on a stack), so a stale entry is only a slab collected
+ * once more, or skipped, or passed on. The pushing free set its bit
+ * before it read the flag, and the popper clears the flag before it
+ * collects (both sequentially consistent): a free that saw the flag set
+ * has its bit collected by that pop. */
 
-void lm_slab_notify(struct lm_slab *sl) {
-  if (__atomic_load_n(&sl->pending, __ATOMIC_RELAXED) || __atomic_exchange_n(&sl->pending, 1, __ATOMIC_ACQ_REL))
-    return;
-  struct lm_arena *a = arena_of(sl);
-  struct lm_slab *head = __atomic_load_n(&a->pending, __ATOMIC_RELAXED);
-  do sl->pnext = head;
-  while (!__atomic_compare_exchange_n(&a->pending, &head, sl, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+struct lm_theap *lm_slab_notify(struct lm_slab *sl) {
+  if (__atomic_exchange_n(&sl->pending, 1, __ATOMIC_SEQ_CST)) return NULL;
+  struct lm_theap *o = __atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST);
+  struct lm_slab **head = o != NULL ? &o->inbox : &arena_of(sl)->pending;
+  struct lm_slab *top = __atomic_load_n(head, __ATOMIC_RELAXED);
+  do sl->pnext = top;
+  while (!__atomic_compare_exchange_n(head, &top, sl, true, __ATOMIC_RELEASE, __ATOMIC_RELAXED));
+  return o;
 }
 
 void lm_arena_collect_pending(struct lm_arena *a) {
@@ -239,12 +245,9 @@ void lm_arena_collect_pending(struct lm_arena *a) {
   while (sl != NULL) {
     struct lm_slab *next = sl->pnext;
     __atomic_store_n(&sl->pending, 0, __ATOMIC_SEQ_CST);
-    if (arena_of(sl) != a) { /* its header went to another arena's chunk as it was pushed */
-      lm_slab_notify(sl);
-      sl = next;
-      continue;
-    }
-    if (sl->state != LM_SLAB_UNUSED && __atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) == NULL) {
+    if (arena_of(sl) != a || __atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) != NULL) {
+      lm_slab_notify(sl); /* a thread's now, or its header serves another arena's chunk */
+    } else if (sl->state != LM_SLAB_UNUSED) {
       uint32_t k = lm_slab_collect(sl);
       if (k) lm_slab_collected(a, sl, k, now);
     }
@@ -282,18 +285,15 @@ static struct lm_slab *slab_take(struct lm_arena *a, uint32_t cls) {
 
 /* A thread's slab comes back to the arena (lock held). Its freed bits are
  * collected, then the owner is cleared, then they are collected again: a
- * free that saw the owner before it was cleared set its bit before the
- * second collection, and one that did not sees owner == NULL and pushes
- * the slab on the pending stack (both sides are sequentially consistent:
- * the free's OR, then its load of the owner; here the store of the owner,
- * then the loads of the bits). */
+ * free that set its bit after the second collection saw the flag clear
+ * and pushed the slab for owner NULL (the arena), or saw it set and the
+ * slab is on a stack whose popper passes it on to the arena. */
 static void slab_return(struct lm_arena *a, struct lm_slab *sl) {
   uint32_t now = lm_now32() | 1;
   a->owned_slab_bytes -= (size_t)LM_PAGE_SIZE << lm_slab_order_of[sl->cls];
   uint32_t k = lm_slab_collect(sl);
   __atomic_store_n(&sl->owner, NULL, __ATOMIC_SEQ_CST);
   k += lm_slab_collect(sl);
-  a->class_nfree[sl->cls] += k;
   if (k) {
     sl->free_ms = now;
     sl->freed_since_check = 1;
@@ -309,56 +309,63 @@ static void slab_return(struct lm_arena *a, struct lm_slab *sl) {
   }
 }
 
-/* The slab t allocates class cls from is set to sl (NULL: none). Under the
- * arena's lock, so that a fork child sees t's slabs whole. */
-static void set_current(struct lm_theap *t, uint32_t cls, struct lm_slab *sl) {
-  __atomic_store_n(&t->slab[cls], sl, __ATOMIC_RELAXED);
-  t->cur[cls] = sl != NULL ? (struct lm_cur){lm_slab_h(sl), sl->base} : lm_th_cur_none;
-}
-
-struct lm_slab *lm_arena_slab_swap(struct lm_arena *a, struct lm_theap *t, uint32_t cls) {
+struct lm_slab *lm_arena_slab_take(struct lm_arena *a, struct lm_theap *t, uint32_t cls) {
   lm_lock(&a->lock);
-  struct lm_slab *old = t->slab[cls];
-  if (old != NULL) {
-    set_current(t, cls, NULL);
-    slab_return(a, old);
-  }
   lm_arena_collect_pending(a);
   struct lm_slab *sl = slab_take(a, cls);
   if (sl != NULL) {
     a->owned_slab_bytes += (size_t)LM_PAGE_SIZE << lm_slab_order_of[cls];
     __atomic_store_n(&sl->owner, t, __ATOMIC_SEQ_CST);
-    /* Frees that came while the arena owned it pushed it on the pending
-     * stack; whatever the stack's walk missed is collected now. */
-    a->class_nfree[cls] += lm_slab_collect(sl);
-    set_current(t, cls, sl);
+    /* Frees that came while the arena owned it pushed it on the arena's
+     * stack (collected above, or passed on to t by the next walk); what
+     * they set is collected now. */
+    lm_slab_collect(sl);
   }
   lm_unlock(&a->lock);
   return sl;
 }
 
-void lm_arena_slabs_return(struct lm_arena *a, struct lm_theap *t, uint64_t classes) {
+void lm_arena_slabs_give(struct lm_arena *a, struct lm_slab *list) {
   lm_lock(&a->lock);
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    struct lm_slab *sl = t->slab[c];
-    if (sl == NULL || !(classes >> c & 1)) continue;
-    set_current(t, c, NULL);
+  for (struct lm_slab *sl = list, *next; sl != NULL; sl = next) {
+    next = sl->tnext;
+    if (arena_of(sl) != a) lm_heap_bug("internal error: a thread's slab from another arena", (void *)sl->base);
     slab_return(a, sl);
   }
   lm_unlock(&a->lock);
 }
 
-/* The fork child's version (thread.c): a slab whose record fails the core's
- * check was caught half updated by the fork; it stays with the dead thread. */
-void lm_arena_slabs_return_checked(struct lm_arena *a, struct lm_theap *t) {
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    struct lm_slab *sl = t->slab[c];
-    if (sl != NULL && !lm_slab_check(lm_slab_h(sl))) {
-      __atomic_store_n(&sl->owner, &lm_th_none, __ATOMIC_RELAXED); /* nobody's: never collected */
-      set_current(t, c, NULL);
+/* ---- fork ----
+ * In the child only the forking thread lives on, and the others may have
+ * stopped anywhere: in a fast path on a slab, in the middle of a change to
+ * their own lists, of a push on a stack. So the child trusts none of
+ * that: with every arena's lock held through the fork (their slabs' lists
+ * are whole), it walks every slab record, clears every stack and pending
+ * flag, and takes every thread's slab back to the arena, the forking
+ * thread's too, collecting what was freed into it; a slab whose record
+ * fails the core's check (caught half updated by a fast path) stays out
+ * of every list for good, owned by nobody that runs. The arena's own
+ * slabs are collected too. */
+void lm_arena_fork_child(struct lm_arena *a) {
+  a->pending = NULL;
+  uint32_t now = lm_now32() | 1;
+  for (struct lm_chunk *ch = a->chunks; ch != NULL; ch = ch->next) {
+    for (uint32_t n = 0; n < LM_CHUNK_SLABS; n++) {
+      if (!(ch->slab_used[n / 64] >> (n % 64) & 1)) continue;
+      struct lm_slab *sl = &ch->slab[n];
+      sl->pending = 0;
+      if (sl->state == LM_SLAB_UNUSED) continue;
+      struct lm_theap *o = sl->owner;
+      if (o == &lm_th_none) continue; /* left out at an earlier fork */
+      if (o != NULL) {
+        if (lm_slab_check(lm_slab_h(sl))) slab_return(a, sl);
+        else sl->owner = &lm_th_none;
+      } else if (sl->state != LM_SLAB_PURGING) {
+        uint32_t k = lm_slab_collect(sl);
+        if (k) lm_slab_collected(a, sl, k, now);
+      }
     }
   }
-  lm_arena_slabs_return(a, t, LM_ALL_CLASSES);
 }
 
 /* ---- threads that own no slabs ----
@@ -379,14 +386,9 @@ void *lm_arena_alloc_one(struct lm_arena *a, uint32_t cls) {
     int32_t off = lm_slab_alloc(lm_slab_h(sl));
     if (off >= 0) {
       p = (void *)(sl->base + (uint32_t)off);
-      a->class_nmalloc[cls]++;
       break;
     }
-    uint32_t k = lm_slab_collect(sl);
-    if (k) {
-      a->class_nfree[cls] += k;
-      continue;
-    }
+    if (lm_slab_collect(sl)) continue;
     a->cur[cls] = NULL;
     sl->state = LM_SLAB_FULL;
   }

@@ -33,6 +33,7 @@ static struct lm_thcount retired;
 static struct lm_thcount shared;
 
 static void th_exit(void *arg);
+static void inbox_forward(struct lm_theap *t);
 
 void lm_th_init(void) {
   lm_slab_t h = lm_slab_h(&slab_full);
@@ -77,11 +78,11 @@ struct lm_theap *lm_th_get(void) {
   }
   /* A recycled heap may still have a thief at work on it, one that picked
    * it before its last owner exited (lm_th_reclaim): its lock, never
-   * reset, waits for it; everything else starts afresh. */
+   * reset, waits for it. Its inbox may still get slabs its last owner
+   * gave back (frees that read the owner before it changed): passed on. */
   lm_lock(&t->lock);
-  size_t at = offsetof(struct lm_theap, lock), past = at + sizeof t->lock;
-  memset(t, 0, at);
-  memset((char *)t + past, 0, sizeof *t - past);
+  memset(t, 0, offsetof(struct lm_theap, lock));
+  inbox_forward(t);
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) t->cur[c] = lm_th_cur_none;
   t->c.threads = 1;
   t->arena = pick_arena();
@@ -100,6 +101,119 @@ struct lm_theap *lm_th_get(void) {
   return t;
 }
 
+/* ---- the slabs a thread owns ----
+ * Every slab a thread owns is on its `owned` list. Its current slab of a
+ * class is the one its fast path allocates from; the others are on its
+ * `avail` list of the class when they had free slots at their last
+ * collection, else on no other list (full). A free into any of them pushes
+ * it on the thread's inbox (once until collected); the thread drains the
+ * inbox on its slow path: it collects each slab and lists those that now
+ * have free slots. The free slots a thread keeps that way are bounded by
+ * LEMMALLOC_TCACHE_BYTES: beyond it, and once a slab is wholly free, the
+ * slab goes back to the arena, where any thread can use it. So a thread
+ * that frees what it allocated, or gets its blocks freed by others, reuses
+ * its own slabs without the arena's lock, and the memory it holds beyond
+ * its live blocks stays bounded. All of it under the heap's lock. */
+
+static void set_current(struct lm_theap *t, uint32_t cls, struct lm_slab *sl) {
+  __atomic_store_n(&t->slab[cls], sl, __ATOMIC_RELAXED); /* holds() reads it */
+  t->cur[cls] = sl != NULL ? (struct lm_cur){lm_slab_h(sl), sl->base} : lm_th_cur_none;
+  if (sl != NULL) sl->tlist = LM_TL_CURRENT;
+}
+
+static void owned_add(struct lm_theap *t, struct lm_slab *sl) {
+  sl->tprev = NULL;
+  sl->tnext = t->owned;
+  if (t->owned) t->owned->tprev = sl;
+  __atomic_store_n(&t->owned, sl, __ATOMIC_RELAXED); /* holds() reads it */
+}
+
+/* sl leaves t's lists and joins the list *give (linked by tnext). */
+static void owned_drop(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **give) {
+  if (sl->tprev) sl->tprev->tnext = sl->tnext;
+  else __atomic_store_n(&t->owned, sl->tnext, __ATOMIC_RELAXED);
+  if (sl->tnext) sl->tnext->tprev = sl->tprev;
+  sl->tnext = *give;
+  *give = sl;
+}
+
+static uint32_t free_bytes(const struct lm_slab *sl) {
+  lm_slab_t s = lm_slab_h(sl);
+  return (lm_slab_nslots(s) - lm_slab_used(s)) * lm_class_bytes[sl->cls];
+}
+
+static void avail_push(struct lm_theap *t, struct lm_slab *sl) {
+  sl->tlist = LM_TL_AVAIL;
+  sl->afree = free_bytes(sl);
+  t->avail_free += sl->afree;
+  sl->anext = t->avail[sl->cls];
+  t->avail[sl->cls] = sl;
+}
+
+static struct lm_slab *avail_pop(struct lm_theap *t, uint32_t cls) {
+  struct lm_slab *sl = t->avail[cls];
+  if (sl != NULL) {
+    t->avail[cls] = sl->anext;
+    t->avail_free -= sl->afree;
+    sl->tlist = LM_TL_FULL;
+  }
+  return sl;
+}
+
+/* Slab sl of t's was just collected: list it if it has free slots to keep,
+ * or give it back. */
+static void refile(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **give) {
+  lm_slab_t s = lm_slab_h(sl);
+  if (sl->tlist == LM_TL_CURRENT || lm_slab_is_full(s)) return;
+  if (sl->tlist == LM_TL_AVAIL) { /* listed already: recount */
+    t->avail_free -= sl->afree;
+    sl->afree = free_bytes(sl);
+    t->avail_free += sl->afree;
+    return;
+  }
+  if (!lm_slab_is_empty(s) && t->avail_free + free_bytes(sl) <= lm_heap.cfg.tcache_bytes) avail_push(t, sl);
+  else owned_drop(t, sl, give);
+}
+
+/* Take the inbox: collect t's slabs on it, pass the others on. */
+static void inbox_drain(struct lm_theap *t, struct lm_slab **give) {
+  __atomic_store_n(&t->self_pushed, 0, __ATOMIC_RELAXED);
+  struct lm_slab *sl = __atomic_exchange_n(&t->inbox, NULL, __ATOMIC_ACQUIRE);
+  while (sl != NULL) {
+    struct lm_slab *next = sl->pnext;
+    __atomic_store_n(&sl->pending, 0, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == t) {
+      lm_slab_collect(sl);
+      refile(t, sl, give);
+    } else {
+      lm_slab_notify(sl); /* given back since it was pushed */
+    }
+    sl = next;
+  }
+}
+
+/* The same for a heap that owns nothing (recycled, or exiting). */
+static void inbox_forward(struct lm_theap *t) {
+  struct lm_slab *sl = __atomic_exchange_n(&t->inbox, NULL, __ATOMIC_ACQUIRE);
+  while (sl != NULL) {
+    struct lm_slab *next = sl->pnext;
+    __atomic_store_n(&sl->pending, 0, __ATOMIC_SEQ_CST);
+    lm_slab_notify(sl);
+    sl = next;
+  }
+}
+
+/* A slab of class cls with a free slot for t to allocate from: one of its
+ * own, or the arena's. The dry current slab stays t's (full). */
+static struct lm_slab *next_slab(struct lm_theap *t, uint32_t cls, struct lm_slab **give) {
+  inbox_drain(t, give);
+  struct lm_slab *sl;
+  while ((sl = avail_pop(t, cls)) != NULL && lm_slab_is_full(lm_slab_h(sl))) {
+  }
+  if (sl == NULL && (sl = lm_arena_slab_take(t->arena, t, cls)) != NULL) owned_add(t, sl);
+  return sl;
+}
+
 /* ---- malloc's slow path ---- */
 
 void *lm_th_small_slow(uint32_t cls) {
@@ -116,7 +230,7 @@ void *lm_th_small_slow(uint32_t cls) {
   }
   lm_lock(&t->lock); /* waits for a thief at work on this heap */
   __atomic_store_n(&t->slow_ms, lm_now32(), __ATOMIC_RELAXED);
-  struct lm_slab *sl = t->slab[cls];
+  struct lm_slab *sl = t->slab[cls], *give = NULL;
   int32_t off = -1;
   if (sl != NULL) {
     /* The slots freed into the slab since the last collection come back
@@ -124,7 +238,16 @@ void *lm_th_small_slow(uint32_t cls) {
     lm_slab_collect(sl);
     off = lm_slab_alloc(lm_slab_h(sl));
   }
-  if (off < 0 && (sl = lm_arena_slab_swap(t->arena, t, cls)) != NULL) off = lm_slab_alloc(lm_slab_h(sl));
+  if (off < 0) {
+    struct lm_slab *next = next_slab(t, cls, &give);
+    if (next != NULL) {
+      if (sl != NULL) sl->tlist = LM_TL_FULL;
+      set_current(t, cls, next);
+      off = lm_slab_alloc(lm_slab_h(next));
+      sl = next;
+    }
+  }
+  if (give != NULL) lm_arena_slabs_give(t->arena, give);
   lm_unlock(&t->lock);
   if (off >= 0) {
     p = (void *)(sl->base + (uint32_t)off);
@@ -137,7 +260,23 @@ void *lm_th_small_slow(uint32_t cls) {
 
 /* ---- the end of free's fast path ---- */
 
-void lm_th_free_notify(struct lm_slab *sl) { lm_slab_notify(sl); }
+/* A thread that frees many of its own blocks (and then may block, or only
+ * free for a while) drains its inbox every LM_TH_INBOX slabs it pushed
+ * there: the slabs its frees emptied go back to the arena at once. */
+static void notified(struct lm_slab *sl) {
+  struct lm_theap *t = lm_th;
+  if (lm_slab_notify(sl) != t || t == &lm_th_none) return;
+  uint32_t n = __atomic_load_n(&t->self_pushed, __ATOMIC_RELAXED) + 1;
+  __atomic_store_n(&t->self_pushed, n, __ATOMIC_RELAXED); /* a thief may reset it: a count lost */
+  if (n < LM_TH_INBOX) return;
+  struct lm_slab *give = NULL;
+  lm_lock(&t->lock);
+  inbox_drain(t, &give);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  lm_unlock(&t->lock);
+}
+
+void lm_th_free_notify(struct lm_slab *sl) { notified(sl); }
 
 void lm_th_double_free(void *p) { lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, p); }
 
@@ -146,7 +285,7 @@ bool lm_th_free_slot(struct lm_slab *sl, uint32_t slot) {
   uint64_t bit = (uint64_t)1 << (slot % 64);
   uint32_t cls = sl->cls; /* before the free is published (thread.h) */
   if (__atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST) & bit) return false;
-  if (__atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) == NULL) lm_slab_notify(sl);
+  if (!__atomic_load_n(&sl->pending, __ATOMIC_SEQ_CST)) notified(sl);
   struct lm_theap *t = lm_th;
   if (t != &lm_th_none) LM_RELAXED_ADD(t->c.nfree[cls], 1);
   else __atomic_fetch_add(&shared.nfree[cls], 1, __ATOMIC_RELAXED);
@@ -217,9 +356,18 @@ bool lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
 
 /* ---- giving a thread's slabs and cached blocks back ---- */
 
-/* Everything t holds goes back to the arenas (t->lock held). */
+/* Everything t holds goes back to the arenas (t->lock held). Its inbox is
+ * drained first: what it holds for others is passed on. */
 static void give_back(struct lm_theap *t) {
-  lm_arena_slabs_return(t->arena, t, LM_ALL_CLASSES);
+  struct lm_slab *give = NULL;
+  inbox_drain(t, &give);
+  while (t->owned != NULL) owned_drop(t, t->owned, &give);
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    set_current(t, c, NULL);
+    t->avail[c] = NULL;
+  }
+  t->avail_free = 0;
+  if (give != NULL) lm_arena_slabs_give(t->arena, give);
   while (t->nlarge > 0) large_drop(t, t->nlarge - 1);
 }
 
@@ -231,22 +379,31 @@ void lm_th_flush_self(void) {
   lm_unlock(&t->lock);
 }
 
-/* The calling thread's own decay: a current slab its mallocs have not
- * touched for a decay period, and a cached block older than that, go back
- * to the arena, where others can use their free slots and the purge can
- * reach their pages. (Idle threads are stolen from instead, below.) */
+/* The calling thread's own decay: the slabs with free slots of a class its
+ * mallocs have not touched for a decay period (its current one and those
+ * on its avail list), and a cached block older than that, go back to the
+ * arena, where others can use their free slots and the purge can reach
+ * their pages. (Idle threads are stolen from instead, below.) */
 void lm_th_decay_self(uint32_t now, uint32_t age) {
   struct lm_theap *t = lm_th;
   if (t == &lm_th_none || now - t->decay_ms < age) return;
   t->decay_ms = now;
-  uint64_t unused = 0;
+  struct lm_slab *give = NULL;
   lm_lock(&t->lock); /* a thief may be giving the slabs back */
+  inbox_drain(t, &give);
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     uint64_t n = t->c.nmalloc[c];
-    if (t->slab[c] != NULL && n == t->decay_seen[c]) unused |= (uint64_t)1 << c;
+    if (n == t->decay_seen[c]) {
+      struct lm_slab *sl;
+      while ((sl = avail_pop(t, c)) != NULL) owned_drop(t, sl, &give);
+      if ((sl = t->slab[c]) != NULL && !lm_slab_is_full(lm_slab_h(sl))) {
+        set_current(t, c, NULL);
+        owned_drop(t, sl, &give);
+      }
+    }
     t->decay_seen[c] = n;
   }
-  if (unused) lm_arena_slabs_return(t->arena, t, unused);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give);
   for (uint32_t i = t->nlarge; i-- > 0;)
     if (now - t->large[i].age >= age) large_drop(t, i);
   lm_unlock(&t->lock);
@@ -273,10 +430,8 @@ static bool steal(struct lm_theap *t) {
 
 /* Does t hold anything worth taking back? (a racy look: a hint only) */
 static bool holds(const struct lm_theap *t) {
-  if (__atomic_load_n(&t->nlarge, __ATOMIC_RELAXED)) return true;
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++)
-    if (__atomic_load_n(&t->slab[c], __ATOMIC_RELAXED) != NULL) return true;
-  return false;
+  return __atomic_load_n(&t->nlarge, __ATOMIC_RELAXED) || __atomic_load_n(&t->owned, __ATOMIC_RELAXED) ||
+         __atomic_load_n(&t->inbox, __ATOMIC_RELAXED);
 }
 
 void lm_th_reclaim(uint32_t now, uint32_t age) {
@@ -303,6 +458,7 @@ static void th_exit(void *arg) {
   th_state = TH_DEAD;
   lm_lock(&t->lock);
   give_back(t);
+  inbox_forward(t); /* frees that read the owner before the slabs went back */
   lm_unlock(&t->lock);
   lm_lock(&lm_heap.meta_lock);
   add(&retired, &t->c); /* its counts stay in the totals */
@@ -314,22 +470,31 @@ static void th_exit(void *arg) {
   lm_unlock(&lm_heap.meta_lock);
 }
 
-/* In a fork child only the forking thread survives. The other threads may
- * have stopped anywhere: in the middle of their fast path on a slab, or of
- * a change to their cache of large blocks (the fork handlers hold every
- * arena's lock, so their slab lists are whole). So each of their slabs goes
- * back to its arena only if its record passes the core's own check, which
- * is true exactly when the slab's invariant holds (a slab caught half
- * updated stays with the dead thread, leaked, and is never touched again);
- * their cached large blocks are left where they are. The heaps are
- * recycled: the child has one thread, so no lock is contended. */
+/* In a fork child only the forking thread survives, and the others may
+ * have stopped anywhere. The arenas have taken every thread's slab back
+ * already (lm_arena_fork_child: a walk of the records, trusting no thread's
+ * lists) and cleared every stack; here the heaps follow: the forking
+ * thread's owns no slab any more, and keeps its cached large blocks; the
+ * others' are recycled, their cached blocks left where they are (leaked:
+ * a dead thread may have been changing its cache). Locks are made anew. */
 void lm_th_fork_child(void) {
   struct lm_theap *self = lm_th != &lm_th_none ? lm_th : NULL;
+  for (struct lm_theap *t = th_pool; t != NULL; t = t->next) {
+    lm_lock_reinit(&t->lock);
+    t->inbox = NULL;
+  }
   struct lm_theap *t = th_list;
   th_list = NULL;
   while (t) {
     struct lm_theap *next = t->next;
     lm_lock_reinit(&t->lock);
+    t->inbox = NULL;
+    __atomic_store_n(&t->owned, NULL, __ATOMIC_RELAXED);
+    for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+      set_current(t, c, NULL);
+      t->avail[c] = NULL;
+    }
+    t->avail_free = 0;
     if (t == self) {
       t->next = t->prev = NULL;
       th_list = t;
@@ -337,7 +502,6 @@ void lm_th_fork_child(void) {
       t->busy = t->steal = 0;
       t->nlarge = 0;
       t->large_bytes = 0;
-      lm_arena_slabs_return_checked(t->arena, t);
       add(&retired, &t->c);
       t->next = th_pool;
       th_pool = t;

@@ -39,6 +39,7 @@
 #include "heap.h"
 
 #define LM_TH_LARGE 8 /* freed large blocks a thread keeps, at most */
+#define LM_TH_INBOX 8 /* slabs a thread's own frees push on its inbox before it drains it */
 
 /* The slab a thread allocates class c from: the core's handle and the
  * span's address (the full dummy slab when it has none). */
@@ -74,8 +75,11 @@ struct lm_theap {
   const struct lm_chunk *ch;
   struct lm_thcount c;
   /* Below: the owner's slow paths and thieves, under lock. */
-  lm_lock_t lock;
   struct lm_slab *slab[LM_NUM_CLASSES]; /* the current slabs' records (NULL: none) */
+  struct lm_slab *owned;            /* every slab it owns, current or not (tnext, tprev) */
+  struct lm_slab *avail[LM_NUM_CLASSES]; /* owned slabs with free slots, not current (anext) */
+  size_t avail_free;                /* their free bytes, as counted when each joined */
+  uint32_t self_pushed;             /* slabs its own frees pushed on its inbox since the last drain */
   struct lm_arena *arena;
   struct lm_large_ent large[LM_TH_LARGE];
   uint32_t nlarge;
@@ -84,6 +88,11 @@ struct lm_theap {
   uint32_t decay_ms;                /* the thread's own last decay (lm_th_decay_self) */
   uint64_t decay_seen[LM_NUM_CLASSES]; /* c.nmalloc at that decay: classes left unused since */
   struct lm_theap *next, *prev;     /* all live thread heaps, under meta_lock */
+  /* Kept when a recycled heap is reused (thread.c, lm_th_get): */
+  lm_lock_t lock;
+  /* Its slabs freed into since their last collection (slabs.c, "stacks"):
+   * pushed by any thread, popped whole by the owner or a thief. */
+  struct lm_slab *inbox __attribute__((aligned(64)));
 };
 
 /* The calling thread's heap; &lm_th_none (steal set: every call takes a
@@ -193,15 +202,15 @@ static inline __attribute__((always_inline)) bool lm_th_free(void *p) {
   /* Read before the free is published: once its bit is set, the owner may
    * collect it, empty the slab and give the record to another class. */
   uint32_t cls = sl->cls;
-  /* Sequentially consistent (a plain lock-prefixed OR on x86): the owner
-   * check below must not be read before the bit is set (slabs.c, "giving
-   * a slab back"). */
+  /* Sequentially consistent (a plain lock-prefixed OR on x86): the pending
+   * flag below must not be read before the bit is set (slabs.c, "the
+   * stacks of slabs to collect"). */
   uint64_t old = __atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST);
   if (lm_unlikely(old & bit)) {
     lm_th_double_free(p);
     return true;
   }
-  if (lm_unlikely(__atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) == NULL)) lm_th_free_notify(sl);
+  if (lm_unlikely(!__atomic_load_n(&sl->pending, __ATOMIC_SEQ_CST))) lm_th_free_notify(sl);
   LM_RELAXED_ADD(t->c.nfree[cls], 1);
   return true;
 }
