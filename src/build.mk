@@ -28,13 +28,18 @@ LM_LIB_CFLAGS := -fvisibility=hidden -ftls-model=initial-exec -pthread \
                  -fno-builtin-malloc -fno-builtin-free -fno-builtin-calloc -fno-builtin-realloc \
                  $(if $(wildcard src/api/trace.c),-DLM_HAVE_TRACE)
 
+# Link-time optimization lets the heap's fast paths inline the core's
+# small functions (lm_slab_free_slot, the class tables' users); the objects
+# stay fat so that the purity check below can read them.
+LM_LTO ?= -flto=auto -ffat-lto-objects
+
 LM_OBJDIR := $(BUILD)/lib
 LM_OBJS := $(patsubst %.c,$(LM_OBJDIR)/%.o,$(LM_LIB_SRCS) $(LM_OS_POSIX))
 LM_CORE_OBJS := $(patsubst %.c,$(LM_OBJDIR)/%.o,$(LM_CORE_SRCS))
 
 $(LM_OBJDIR)/%.o: %.c $(LM_LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fPIC -O2 -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fPIC -O2 $(LM_LTO) -c -o $@ $<
 
 # The version: include/lemmalloc.h's three LEMMALLOC_VERSION_* lines are its
 # only home. The soname changes with the major version.
@@ -46,7 +51,7 @@ LM_SONAME  := liblemmalloc.so.$(call LM_VERSION_PART,MAJOR)
 # build/liblemmalloc.so.0 (the soname) points at it for programs linked
 # with -L build -llemmalloc.
 $(BUILD)/liblemmalloc.so: $(LM_OBJS)
-	$(CC) -shared -pthread -Wl,-z,now -Wl,-soname,$(LM_SONAME) -o $@ $(LM_OBJS)
+	$(CC) -shared -pthread $(LM_LTO) $(if $(LM_LTO),-O2 -fPIC) -Wl,-z,now -Wl,-soname,$(LM_SONAME) -o $@ $(LM_OBJS)
 	ln -sf liblemmalloc.so $(BUILD)/$(LM_SONAME)
 
 $(BUILD)/liblemmalloc.a: $(LM_OBJS)

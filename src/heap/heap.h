@@ -120,8 +120,9 @@ _Static_assert(sizeof(struct lm_slab) == (1u << LM_SLAB_SHIFT), "a slab record i
  * none). NONFULL and FULL: the arena's, with and without free
  * slots in the core (a FULL slab may have freed bits not yet collected). */
 /* Where a thread keeps a slab it owns: its current slab of the class, on
- * its list of slabs with free slots, or on neither (full when last seen). */
-enum { LM_TL_FULL, LM_TL_CURRENT, LM_TL_AVAIL };
+ * its list of slabs with free slots, or on neither (full when last seen);
+ * GIVEN: on the list of slabs it is giving back, under its lock. */
+enum { LM_TL_FULL, LM_TL_CURRENT, LM_TL_AVAIL, LM_TL_GIVEN };
 enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_OWNED, LM_SLAB_NONFULL, LM_SLAB_FULL, LM_SLAB_SPARE,
                      LM_SLAB_PURGING };
 

@@ -133,6 +133,7 @@ static void owned_drop(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **
   if (sl->tprev) sl->tprev->tnext = sl->tnext;
   else __atomic_store_n(&t->owned, sl->tnext, __ATOMIC_RELAXED);
   if (sl->tnext) sl->tnext->tprev = sl->tprev;
+  sl->tlist = LM_TL_GIVEN;
   sl->tnext = *give;
   *give = sl;
 }
@@ -160,19 +161,47 @@ static struct lm_slab *avail_pop(struct lm_theap *t, uint32_t cls) {
   return sl;
 }
 
+/* While the free bytes t keeps on its avail lists exceed the budget, give
+ * slabs back, those of class cls first. */
+static void avail_trim(struct lm_theap *t, uint32_t cls, struct lm_slab **give) {
+  struct lm_slab *sl;
+  for (uint32_t c = cls, i = 0; t->avail_free > lm_heap.cfg.tcache_bytes && i < LM_NUM_CLASSES;) {
+    if ((sl = avail_pop(t, c)) != NULL) {
+      owned_drop(t, sl, give);
+    } else {
+      c = (c + 1) % LM_NUM_CLASSES;
+      i++;
+    }
+  }
+}
+
 /* Slab sl of t's was just collected: list it if it has free slots to keep,
  * or give it back. */
 static void refile(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **give) {
   lm_slab_t s = lm_slab_h(sl);
-  if (sl->tlist == LM_TL_CURRENT || lm_slab_is_full(s)) return;
+  if (sl->tlist == LM_TL_CURRENT || sl->tlist == LM_TL_GIVEN || lm_slab_is_full(s)) return;
   if (sl->tlist == LM_TL_AVAIL) { /* listed already: recount */
     t->avail_free -= sl->afree;
     sl->afree = free_bytes(sl);
     t->avail_free += sl->afree;
+    avail_trim(t, sl->cls, give);
     return;
   }
   if (!lm_slab_is_empty(s) && t->avail_free + free_bytes(sl) <= lm_heap.cfg.tcache_bytes) avail_push(t, sl);
   else owned_drop(t, sl, give);
+}
+
+/* A slot of slab sl of t's: lm_slab_alloc, and the check that the slot has
+ * no free pending (thread.h, lm_th_taken_freed); a pending one is
+ * reported, then collected, which makes the slot free once. */
+static int32_t take(struct lm_slab *sl) {
+  int32_t off = lm_slab_alloc(lm_slab_h(sl));
+  while (off >= 0 && lm_th_taken_freed(sl, sl->cls, (uint32_t)off)) {
+    lm_th_double_free((void *)(sl->base + (uint32_t)off));
+    lm_slab_collect(sl);
+    off = lm_slab_alloc(lm_slab_h(sl));
+  }
+  return off;
 }
 
 /* Take the inbox: collect t's slabs on it, pass the others on. */
@@ -236,14 +265,14 @@ void *lm_th_small_slow(uint32_t cls) {
     /* The slots freed into the slab since the last collection come back
      * first: a thread that frees what it allocated keeps using one slab. */
     lm_slab_collect(sl);
-    off = lm_slab_alloc(lm_slab_h(sl));
+    off = take(sl);
   }
   if (off < 0) {
     struct lm_slab *next = next_slab(t, cls, &give);
     if (next != NULL) {
       if (sl != NULL) sl->tlist = LM_TL_FULL;
       set_current(t, cls, next);
-      off = lm_slab_alloc(lm_slab_h(next));
+      off = take(next);
       sl = next;
     }
   }
@@ -277,6 +306,22 @@ static void notified(struct lm_slab *sl) {
 }
 
 void lm_th_free_notify(struct lm_slab *sl) { notified(sl); }
+
+/* The owner freed a slot of sl, not its current slab, and could not file
+ * it without the lock (thread.h, lm_th_free_own): on its avail list if the
+ * budget allows, else back to the arena; and the avail lists trimmed to
+ * the budget. */
+void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) {
+  struct lm_slab *give = NULL;
+  lm_lock(&t->lock);
+  if (__atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == t) { /* not stolen since */
+    uint32_t cls = sl->cls;
+    refile(t, sl, &give);
+    avail_trim(t, cls, &give);
+  }
+  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  lm_unlock(&t->lock);
+}
 
 void lm_th_double_free(void *p) { lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, p); }
 

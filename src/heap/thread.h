@@ -146,8 +146,24 @@ static inline __attribute__((always_inline)) bool lm_th_decode(struct lm_theap *
   return true;
 }
 
+/* Noinline ends of the fast paths (thread.c). */
+void lm_th_free_notify(struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
+void lm_th_double_free(void *p) LM_HIDDEN __attribute__((noinline, cold));
+void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
+
+/* Slot `slot` of the owner's slab sl, just taken from the core: is a free
+ * of it pending (its bit set)? Only after a second free that raced with
+ * the owner's own free of it (lm_th_free_own): the slot must not be handed
+ * out while that bit can still be collected. */
+static inline __attribute__((always_inline)) bool lm_th_taken_freed(const struct lm_slab *sl, uint32_t cls,
+                                                                     uint32_t off) {
+  uint32_t slot = (uint32_t)(((uint64_t)off * lm_class_magic[cls]) >> 32);
+  return lm_unlikely((__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1);
+}
+
 /* A slot of class cls from the calling thread's current slab, or NULL (the
- * slab is dry, a thief is at work, or the thread has no heap yet). */
+ * slab is dry, a thief is at work, the thread has no heap yet, or the slot
+ * taken was freed twice: reported, and left for the slow path). */
 static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
   struct lm_theap *t = lm_th;
   void *p = NULL;
@@ -155,11 +171,48 @@ static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
   if (lm_likely(!LM_TH_STOLEN(t))) {
     const struct lm_cur *c = &t->cur[cls];
     int32_t off = lm_slab_alloc(c->s);
-    if (lm_likely(off >= 0)) p = (void *)(c->base + (uint32_t)off);
+    if (lm_likely(off >= 0)) {
+      p = (void *)(c->base + (uint32_t)off);
+      if (lm_th_taken_freed((const struct lm_slab *)(uintptr_t)(c->s << LM_SLAB_SHIFT), cls, (uint32_t)off)) {
+        lm_th_double_free(p);
+        p = NULL;
+      }
+    }
   }
   LM_TH_LEAVE(t);
   if (lm_likely(p != NULL)) LM_RELAXED_ADD(t->c.nmalloc[cls], 1); /* never the shared none: its slabs are full */
   return p;
+}
+
+/* The owner's free of slot `slot` of its slab sl: straight into the core,
+ * no atomic, no lock; 1 done, 0 not done (sl is not t's, or a thief is at
+ * work: free it as any other thread would), -1 a second free (the core's
+ * slot is free, or a free of it is pending). Inside the steal protocol's
+ * window, as malloc: no thief can take sl meanwhile, so the owner may also
+ * put sl on its avail list. A slab it cannot file there (over the budget
+ * of LEMMALLOC_TCACHE_BYTES) is filed by lm_th_free_file, after. */
+static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap *t, struct lm_slab *sl,
+                                                                uint32_t slot, bool *file) {
+  int r = 0;
+  LM_TH_ENTER(t);
+  if (lm_likely(!LM_TH_STOLEN(t) && __atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == t)) {
+    r = -1;
+    if (lm_likely(!((__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1) &&
+                  lm_slab_free_slot(lm_slab_h(sl), slot) == 0)) {
+      r = 1;
+      if (lm_unlikely(sl->tlist != LM_TL_CURRENT)) {
+        uint32_t bytes = lm_class_bytes[sl->cls];
+        if (sl->tlist == LM_TL_AVAIL && t->avail_free + bytes <= lm_heap.cfg.tcache_bytes) {
+          sl->afree += bytes;
+          t->avail_free += bytes;
+        } else {
+          *file = true;
+        }
+      }
+    }
+  }
+  LM_TH_LEAVE(t);
+  return r;
 }
 
 /* Is the slot free in the core already (so that freeing it is a second
@@ -181,10 +234,6 @@ static inline __attribute__((always_inline)) bool lm_th_slot_freed(const struct 
 #endif
 }
 
-/* Noinline ends of the free fast path (thread.c). */
-void lm_th_free_notify(struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
-void lm_th_double_free(void *p) LM_HIDDEN __attribute__((noinline, cold));
-
 /* Free p if it is the start of a slot of a live slab: true. false: not a
  * slab pointer (or a bad one), or the thread has no heap yet (the slow
  * path makes one; under valgrind and with LEMMALLOC_TCACHE_BYTES=0 every
@@ -194,6 +243,20 @@ static inline __attribute__((always_inline)) bool lm_th_free(void *p) {
   struct lm_slab *sl;
   uint32_t slot;
   if (lm_unlikely(t == &lm_th_none || !lm_th_decode(t, (uintptr_t)p, &sl, &slot))) return false;
+  if (lm_likely(__atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == t)) {
+    uint32_t cls = sl->cls;
+    bool file = false;
+    int r = lm_th_free_own(t, sl, slot, &file);
+    if (lm_likely(r > 0)) {
+      LM_RELAXED_ADD(t->c.nfree[cls], 1);
+      if (lm_unlikely(file)) lm_th_free_file(t, sl);
+      return true;
+    }
+    if (r < 0) {
+      lm_th_double_free(p);
+      return true;
+    }
+  }
   if (lm_th_slot_freed(sl, slot)) {
     lm_th_double_free(p);
     return true;
