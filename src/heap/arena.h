@@ -83,8 +83,10 @@ void lm_arena_collect_pending(struct lm_arena *a) LM_HIDDEN;
  * of memory). Takes a's lock. */
 struct lm_slab *lm_arena_slab_take(struct lm_arena *a, struct lm_theap *t, uint32_t cls) LM_HIDDEN;
 /* Slabs a thread gives back, a list linked by tnext (its lock held; takes
- * a's): each is collected and filed as the arena's. */
-void lm_arena_slabs_give(struct lm_arena *a, struct lm_slab *list) LM_HIDDEN;
+ * a's): each is collected and filed as the arena's. stamp: when their
+ * pages were last in use, as far as the giver knows (now, or an idle
+ * thread's last slow path): the decay counts from it. */
+void lm_arena_slabs_give(struct lm_arena *a, struct lm_slab *list, uint32_t stamp) LM_HIDDEN;
 /* The fork child's clean-up of arena a (slabs.c, "fork"). */
 void lm_arena_fork_child(struct lm_arena *a) LM_HIDDEN;
 /* One slot of class cls from the arena's own current slab (threads that

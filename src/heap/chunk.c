@@ -153,6 +153,10 @@ static struct lm_chunk *chunk_new(uint32_t arena) {
  * heap holds both at its peak. Only on growth, so a steady free/malloc loop
  * never refaults because of it. */
 static void purge_before_grow(void) {
+  /* Threads quiet for an eighth of the decay give back their slabs and
+   * cached blocks, memory another thread runs short of (first: their
+   * free pages are then released below). */
+  lm_th_reclaim(lm_now32(), lm_heap.cfg.purge_ms / 8);
   unsigned n = __atomic_load_n(&lm_heap.narenas, __ATOMIC_RELAXED);
   /* A pass over an arena with nothing to release skips its chunks at once. */
   for (unsigned i = 0; i < n; i++) lm_arena_purge_aged(&lm_heap.arenas[i], lm_heap.cfg.purge_ms / 8);
@@ -160,9 +164,6 @@ static void purge_before_grow(void) {
    * size; a heap that grows its chunks instead would hold both (sqlite:
    * 150 -> 120 MiB peak). A loop of huge blocks never gets here. */
   lm_huge_decay(true);
-  /* Threads quiet for an eighth of the decay give back their slabs and
-   * cached blocks: memory another thread runs short of. */
-  lm_th_reclaim(lm_now32(), lm_heap.cfg.purge_ms / 8);
 }
 
 /* Called with a's lock held; drops it to map a chunk. false: out of memory. */

@@ -232,14 +232,15 @@ void lm_heap_tick(void) {
                                    __ATOMIC_RELAXED, __ATOMIC_RELAXED))
     return; /* another thread runs this tick */
   lm_stats_sample();
+  /* Threads idle for a decay period give their slabs and cached blocks
+   * back (thread.h: stealing), stamped with their last activity: the pass
+   * below can release their free pages at once. */
+  lm_th_reclaim((uint32_t)now, lm_heap.cfg.purge_ms);
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     if (__atomic_load_n(&a->purge_due_ms, __ATOMIC_RELAXED) <= now) lm_arena_purge(a, false);
   }
   lm_huge_decay(false);
-  /* Threads idle for a decay period give their slabs and cached blocks
-   * back (thread.h: stealing). */
-  lm_th_reclaim((uint32_t)now, lm_heap.cfg.purge_ms);
 }
 
 /* ---- iteration ---- */

@@ -288,8 +288,8 @@ static struct lm_slab *slab_take(struct lm_arena *a, uint32_t cls) {
  * free that set its bit after the second collection saw the flag clear
  * and pushed the slab for owner NULL (the arena), or saw it set and the
  * slab is on a stack whose popper passes it on to the arena. */
-static void slab_return(struct lm_arena *a, struct lm_slab *sl) {
-  uint32_t now = lm_now32() | 1;
+static void slab_return(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
+  now |= 1;
   a->owned_slab_bytes -= (size_t)LM_PAGE_SIZE << lm_slab_order_of[sl->cls];
   uint32_t k = lm_slab_collect(sl);
   __atomic_store_n(&sl->owner, NULL, __ATOMIC_SEQ_CST);
@@ -325,12 +325,12 @@ struct lm_slab *lm_arena_slab_take(struct lm_arena *a, struct lm_theap *t, uint3
   return sl;
 }
 
-void lm_arena_slabs_give(struct lm_arena *a, struct lm_slab *list) {
+void lm_arena_slabs_give(struct lm_arena *a, struct lm_slab *list, uint32_t stamp) {
   lm_lock(&a->lock);
   for (struct lm_slab *sl = list, *next; sl != NULL; sl = next) {
     next = sl->tnext;
     if (arena_of(sl) != a) lm_heap_bug("internal error: a thread's slab from another arena", (void *)sl->base);
-    slab_return(a, sl);
+    slab_return(a, sl, stamp);
   }
   lm_unlock(&a->lock);
 }
@@ -358,7 +358,7 @@ void lm_arena_fork_child(struct lm_arena *a) {
       struct lm_theap *o = sl->owner;
       if (o == &lm_th_none) continue; /* left out at an earlier fork */
       if (o != NULL) {
-        if (lm_slab_check(lm_slab_h(sl))) slab_return(a, sl);
+        if (lm_slab_check(lm_slab_h(sl))) slab_return(a, sl, lm_now32());
         else sl->owner = &lm_th_none;
       } else if (sl->state != LM_SLAB_PURGING) {
         uint32_t k = lm_slab_collect(sl);

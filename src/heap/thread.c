@@ -276,7 +276,7 @@ void *lm_th_small_slow(uint32_t cls) {
       sl = next;
     }
   }
-  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
   lm_unlock(&t->lock);
   if (off >= 0) {
     p = (void *)(sl->base + (uint32_t)off);
@@ -301,7 +301,7 @@ static void notified(struct lm_slab *sl) {
   struct lm_slab *give = NULL;
   lm_lock(&t->lock);
   inbox_drain(t, &give);
-  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
   lm_unlock(&t->lock);
 }
 
@@ -319,7 +319,7 @@ void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) {
     refile(t, sl, &give);
     avail_trim(t, cls, &give);
   }
-  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
   lm_unlock(&t->lock);
 }
 
@@ -403,7 +403,7 @@ bool lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
 
 /* Everything t holds goes back to the arenas (t->lock held). Its inbox is
  * drained first: what it holds for others is passed on. */
-static void give_back(struct lm_theap *t) {
+static void give_back(struct lm_theap *t, uint32_t stamp) {
   struct lm_slab *give = NULL;
   inbox_drain(t, &give);
   while (t->owned != NULL) owned_drop(t, t->owned, &give);
@@ -412,7 +412,7 @@ static void give_back(struct lm_theap *t) {
     t->avail[c] = NULL;
   }
   t->avail_free = 0;
-  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give, stamp);
   while (t->nlarge > 0) large_drop(t, t->nlarge - 1);
 }
 
@@ -420,7 +420,7 @@ void lm_th_flush_self(void) {
   struct lm_theap *t = lm_th;
   if (t == &lm_th_none) return;
   lm_lock(&t->lock);
-  give_back(t);
+  give_back(t, lm_now32());
   lm_unlock(&t->lock);
 }
 
@@ -448,7 +448,7 @@ void lm_th_decay_self(uint32_t now, uint32_t age) {
     }
     t->decay_seen[c] = n;
   }
-  if (give != NULL) lm_arena_slabs_give(t->arena, give);
+  if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
   for (uint32_t i = t->nlarge; i-- > 0;)
     if (now - t->large[i].age >= age) large_drop(t, i);
   lm_unlock(&t->lock);
@@ -465,7 +465,7 @@ static bool steal(struct lm_theap *t) {
   bool fenced = lm_os_membarrier();
 #endif
   if (fenced && __atomic_load_n(&t->busy, __ATOMIC_SEQ_CST) == 0) {
-    give_back(t);
+    give_back(t, __atomic_load_n(&t->slow_ms, __ATOMIC_RELAXED)); /* idle since */
     done = true;
   }
   __atomic_store_n(&t->steal, 0, __ATOMIC_RELEASE);
@@ -480,7 +480,7 @@ static bool holds(const struct lm_theap *t) {
 }
 
 void lm_th_reclaim(uint32_t now, uint32_t age) {
-  enum { BATCH = 16 };
+  enum { BATCH = 64 };
   struct lm_theap *pick[BATCH];
   uint32_t n = 0;
   struct lm_theap *self = lm_th;
@@ -502,7 +502,7 @@ static void th_exit(void *arg) {
   lm_th = &lm_th_none;
   th_state = TH_DEAD;
   lm_lock(&t->lock);
-  give_back(t);
+  give_back(t, lm_now32());
   inbox_forward(t); /* frees that read the owner before the slabs went back */
   lm_unlock(&t->lock);
   lm_lock(&lm_heap.meta_lock);
