@@ -12,9 +12,11 @@
  *                             default: half the CPUs this process may use,
  *                             rounded up; max 64. mallopt(M_ARENA_MAX, n)
  *                             lowers it for threads started afterwards.
- *   LEMMALLOC_TCACHE_BYTES=B  per-thread cache of free small blocks, in
- *                             bytes over all size classes (default 256k,
- *                             max 64m); 0 disables the caches.
+ *   LEMMALLOC_TCACHE_BYTES=B  free bytes a thread may keep, beyond its
+ *                             current slab of each class: in other slabs
+ *                             it owns, and in freed large blocks (default
+ *                             256k, max 64m); 0: threads own no slabs and
+ *                             every call takes an arena lock.
  *   LEMMALLOC_PURGE_MS=MS     free pages go back to the kernel after this
  *                             many ms unused (default 200); 0 = at once.
  *   LEMMALLOC_HUGE_CACHE=B    bytes of freed huge (> 2 MiB) mappings kept
@@ -106,7 +108,7 @@ struct lm_stats {
   uint64_t npurge;        /* purge passes that released something */
   uint64_t ntrim;         /* malloc_trim / lm_trim calls */
   uint64_t nmalloc, nfree; /* allocation and free calls served */
-  uint64_t tcache_hits;   /* allocations served by a thread cache */
+  uint64_t tcache_hits;   /* allocations served without a lock: a thread's own slab or large cache */
   uint64_t large_nmalloc, huge_nmalloc, huge_nreuse;
   size_t huge_count;      /* live huge mappings */
   unsigned narenas;
@@ -115,7 +117,7 @@ struct lm_stats {
   size_t peak_allocated;  /* highest figures seen: sampled at every decay tick */
   size_t peak_mapped;     /*   (LEMMALLOC_PURGE_MS / 4) and every lm_stats call, */
   size_t peak_resident;   /*   so a spike shorter than that can be missed */
-  uint64_t nthreads;      /* threads seen: every thread that had a thread cache */
+  uint64_t nthreads;      /* threads seen: every thread that called malloc */
   unsigned narenas_used;  /* arenas holding at least one chunk */
   struct {
     size_t size;          /* block size of the class */
@@ -123,7 +125,7 @@ struct lm_stats {
     uint64_t nfree;       /* slots given back to slabs */
     uint64_t nslabs;      /* slabs alive */
     uint64_t slots;       /* slots in those slabs */
-    uint64_t slots_used;  /* of which allocated (slots in thread caches too): occupancy */
+    uint64_t slots_used;  /* of which allocated in the core: occupancy */
   } classes[LM_STATS_CLASSES];
 };
 

@@ -144,29 +144,20 @@ void lm_sb_signal(struct lm_sb *b, int sig) {
 /* Defaults: see README. The decay was picked by measurement (bench/). */
 #define LM_DEFAULT_PURGE_MS 200
 #define LM_MAX_PURGE_MS 3600000 /* an hour */
-/* 256 KiB: with 64 KiB, threads that use many classes (prodcons: 36)
- * kept a few slots per bin and went to the arena lock every ~5 frees;
- * measured (2 cores, load ~2, 3 runs each, wall): prodcons 2 2 60000
- * 0.71-0.77 s -> 0.42-0.46 s (glibc 0.66), mtchurn 4 5000000 0.92-0.96 ->
- * 0.48-0.51 (glibc 0.58), larson 0.22 -> 0.20; peak RSS +0.5-1 MiB there,
- * bloat and bloat-rb peak/final within their run-to-run noise. */
+/* The free bytes a thread may keep in slabs it owns beyond its current
+ * ones, and in its cache of large blocks: enough for a thread that frees
+ * what it allocated to reuse its own slabs without the arena's lock (the
+ * figures are in the commit that set it, and in bench/results/). */
 #define LM_DEFAULT_TCACHE_BYTES (256u << 10)
-/* Past 8 MiB no bin grows (256 slots of 16 KiB, twice); 64 MiB per thread
- * (shared by 8 past 8 threads: 512 MiB) is the most that is not a typo. */
+/* 64 MiB per thread is the most that is not a typo. */
 #define LM_MAX_TCACHE_BYTES ((uint64_t)64 << 20)
 #define LM_DEFAULT_HUGE_CACHE ((size_t)64 << 20)
 #define LM_MAX_HUGE_CACHE ((uint64_t)64 << 30)
 
 /* Arenas: one per two CPUs. Blocks freed in one arena never serve another,
- * so each arena holds its own free pages; with the thread caches taking
- * most calls off the locks, halving the arenas costs little contention.
- * Measured on 2 cores (1 arena vs 2, 4 interleaved runs each): bloat-rb
- * peak RSS 150-156 MiB vs 196-233 (20 Ruby threads under the GVL gain
- * nothing from a second lock); bloat 8 8000 peak 227-262 vs 241-261 with
- * work time 1.4-2.0 s vs 1.3-1.5 s (glibc 2.0-2.1 s). Speed: larson 4
- * 100 30000 0.26-0.33 s vs 0.49-0.65 s, mtchurn and falseshare within
- * noise, prodcons 2 2 60000 0.57-1.06 s vs 0.57-0.81 s (more futex time:
- * the one lock is shared by producers and consumers). */
+ * so each arena holds its own free pages; with threads allocating from
+ * slabs they own, most calls take no arena lock, and fewer arenas cost
+ * little contention (measured in the commit that set it). */
 static unsigned default_arenas(unsigned ncpu) {
   unsigned n = (ncpu + 1) / 2;
   return n > LM_MAX_ARENAS ? LM_MAX_ARENAS : n;

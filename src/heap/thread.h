@@ -1,36 +1,44 @@
 /* Thread heaps and the inline fast paths of malloc and free.
  *
- * A thread allocates small blocks from slabs it owns, one per size class:
- * its "current" slab. The owner alone drives the core's functions on the
- * slab, without a lock. Frees do not need the owner: whichever thread frees
- * a slot sets its bit in the slab's `freed` bitmap with one atomic OR, and
- * the owner takes those bits (an atomic exchange per word) and frees the
- * slots in the core when its slab runs dry ("collects"). So
+ * A thread allocates small blocks from slabs it owns: per size class, its
+ * "current" slab. The owner alone drives the core's functions on a slab it
+ * owns, without a lock:
  *   - malloc = class lookup + the core's lm_slab_alloc on the current slab
- *     (lowest free slot of a bitmap word) + the slot's address;
+ *     (lowest free slot of a bitmap word) + the slot's address + a look at
+ *     the slot's pending-free bit (below);
  *   - free = the slab and slot from the pointer (chunk header, pagemap,
- *     record, a multiply) + a look at the slot's core bit + one atomic OR;
- *     no lock, no thread-local state
- *     needed, the same path for the owner and for any other thread;
+ *     record, a multiply), then
+ *       by the owner: the core's lm_slab_free_slot, which rejects a slot
+ *       that is not allocated (a second free); no atomic instruction;
+ *       by any other thread: a look at the slot's core bit (a second free
+ *       is reported at once) and one atomic OR of the slot's bit into the
+ *       slab's `freed` bitmap; the first such free since the slab was
+ *       last collected pushes it on its owner's inbox;
+ *   - the owner takes the bits (an atomic exchange per word) and frees the
+ *     slots in the core when it drains its inbox or its slab runs dry
+ *     ("collects"); a bit whose slot the core says is free is reported;
  *   - nothing is ever stored in a free block: there is no list to poison,
- *     and no secret to leak. A second free of a slot finds its bit set
- *     (the OR returns it) or, once collected, the slot free in the core:
- *     either way it is reported, also when two threads free it at once
- *     (the OR decides which one was second).
- * Slabs move between a thread and its arena only whole, under the arena
- * lock: a dry slab goes back (the arena collects it when it is freed into,
- * see slabs.c) and the thread takes another; a thread's exit gives all of
- * its slabs back.
+ *     and no secret to leak. Two threads freeing one slot at once: the OR
+ *     decides which was second. The owner's free racing with another
+ *     thread's: the slot's bit is still set when the owner next takes the
+ *     slot, and malloc reports it instead of handing the slot out.
+ * A thread owns more than its current slabs: those it allocated from
+ * before (full, or on its avail list of the class when they have free
+ * slots). The free bytes it keeps on avail lists are bounded by
+ * LEMMALLOC_TCACHE_BYTES; beyond it, and when a slab empties, the slab
+ * goes back to the arena. Slabs move between a thread and its arena only
+ * whole, under the arena lock; a thread's exit gives all of them back.
  *
  * Idle threads. A thread that goes quiet would keep its current slabs (and
  * its cache of large blocks) from everyone else. The decay pass takes them
  * from it ("steals") without its help, using an asymmetric Dekker protocol:
- * the owner marks each malloc with `busy` (two plain stores and a load, no
- * fence); a thief sets `steal`, runs a process-wide memory barrier
+ * the owner marks each malloc and each free of its own with `busy` (two
+ * plain stores and a load, no fence); a thief sets `steal`, runs a process-wide memory barrier
  * (membarrier(2) PRIVATE_EXPEDITED, which makes every running thread
  * execute a full barrier), and proceeds only if `busy` is clear, in which
  * case the owner's next malloc sees `steal` and waits on the heap's lock
- * until the thief is done. Where membarrier is unavailable, threads are not
+ * until the thief is done (its next free of its own frees as any other
+ * thread would). Where membarrier is unavailable, threads are not
  * stolen from (only their exit gives their slabs back); ThreadSanitizer
  * builds use sequentially consistent atomics instead, which it can follow.
  */
@@ -39,7 +47,7 @@
 #include "heap.h"
 
 #define LM_TH_LARGE 8 /* freed large blocks a thread keeps, at most */
-#define LM_TH_INBOX 8 /* slabs a thread's own frees push on its inbox before it drains it */
+#define LM_TH_INBOX 8 /* slabs a thread's frees push on its own inbox (when a thief was at work) before it drains it */
 
 /* The slab a thread allocates class c from: the core's handle and the
  * span's address (the full dummy slab when it has none). */
