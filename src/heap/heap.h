@@ -110,7 +110,7 @@ struct lm_slab {
   uint8_t tlist;                  /* owner's: LM_TL_* */
   uint32_t afree;                 /* owner's: free bytes counted when it joined the avail list */
   struct lm_slab *tnext, *tprev;  /* owner's: every slab it owns */
-  struct lm_slab *anext;          /* owner's: its slabs of this class with free slots */
+  struct lm_slab *anext, *aprev;  /* owner's: its slabs of this class with free slots */
   /* Slots freed and not yet collected: bit slot%64 of word slot/64. */
   uint64_t freed[LM_SLAB_WORDS] __attribute__((aligned(64)));
 } __attribute__((aligned(1u << LM_SLAB_SHIFT)));

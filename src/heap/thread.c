@@ -34,6 +34,7 @@ static struct lm_thcount shared;
 
 static void th_exit(void *arg);
 static void inbox_forward(struct lm_theap *t);
+static void give_back(struct lm_theap *t, uint32_t stamp);
 
 void lm_th_init(void) {
   lm_slab_t h = lm_slab_h(&slab_full);
@@ -147,17 +148,23 @@ static void avail_push(struct lm_theap *t, struct lm_slab *sl) {
   sl->tlist = LM_TL_AVAIL;
   sl->afree = free_bytes(sl);
   t->avail_free += sl->afree;
+  sl->aprev = NULL;
   sl->anext = t->avail[sl->cls];
+  if (sl->anext) sl->anext->aprev = sl;
   t->avail[sl->cls] = sl;
+}
+
+static void avail_remove(struct lm_theap *t, struct lm_slab *sl) {
+  if (sl->aprev) sl->aprev->anext = sl->anext;
+  else t->avail[sl->cls] = sl->anext;
+  if (sl->anext) sl->anext->aprev = sl->aprev;
+  t->avail_free -= sl->afree;
+  sl->tlist = LM_TL_FULL;
 }
 
 static struct lm_slab *avail_pop(struct lm_theap *t, uint32_t cls) {
   struct lm_slab *sl = t->avail[cls];
-  if (sl != NULL) {
-    t->avail[cls] = sl->anext;
-    t->avail_free -= sl->afree;
-    sl->tlist = LM_TL_FULL;
-  }
+  if (sl != NULL) avail_remove(t, sl);
   return sl;
 }
 
@@ -180,6 +187,11 @@ static void avail_trim(struct lm_theap *t, uint32_t cls, struct lm_slab **give) 
 static void refile(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **give) {
   lm_slab_t s = lm_slab_h(sl);
   if (sl->tlist == LM_TL_CURRENT || sl->tlist == LM_TL_GIVEN || lm_slab_is_full(s)) return;
+  if (sl->tlist == LM_TL_AVAIL && lm_slab_is_empty(s)) { /* emptied: back to the arena */
+    avail_remove(t, sl);
+    owned_drop(t, sl, give);
+    return;
+  }
   if (sl->tlist == LM_TL_AVAIL) { /* listed already: recount */
     t->avail_free -= sl->afree;
     sl->afree = free_bytes(sl);
@@ -269,6 +281,15 @@ void *lm_th_small_slow(uint32_t cls) {
   }
   if (off < 0) {
     struct lm_slab *next = next_slab(t, cls, &give);
+    if (next == NULL) {
+      /* Out of memory (or of slab records): what this thread holds goes
+       * back first, free slots of other classes included, then once more. */
+      if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
+      give = NULL;
+      give_back(t, lm_now32());
+      sl = NULL;
+      if ((next = lm_arena_slab_take(t->arena, t, cls)) != NULL) owned_add(t, next);
+    }
     if (next != NULL) {
       if (sl != NULL) sl->tlist = LM_TL_FULL;
       set_current(t, cls, next);

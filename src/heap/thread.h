@@ -197,8 +197,9 @@ static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
  * work: free it as any other thread would), -1 a second free (the core's
  * slot is free, or a free of it is pending). Inside the steal protocol's
  * window, as malloc: no thief can take sl meanwhile, so the owner may also
- * put sl on its avail list. A slab it cannot file there (over the budget
- * of LEMMALLOC_TCACHE_BYTES) is filed by lm_th_free_file, after. */
+ * count the slot on its avail list. A slab it cannot file there (not on
+ * it yet, over the budget of LEMMALLOC_TCACHE_BYTES, or now empty) is
+ * filed by lm_th_free_file, after. */
 static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap *t, struct lm_slab *sl,
                                                                 uint32_t slot, bool *file) {
   int r = 0;
@@ -210,7 +211,8 @@ static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap 
       r = 1;
       if (lm_unlikely(sl->tlist != LM_TL_CURRENT)) {
         uint32_t bytes = lm_class_bytes[sl->cls];
-        if (sl->tlist == LM_TL_AVAIL && t->avail_free + bytes <= lm_heap.cfg.tcache_bytes) {
+        if (sl->tlist == LM_TL_AVAIL && t->avail_free + bytes <= lm_heap.cfg.tcache_bytes &&
+            !lm_slab_is_empty(lm_slab_h(sl))) {
           sl->afree += bytes;
           t->avail_free += bytes;
         } else {
