@@ -8,6 +8,8 @@
 #   VERIFY_FCT=f,g    prove only these functions, in the files defining them
 #                     (compares only them; --update rewrites only their lines)
 #   VERIFY_TIMEOUT=s  per-goal prover timeout (default 10 s)
+#   VERIFY_SMOKE=1    smoke tests on every file (else only where the
+#                     file's .flags asks for them)
 #   VERIFY_TICK=s     while Frama-C runs, print a progress line every s
 #                     seconds (default 60): elapsed time and the goals
 #                     proved so far, counted in Frama-C's log
@@ -42,9 +44,13 @@ if ! [ -f "$HOME/.why3.conf" ] || ! grep -q 'name = "Z3"' "$HOME/.why3.conf"; th
   why3 config detect >/dev/null 2>&1 || why3 config --detect >/dev/null 2>&1
 fi
 
+CPP=(-cpp-extra-args="-Isrc -Iinclude${VERIFY_CPPFLAGS:+ $VERIFY_CPPFLAGS}")
 COMMON=(-wp -wp-rte -warn-unsigned-overflow -warn-unsigned-downcast
         -wp-prover z3,cvc4 -wp-par 2 -wp-timeout "${VERIFY_TIMEOUT:-10}"
-        -cpp-extra-args=-Isrc\ -Iinclude)
+        "${CPP[@]}")
+# Smoke tests: on for the files whose .flags ask for them (-wp-smoke-tests),
+# and for every file with VERIFY_SMOKE=1 (make verify-smoke).
+[ "${VERIFY_SMOKE:-0}" = 1 ] && COMMON+=(-wp-smoke-tests)
 out=build/proofs
 mkdir -p "$out"
 
@@ -94,6 +100,20 @@ for name in "${names[@]}"; do
     [ -z "$mine" ] && continue
     fct=(-wp-fct "${mine%,}")
   fi
+  # The specification first: Frama-C's print of the file (macros expanded),
+  # every contract and logic block digested and compared with the digests
+  # recorded in proofs/<name>.expected. A changed contract fails here, before
+  # any prover runs, until `make verify-update` records it on purpose.
+  printed=$out/$name.print.c
+  if ! frama-c "${CPP[@]}" "$src" -print -ocode "$printed" >"$out/$name.print.log" 2>&1; then
+    echo "FAIL: verify: $name.c: frama-c could not parse it (log: $out/$name.print.log)"
+    rc=1
+    continue
+  fi
+  if [ "$update" -eq 0 ] && ! python3 proofs/specdigest.py --check "$printed" "proofs/$name.expected" "$name"; then
+    rc=1
+    continue
+  fi
   json=$out/$name.json log=$out/$name.log
   rm -f "$json" # WP reuses an existing report to "stabilize" step counts
   start=$(date +%s)
@@ -112,9 +132,9 @@ for name in "${names[@]}"; do
     rc=1
     continue
   fi
-  python3 - "$name" "$json" "proofs/$name.expected" "$update" "$secs" "${mine:-}" <<'PY' || rc=1
-import json, os, sys
-name, jpath, epath, update, secs, only = sys.argv[1:7]
+  python3 - "$name" "$json" "proofs/$name.expected" "$update" "$secs" "${mine:-}" "$printed" <<'PY' || rc=1
+import hashlib, json, os, subprocess, sys
+name, jpath, epath, update, secs, only, printed = sys.argv[1:8]
 update = update == "1"
 only = set(f for f in only.split(",") if f)
 
@@ -122,18 +142,36 @@ only = set(f for f in only.split(",") if f)
 # a function name or "lemma:Name". Goal names drop the function prefix.
 rep = json.load(open(jpath))
 cur = {}
+names = {}  # entry -> digest of the names of all its goals
+smoke = {}  # entry -> (smoke tests passed, in total, [failed ones])
 def add(entry, prefix, goals):
     proved = total = 0
-    bad = []
+    bad, every = [], []
+    sp = st_ = 0
+    sbad = []
     for goal, st in goals.items():
         if goal.startswith("wp:"):
             continue
         m = st.get("wp:main", {})
         t, v = m.get("total", 0), m.get("valid", 0)
+        short = goal[len(prefix):] if goal.startswith(prefix) else goal
+        if "wp_smoke_" in goal:
+            # A smoke test is "valid" when no prover could prove false
+            # there (WP reports it Passed); a failed one is dead code or an
+            # inconsistent contract. Kept apart from the goals, so that
+            # runs with and without smoke tests compare alike.
+            sp += v; st_ += t
+            if v < t:
+                sbad.append(short)
+            continue
         total += t; proved += v
+        every.append(short)
         if v < t:
-            bad.append(goal[len(prefix):] if goal.startswith(prefix) else goal)
+            bad.append(short)
     cur[entry] = (proved, total, sorted(bad))
+    names[entry] = hashlib.sha256(" ".join(sorted(every)).encode()).hexdigest()[:12]
+    if st_:
+        smoke[entry] = (sp, st_, sorted(sbad))
 for fn, goals in rep.get("wp:functions", {}).items():
     add(fn, fn + "_", goals)
 for ax, lemmas in rep.get("wp:axiomatics", {}).items():
@@ -143,26 +181,38 @@ for ax, lemmas in rep.get("wp:axiomatics", {}).items():
         add("lemma:" + lem[len("lemma_"):] if lem.startswith("lemma_") else lem, "", {lem: st})
 
 def read_expected(path):
-    exp = {}
+    exp, goals = {}, {}
     if os.path.exists(path):
         for line in open(path):
             line = line.split("#")[0].split()
             if len(line) >= 3:
                 exp[line[0]] = (int(line[1]), int(line[2]), sorted(line[3:]))
-    return exp
-exp = read_expected(epath)
+            elif len(line) == 2 and line[0].startswith("goals:"):
+                goals[line[0][len("goals:"):]] = line[1]
+    return exp, goals
+exp, exp_names = read_expected(epath)
 
 if update:
     new = dict(exp) if only else {}
     new.update(cur)
+    new_names = dict(exp_names) if only else {}
+    new_names.update(names)
+    spec = subprocess.run([sys.executable, "proofs/specdigest.py", printed],
+                          check=True, capture_output=True, text=True).stdout
     with open(epath, "w") as f:
-        f.write("# proofs/%s.expected: written by `make verify-update`; one line per\n"
-                "# function or lemma: name proved total [goals not yet proved...]\n" % name)
+        f.write("# proofs/%s.expected: written by `make verify-update`, reviewed in the diff.\n"
+                "# name proved total [goals not yet proved...]: one line per function or lemma;\n"
+                "# goals:name digest: the names of all its goals (none may go missing);\n"
+                "# spec:name digest: its contract, or a logic block, as Frama-C prints it\n"
+                "# (proofs/specdigest.py): make verify fails when it changes.\n" % name)
         for e in sorted(new):
             p, t, bad = new[e]
             f.write(" ".join([e, str(p), str(t)] + bad) + "\n")
+        for e in sorted(new_names):
+            f.write("goals:%s %s\n" % (e, new_names[e]))
+        f.write(spec)
     print("verify: wrote %s (%d entries)" % (epath, len(new)))
-    exp = new
+    exp, exp_names = new, new_names
 
 fail = False
 for e in sorted(set(cur) | set(exp)):
@@ -178,9 +228,15 @@ for e in sorted(set(cur) | set(exp)):
     new_bad = [g for g in bad if g not in known]
     if e in exp and p < exp[e][0]:
         msgs.append("regression: %d proved, expected %d" % (p, exp[e][0]))
+    if e in exp_names and names[e] != exp_names[e]:
+        msgs.append("its goals changed (a goal gone or added): if on purpose, run make verify-update")
     if new_bad:
         msgs.append("unproved: " + " ".join(new_bad))
+    if e in smoke and smoke[e][2]:
+        msgs.append("smoke test failed (dead code or an inconsistent contract): " + " ".join(smoke[e][2]))
     line = "%s.c %s %d/%d" % (name, e, p, t)
+    if e in smoke:
+        line += " (smoke tests %d/%d)" % smoke[e][:2]
     if msgs:
         print("FAIL: verify: %s (%s)" % (line, "; ".join(msgs)))
         fail = True

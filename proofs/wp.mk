@@ -4,6 +4,8 @@
 #   make verify-update          rewrite the expected files (and tactic scripts)
 #   make verify VERIFY_FILES=slab          one file
 #   make verify VERIFY_FCT=lm_slab_free    iterate on one function
+#   make verify-selftest        weaken a contract, plant a bug: verify must fail
+#   make verify-smoke           verify with smoke tests on every file (~25 min)
 # Check part `verify`: one PASS:/FAIL: line per function. Time budget: under
 # 10 minutes for the whole core on 2 cores (see proofs/README.md for the
 # measured time).
@@ -11,9 +13,17 @@
 CHECK_PARTS += verify
 VERIFY_FILES ?=
 
-.PHONY: verify verify-update check-verify
+.PHONY: verify verify-update check-verify verify-selftest check-verify-selftest verify-smoke
 verify check-verify:
 	@VERIFY_FCT="$(VERIFY_FCT)" proofs/verify.sh $(VERIFY_FILES)
 
+verify-smoke:
+	@VERIFY_SMOKE=1 VERIFY_FCT="$(VERIFY_FCT)" proofs/verify.sh $(VERIFY_FILES)
+
 verify-update:
 	@VERIFY_FCT="$(VERIFY_FCT)" proofs/verify.sh --update $(VERIFY_FILES)
+
+# Check part `verify-selftest` (~3 minutes): proofs/selftest.sh.
+CHECK_PARTS += verify-selftest
+verify-selftest check-verify-selftest:
+	@proofs/selftest.sh

@@ -94,6 +94,8 @@ static void class_tables(void) {
      * exactly off / sz since off * (M*sz - 2^32) < 2^16 * sz <= 2^32. */
     lm_class_magic[c] = (uint32_t)((((uint64_t)1 << 32) + sz - 1) / sz);
   }
+  /* lm_class_of[(n + 15) / 16] is lm_size_class(n) for every n up to
+   * LM_SMALL_MAX: proven in the core (lemma lm_size_class_rounded). */
   for (uint32_t i = 0; i <= LM_SMALL_MAX / LM_QUANTUM; i++)
     lm_class_of[i] = (uint8_t)lm_size_class(i * LM_QUANTUM);
 }

@@ -278,6 +278,16 @@ static bool records_pending(const struct lm_chunk *c) {
   return false;
 }
 
+/* Is chunk c wholly free? The core's proven count of free pages decides
+ * (lm_buddy_free_pages: exactly the pages in free blocks); the heap's own
+ * count, which picks chunks on the hot paths, must agree. */
+static bool chunk_empty(const struct lm_chunk *c) {
+  bool empty = lm_buddy_free_pages(lm_chunk_c(c)) == LM_CHUNK_PAGES;
+  if (empty != (c->free_pages == LM_CHUNK_PAGES))
+    lm_heap_bug("internal error: a chunk's free page count differs from the core's", (void *)c->base);
+  return empty;
+}
+
 /* Unmap empty chunks, keeping the lowest one as a reserve: only clean ones
  * (their pages aged and were purged), or every one on trim (`all`). Lock
  * held on entry and exit, dropped around the syscalls. */
@@ -289,14 +299,15 @@ static size_t unmap_empty_chunks(struct lm_arena *a, bool all) {
     bool kept = false;
     for (struct lm_chunk **at = &a->chunks; *at && ngone < 32;) {
       struct lm_chunk *c = *at;
-      if (c->free_pages == LM_CHUNK_PAGES && kept && (c->dirty_free == 0 || all) && !records_pending(c)) {
+      bool empty = chunk_empty(c);
+      if (empty && kept && (c->dirty_free == 0 || all) && !records_pending(c)) {
         lm_chunk_unlink(a, at);
         a->dirty_free_pages -= c->dirty_free;
         a->dirty_pages -= c->dirty_free;
         gone[ngone++] = c;
         continue;
       }
-      if (c->free_pages == LM_CHUNK_PAGES) kept = true;
+      if (empty) kept = true;
       at = &c->next;
     }
     if (ngone == 0) break;

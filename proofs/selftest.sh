@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# make verify-selftest: show that `make verify` fails on a weakened contract
+# and on each bug planted in the core. Every case runs proofs/verify.sh in a
+# scratch copy of the tree (src, include, spec, proofs) with one change:
+#   - a contract weakened (an ensures deleted, in a header or the spec), or
+#     a goal of a proof step deleted: caught by the digests recorded in
+#     proofs/<name>.expected before any prover runs;
+#   - the same weakening together with the bug it would hide;
+#   - a bug planted with -DLM_PLANT_BUG=n (the same plants the fuzz
+#     self-test uses, fuzz/plants.txt), the contracts untouched: caught by
+#     the provers, on the function the plant is in (VERIFY_FCT).
+# A case passes when verify.sh exits non-zero with the expected kind of FAIL
+# line. Last line: "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+root=$PWD
+work=$(mktemp -d "${TMPDIR:-/tmp}/lm-verify-selftest.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+pass=0 fail=0
+
+# case NAME EXPECT FILE SED [ENV...] -- VERIFY_ARGS...
+#   FILE/SED: a file of the tree and the sed script applied to it (or - -)
+#   EXPECT: an extended regexp the FAIL line must match
+run_case() {
+  local name=$1 expect=$2 file=$3 script=$4
+  shift 4
+  local envs=()
+  while [ "$#" -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
+  shift
+  local dir=$work/case$((pass + fail))
+  mkdir -p "$dir"
+  cp -r "$root/src" "$root/include" "$root/spec" "$root/proofs" "$dir/"
+  if [ "$file" != - ]; then
+    cp "$dir/$file" "$dir/$file.orig"
+    sed -i -E "$script" "$dir/$file"
+    if cmp -s "$dir/$file" "$dir/$file.orig"; then
+      echo "FAIL: verify-selftest: $name: the change did not apply to $file"
+      fail=$((fail + 1))
+      return
+    fi
+  fi
+  local start out rc
+  start=$(date +%s)
+  out=$(cd "$dir" && env "${envs[@]}" VERIFY_TICK=100000 proofs/verify.sh "$@" 2>&1)
+  rc=$?
+  local secs=$(( $(date +%s) - start ))
+  local hit
+  hit=$(grep -E '^FAIL: ' <<<"$out" | grep -E -m1 "$expect")
+  if [ "$rc" -ne 0 ] && [ -n "$hit" ]; then
+    echo "PASS: verify-selftest: $name: make verify fails (${secs}s): ${hit#FAIL: }"
+    pass=$((pass + 1))
+  else
+    echo "FAIL: verify-selftest: $name: make verify exited $rc without a FAIL line matching '$expect'"
+    grep -E '^(FAIL|PASS): ' <<<"$out" | tail -5 | sed 's/^/  /'
+    fail=$((fail + 1))
+  fi
+}
+
+# Weakened contracts: no prover needed, the digest catches them.
+run_case "lm_slab_alloc without 'ensures was_free'" "lm_slab_alloc: the specification changed" \
+  src/core/slab.h '/ensures was_free:/d' -- slab
+run_case "lm_size_class without 'ensures fits' (size >= request)" "lm_size_class: the specification changed" \
+  src/core/sizeclass.h '/ensures fits:/d' -- sizeclass
+run_case "spec/slab.acsl: Allocated means nothing" "logic:Allocated: the specification changed" \
+  spec/slab.acsl 's/^(\s*predicate Allocated\{L\}\(integer s, integer x\) =).*/\1 \\true;/' -- slab
+# A weakening that once passed (377/377 goals): the not_allocated
+# behaviours of lm_slab_free and lm_slab_free_slot deleted, with the double
+# free they would hide planted.
+run_case "lm_slab_free: not_allocated behaviours deleted + double free planted" \
+  "the specification changed" \
+  src/core/slab.h '/behavior not_allocated:/,/ensures not_allocated:/d' \
+  VERIFY_CPPFLAGS=-DLM_PLANT_BUG=3 -- slab
+# A proof step deleted: one goal fewer, caught by the goal names' digest.
+run_case "an assert of lm_slab_alloc deleted" "lm_slab_alloc .*its goals changed" \
+  src/core/slab.c '/assert lowest:/d' VERIFY_FCT=lm_slab_alloc -- slab
+
+# Bugs planted, contracts untouched: the provers fail.
+run_case "plant 3: lm_slab_free accepts a double free" "lm_slab_free .*unproved" \
+  - - VERIFY_CPPFLAGS=-DLM_PLANT_BUG=3 VERIFY_FCT=lm_slab_free -- slab
+run_case "plant 1: lm_size_class off by one at multiples of 1 KiB" "lm_size_class .*unproved" \
+  - - VERIFY_CPPFLAGS=-DLM_PLANT_BUG=1 VERIFY_FCT=lm_size_class -- sizeclass
+run_case "plant 2: lm_buddy_free misses a merge with the buddy below" "lm_buddy_free .*unproved" \
+  - - VERIFY_CPPFLAGS=-DLM_PLANT_BUG=2 VERIFY_FCT=lm_buddy_free VERIFY_TIMEOUT=5 -- buddy
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
