@@ -29,7 +29,7 @@ FUZZ_DEPS := $(wildcard fuzz/*.c fuzz/*.h src/*/*.c src/*/*.h include/*.h) fuzz/
 # override (the drivers call lm_*), with the static OS backend.
 .PHONY: fuzz-vars
 fuzz-vars:
-	@echo "FUZZ_LIB_SRCS='$(filter-out src/api/override.c fuzz/ops.c,$(LM_LIB_SRCS)) $(LM_OS_STATIC)'"
+	@echo "FUZZ_LIB_SRCS='$(filter-out src/api/override.c src/api/ops.c,$(LM_LIB_SRCS)) $(LM_OS_STATIC)'"
 	@echo "FUZZ_CORE_SRCS='$(LM_CORE_SRCS)'"
 	@echo "FUZZ_LIB_FLAGS='$(LM_LIB_CFLAGS)'"
 
@@ -80,9 +80,9 @@ fuzz: fuzz-build
 	exit $$rc
 
 # ---- the op codec on its own ----
-$(FUZZ_DIR)/ops_test: fuzz/ops.c fuzz/ops_test.c fuzz/ops.h
+$(FUZZ_DIR)/ops_test: src/api/ops.c fuzz/ops_test.c src/api/ops.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) fuzz/ops.c fuzz/ops_test.c -o $@
+	$(CC) $(ALL_CFLAGS) src/api/ops.c fuzz/ops_test.c -o $@
 
 # ---- check part ----
 # Replays tests/regress/ (every file through every driver: any input is a
@@ -124,7 +124,7 @@ check-fuzz: $(FUZZ_DIR)/ops_test
 .PHONY: fuzz-seeds
 fuzz-seeds:
 	@mkdir -p $(FUZZ_DIR) fuzz/seeds/core fuzz/seeds/api fuzz/seeds/threads
-	$(CC) $(ALL_CFLAGS) fuzz/ops.c fuzz/seedgen.c -o $(FUZZ_DIR)/seedgen
+	$(CC) $(ALL_CFLAGS) src/api/ops.c fuzz/seedgen.c -o $(FUZZ_DIR)/seedgen
 	$(FUZZ_DIR)/seedgen fuzz
 
 # Planted bugs (fuzz/plants.txt): each must be found within FUZZ_SELFTEST_SECONDS

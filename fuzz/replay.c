@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "ops.h"
+#include "../src/api/ops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -2,7 +2,7 @@
  * dictionary (fuzz/ops.dict) from the codec, so both stay valid when the
  * wire format changes: `make fuzz-seeds`. Seeds are small on purpose:
  * generated workloads for breadth, hand-written sequences for the edges. */
-#include "ops.h"
+#include "../src/api/ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -141,7 +141,7 @@ int main(int argc, char **argv) {
   snprintf(dpath, sizeof dpath, "%s/ops.dict", root);
   FILE *d = fopen(dpath, "w");
   if (!d) { perror(dpath); return 1; }
-  fprintf(d, "# Whole ops in lemmalloc's fuzz encoding (fuzz/ops.c), written by fuzz/seedgen.c.\n");
+  fprintf(d, "# Whole ops in lemmalloc's fuzz encoding (src/api/ops.c), written by fuzz/seedgen.c.\n");
   const struct lm_op words[] = {
     OP(.kind = LM_OP_MALLOC, .size = 24), OP(.kind = LM_OP_MALLOC, .size = 4096),
     OP(.kind = LM_OP_MALLOC, .size = 16384), OP(.kind = LM_OP_MALLOC, .size = 16385),

@@ -13,7 +13,7 @@ void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinlin
 #ifdef LM_HAVE_TRACE
 #include "api/trace.h"
 #define LM_TRACE(kind, in, a, b, out) \
-  do { if (lm_unlikely(lm_trace_enabled)) lm_trace_record(kind, in, a, b, out); } while (0)
+  do { if (lm_unlikely(__atomic_load_n(&lm_trace_enabled, __ATOMIC_RELAXED))) lm_trace_record(kind, in, a, b, out); } while (0)
 #else
 #define LM_TRACE(kind, in, a, b, out) ((void)0)
 #endif

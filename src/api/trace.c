@@ -1,5 +1,5 @@
 /* LEMMALLOC_TRACE=FILE: record every malloc-family call of a program as an
- * op sequence in the fuzz codec's format (fuzz/ops.h), which
+ * op sequence in the fuzz codec's format (src/api/ops.h), which
  * `lemmalloc-oracle --replay FILE` runs against any allocator.
  *
  * Pointers become slots: each traced thread (up to LM_OPS_MAX_THREADS; more
@@ -19,6 +19,7 @@
  * child (same FILE, no exec) stops tracing. */
 #define _GNU_SOURCE
 #include "api/trace.h"
+#include "heap/alloc.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -27,7 +28,9 @@
 #include <string.h>
 #include <unistd.h>
 
-int lm_trace_enabled;
+int lm_trace_enabled = 1; /* until the first call has started tracing or turned it off; atomic */
+static int starting;      /* the first call has come */
+static int ready;         /* the file is open (under mu) */
 
 #define BUF_SIZE (64 * 1024)
 #define MAP_CAP 8192 /* > 2 x LM_OPS_MAX_THREADS x LM_OPS_SLOTS: load <= 1/4 */
@@ -56,7 +59,7 @@ static void unlock(void) { pthread_mutex_unlock(&mu); }
 
 static void fork_child(void) {
   /* The child writes nothing: the parent's trace is the program's. */
-  lm_trace_enabled = 0;
+  __atomic_store_n(&lm_trace_enabled, 0, __ATOMIC_RELAXED);
   T.len = 0;
   pthread_mutex_init(&mu, NULL);
 }
@@ -65,7 +68,7 @@ static void fork_child(void) {
 
 static void flush(void) {
   if (getpid() != T.owner) { /* forked child: the parent writes these bytes */
-    lm_trace_enabled = 0;
+    __atomic_store_n(&lm_trace_enabled, 0, __ATOMIC_RELAXED);
     T.len = 0;
     return;
   }
@@ -173,7 +176,14 @@ static int slot_of(uintptr_t p, unsigned t) {
 
 /* ---- the hooks ---------------------------------------------------------- */
 
-void lm_trace_init(const char *path) {
+/* The first call: read LEMMALLOC_TRACE and open the file, or turn tracing
+ * off. Records that come meanwhile from other threads are dropped (not
+ * ready); pthread_atfork may allocate, and those calls record nothing
+ * (lm_trace_enabled is 0 until the end). */
+static void start(void) {
+  const char *path = lm_heap_setting("LEMMALLOC_TRACE");
+  __atomic_store_n(&lm_trace_enabled, 0, __ATOMIC_RELAXED);
+  if (path == NULL || *path == '\0') return;
   char name[4096];
   size_t n = 0;
   pid_t pid = getpid();
@@ -189,18 +199,23 @@ void lm_trace_init(const char *path) {
     }
   }
   name[n] = 0;
-  T.fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (T.fd < 0) return;
-  T.owner = pid;
-  /* Registered before tracing starts: registration may allocate. */
+  int fd = open(name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return;
   pthread_atfork(lock, unlock, fork_child);
-  lm_trace_enabled = 1;
+  lock();
+  T.fd = fd;
+  T.owner = pid;
+  ready = 1;
+  __atomic_store_n(&lm_trace_enabled, 1, __ATOMIC_RELAXED);
+  unlock();
 }
 
 void lm_trace_record(int kind, const void *in, size_t a, size_t b, const void *out) {
   uintptr_t pin = (uintptr_t)in, pout = (uintptr_t)out;
+  if (lm_unlikely(!__atomic_load_n(&starting, __ATOMIC_ACQUIRE)) && !__atomic_exchange_n(&starting, 1, __ATOMIC_ACQ_REL))
+    start();
   lock();
-  if (!lm_trace_enabled) {
+  if (!__atomic_load_n(&lm_trace_enabled, __ATOMIC_RELAXED) || !ready) {
     unlock();
     return;
   }
@@ -256,12 +271,13 @@ void lm_trace_record(int kind, const void *in, size_t a, size_t b, const void *o
   unlock();
 }
 
-void lm_trace_close(void) {
+/* At exit: flush and close. */
+__attribute__((destructor)) static void stop(void) {
   lock();
-  if (lm_trace_enabled) {
+  if (__atomic_load_n(&lm_trace_enabled, __ATOMIC_RELAXED) && ready) {
     flush();
     if (getpid() == T.owner) close(T.fd);
-    lm_trace_enabled = 0;
+    __atomic_store_n(&lm_trace_enabled, 0, __ATOMIC_RELAXED);
   }
   unlock();
 }

@@ -54,6 +54,9 @@ int lm_heap_trim(void) LM_HIDDEN;
  * success); abort or warn on bad pointers. */
 int lm_heap_set_arena_max(int n) LM_HIDDEN;
 void lm_heap_set_warn_only(bool warn) LM_HIDDEN;
+/* A LEMMALLOC_* setting's value as the environment gives it (NULL in a
+ * setuid process, or when unset): for settings of the api layer (trace). */
+const char *lm_heap_setting(const char *name) LM_HIDDEN;
 
 /* The inline fast paths: a slot for n bytes (NULL: take lm_heap_alloc),
  * and free (false: classify and report or lm_heap_free). */

@@ -205,3 +205,5 @@ void lm_heap_set_warn_only(bool warn) {
   if (!lm_heap_ready()) lm_heap_init();
   lm_heap.cfg.warn_only = warn;
 }
+
+const char *lm_heap_setting(const char *name) { return lm_os_getenv(name); }

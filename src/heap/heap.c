@@ -9,7 +9,6 @@
 #include "vg.h"
 #include <string.h>
 #ifdef LM_HAVE_TRACE
-#include "api/trace.h"
 #endif
 
 struct lm_heap lm_heap = {
@@ -135,19 +134,12 @@ void lm_heap_init(void) {
   lm_unlock(&lm_heap.init_lock);
   /* glibc's atfork registration may allocate: only now that malloc works. */
   pthread_atfork(fork_prepare, fork_parent, fork_child);
-#ifdef LM_HAVE_TRACE
-  const char *trace = lm_os_getenv("LEMMALLOC_TRACE");
-  if (trace != NULL && *trace != '\0') lm_trace_init(trace);
-#endif
 }
 
 __attribute__((constructor)) static void lm_heap_ctor(void) { lm_heap_init(); }
 
 __attribute__((destructor)) static void lm_heap_dtor(void) {
   if (lm_heap_ready() && lm_heap.cfg.stats_at_exit) lm_stats_print();
-#ifdef LM_HAVE_TRACE
-  if (lm_trace_enabled) lm_trace_close();
-#endif
 }
 
 /* ---- fork: every lock taken in the documented order, so the child starts

@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../../fuzz/ops.h"
+#include "../../src/api/ops.h"
 
 /* ---- the allocator under test ----------------------------------------- */
 

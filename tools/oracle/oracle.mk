@@ -5,8 +5,8 @@
 # the command line, --json, --keep-going and --prefix; 16 s measured).
 
 ORACLE_SRC := tools/oracle/main.c tools/oracle/run.c tools/oracle/model.c \
-              tools/oracle/profile.c tools/oracle/target.c fuzz/ops.c
-ORACLE_HDR := tools/oracle/oracle.h tools/oracle/model.h fuzz/ops.h include/lemmalloc.h
+              tools/oracle/profile.c tools/oracle/target.c src/api/ops.c
+ORACLE_HDR := tools/oracle/oracle.h tools/oracle/model.h src/api/ops.h include/lemmalloc.h
 ORACLE := $(BUILD)/lemmalloc-oracle
 
 $(ORACLE): $(ORACLE_SRC) $(ORACLE_HDR)

@@ -1,6 +1,9 @@
 /* One decoder from bytes to allocator operations, shared by every fuzz
- * driver (libFuzzer, AFL++), the regression replayer and the oracle
- * (tools/oracle). Owner: fuzz/. Implementation: fuzz/ops.c.
+ * driver (libFuzzer, AFL++), the regression replayer, the oracle
+ * (tools/oracle) and the library's own call tracing (trace.c), which
+ * writes programs in this format. It lives here so that the library
+ * includes nothing outside src/; fuzz/ and tools/ include it from here.
+ * Owner: fuzz/. Implementation: ops.c.
  *
  * An operation names a "slot" (an index into the driver's table of live
  * blocks, 0..LM_OPS_SLOTS-1) rather than a pointer, so every byte string is

@@ -1,5 +1,6 @@
 /* Byte <-> operation codec shared by the fuzz drivers, the regression
- * replayer and the oracle. See ops.h for the contract.
+ * replayer, the oracle and the library's tracing. See ops.h for the
+ * contract.
  *
  * Wire format, one op after another:
  *
