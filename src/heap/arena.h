@@ -70,9 +70,9 @@ void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) LM_HI
 /* Take a slab's freed bits and free those slots in the core; returns how
  * many. The caller owns the slab: its thread, or the arena under its lock. */
 uint32_t lm_slab_collect(struct lm_slab *sl) LM_HIDDEN;
-/* k slots of the arena's slab sl were just collected (lock held): re-file
+/* Slots of the arena's slab sl were just collected (lock held): re-file
  * it (non-full, empty: spare or released). */
-void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) LM_HIDDEN;
+void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t now) LM_HIDDEN;
 /* A free into sl found its pending flag clear: set it and push sl on its
  * owner's inbox, or on the arena's pending stack (once until collected).
  * Lock-free. Returns the thread heap pushed to (NULL: the arena, or none). */

@@ -116,8 +116,7 @@ static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
       if (sl->state == LM_SLAB_FULL && __atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == NULL) {
         /* The safety net of the pending stack (slabs.c): whatever was freed
          * into a full slab of the arena's and not yet collected. */
-        uint32_t got = lm_slab_collect(sl);
-        if (got) lm_slab_collected(a, sl, got, lm_now32() | 1);
+        if (lm_slab_collect(sl)) lm_slab_collected(a, sl, lm_now32() | 1);
       }
       if (sl->state != LM_SLAB_NONFULL) continue;
       uint32_t mask = sparse_pick(sl, all);

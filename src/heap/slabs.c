@@ -196,10 +196,9 @@ uint32_t lm_slab_live(const struct lm_slab *sl) {
   return freed < used ? used - freed : 0;
 }
 
-/* k slots of arena slab sl were just collected (lock held): re-file it. */
-void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t k, uint32_t now) {
+/* Slots of arena slab sl were just collected (lock held): re-file it. */
+void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
   uint32_t cls = sl->cls;
-  (void)k;
   sl->free_ms = now;
   sl->freed_since_check = 1;
   if (sl->state == LM_SLAB_PURGING) return; /* the purge re-files it */
@@ -248,8 +247,7 @@ void lm_arena_collect_pending(struct lm_arena *a) {
     if (arena_of(sl) != a || __atomic_load_n(&sl->owner, __ATOMIC_SEQ_CST) != NULL) {
       lm_slab_notify(sl); /* a thread's now, or its header serves another arena's chunk */
     } else if (sl->state != LM_SLAB_UNUSED) {
-      uint32_t k = lm_slab_collect(sl);
-      if (k) lm_slab_collected(a, sl, k, now);
+      if (lm_slab_collect(sl)) lm_slab_collected(a, sl, now);
     }
     sl = next;
   }
@@ -361,8 +359,7 @@ void lm_arena_fork_child(struct lm_arena *a) {
         if (lm_slab_check(lm_slab_h(sl))) slab_return(a, sl, lm_now32());
         else sl->owner = &lm_th_none;
       } else if (sl->state != LM_SLAB_PURGING) {
-        uint32_t k = lm_slab_collect(sl);
-        if (k) lm_slab_collected(a, sl, k, now);
+        if (lm_slab_collect(sl)) lm_slab_collected(a, sl, now);
       }
     }
   }

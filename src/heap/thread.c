@@ -310,9 +310,11 @@ void *lm_th_small_slow(uint32_t cls) {
 
 /* ---- the end of free's fast path ---- */
 
-/* A thread that frees many of its own blocks (and then may block, or only
- * free for a while) drains its inbox every LM_TH_INBOX slabs it pushed
- * there: the slabs its frees emptied go back to the arena at once. */
+/* A thread's own frees push its slabs on its own inbox only when they
+ * could not go straight into the core (a thief was at work, or the slow
+ * path classified the pointer); one that does so repeatedly, and then may
+ * block or only free for a while, drains its inbox every LM_TH_INBOX
+ * such pushes, so that the slabs those frees emptied go back at once. */
 static void notified(struct lm_slab *sl) {
   struct lm_theap *t = lm_th;
   if (lm_slab_notify(sl) != t || t == &lm_th_none) return;

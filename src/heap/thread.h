@@ -33,9 +33,10 @@
  * its cache of large blocks) from everyone else. The decay pass takes them
  * from it ("steals") without its help, using an asymmetric Dekker protocol:
  * the owner marks each malloc and each free of its own with `busy` (two
- * plain stores and a load, no fence); a thief sets `steal`, runs a process-wide memory barrier
- * (membarrier(2) PRIVATE_EXPEDITED, which makes every running thread
- * execute a full barrier), and proceeds only if `busy` is clear, in which
+ * plain stores and a load, no fence); a thief sets `steal`, runs a
+ * process-wide memory barrier (membarrier(2) PRIVATE_EXPEDITED, which
+ * makes every running thread execute a full barrier), and proceeds only
+ * if `busy` is clear, in which
  * case the owner's next malloc sees `steal` and waits on the heap's lock
  * until the thief is done (its next free of its own frees as any other
  * thread would). Where membarrier is unavailable, threads are not
