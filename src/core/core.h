@@ -67,6 +67,22 @@
 #define LM_SMALL_MAX 16384
 #define LM_NUM_CLASSES 40
 
+/* The heap's fast paths call a few core functions on every malloc and
+ * free, and a call costs about as much as their bodies. The library is
+ * built with link-time optimization, where GCC inlines functions marked
+ * LM_CORE_HOT whatever its size budget says (the mark is on declarations
+ * of functions not declared inline, hence the silenced -Wattributes).
+ * Frama-C and other compilers see plain declarations. */
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__FRAMAC__)
+#define LM_CORE_HOT __attribute__((always_inline))
+#define LM_CORE_HOT_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wattributes\"")
+#define LM_CORE_HOT_END _Pragma("GCC diagnostic pop")
+#else
+#define LM_CORE_HOT
+#define LM_CORE_HOT_BEGIN
+#define LM_CORE_HOT_END
+#endif
+
 /* Error codes returned (negative) by core functions. */
 #define LM_ERR_NOMEM (-1)        /* no free block / slot big enough */
 #define LM_ERR_RANGE (-2)        /* index or offset outside the chunk/slab */

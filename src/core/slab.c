@@ -24,6 +24,7 @@
 #ifdef __FRAMAC__
 #include "__fc_gcc_builtins.h" /* Frama-C's contract of __builtin_ctzll */
 #endif
+LM_CORE_HOT_BEGIN /* definitions of LM_CORE_HOT functions (core.h) */
 
 /* No definition of lm_slab: at run time the record of slab s is at
  * s << LM_SLAB_SHIFT (slab.h); the array exists only for the proof. */
@@ -524,3 +525,4 @@ bool lm_slab_check(lm_slab_t s)
     count += lm_slab_test(LM_SLAB(s).bits[x / 64], x % 64);
   return count == LM_SLAB(s).used;
 }
+LM_CORE_HOT_END

@@ -98,7 +98,9 @@ void lm_slab_init(lm_slab_t s, uint32_t slot_size, uint32_t nslots);
   complete behaviors;
   disjoint behaviors;
 */
-int32_t lm_slab_alloc(lm_slab_t s);
+LM_CORE_HOT_BEGIN
+int32_t lm_slab_alloc(lm_slab_t s) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /* Free the slot at byte offset `off`. Returns 0, or LM_ERR_RANGE (off beyond
  * the last slot), LM_ERR_INTERIOR (not a multiple of the slot size) or
@@ -162,7 +164,9 @@ int32_t lm_slab_free(lm_slab_t s, uint32_t off);
   complete behaviors;
   disjoint behaviors;
 */
-int32_t lm_slab_free_slot(lm_slab_t s, uint32_t slot);
+LM_CORE_HOT_BEGIN
+int32_t lm_slab_free_slot(lm_slab_t s, uint32_t slot) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /* Is slot index `slot` currently allocated? (false for slot >= nslots) */
 /*@
@@ -171,7 +175,9 @@ int32_t lm_slab_free_slot(lm_slab_t s, uint32_t slot);
   assigns \nothing;
   ensures allocated: \result <==> (slot < NSlots(s) && Allocated(s, slot));
 */
-bool lm_slab_slot_allocated(lm_slab_t s, uint32_t slot);
+LM_CORE_HOT_BEGIN
+bool lm_slab_slot_allocated(lm_slab_t s, uint32_t slot) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /* Is the slot at byte offset `off` currently allocated? */
 /*@
@@ -198,7 +204,9 @@ uint32_t lm_slab_used(lm_slab_t s);
   assigns \nothing;
   ensures nslots: \result == NSlots(s);
 */
-uint32_t lm_slab_nslots(lm_slab_t s);
+LM_CORE_HOT_BEGIN
+uint32_t lm_slab_nslots(lm_slab_t s) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /*@
   requires slab: IsSlab(s);
@@ -215,7 +223,9 @@ uint32_t lm_slab_slot_size(lm_slab_t s);
   ensures used: \result <==> Used(s) == 0;
   ensures none_allocated: \result <==> (\forall integer x; !Allocated(s, x));
 */
-bool lm_slab_is_empty(lm_slab_t s);
+LM_CORE_HOT_BEGIN
+bool lm_slab_is_empty(lm_slab_t s) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /* Every slot allocated. */
 /*@

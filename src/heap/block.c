@@ -21,18 +21,20 @@ static void *alloc_small(uint32_t cls) {
   return p != NULL ? p : lm_th_small_slow(cls);
 }
 
-/* A run of `pages` pages aligned to 2^order: the thread's cache of freed
- * runs first (no lock), then its arena. */
-static void *alloc_large(uint32_t pages, uint32_t order, bool *zeroed) {
+/* A run of *pages pages aligned to 2^order: the thread's cache of freed
+ * runs first (no lock; its run may have up to a quarter more pages, and
+ * *pages becomes its size), then its arena. */
+static void *alloc_large(uint32_t *pages, uint32_t order, bool *zeroed, bool *cached) {
   /* A cached run is aligned to its own size's power of two: not for a
    * request aligned beyond that. */
-  void *p = order == order_of_pages(pages) ? lm_th_large_get(pages) : NULL;
+  void *p = order == order_of_pages(*pages) ? lm_th_large_get(*pages, pages) : NULL;
   if (p != NULL) {
     *zeroed = false;
+    *cached = true;
     return p;
   }
   struct lm_theap *t = lm_th_get();
-  return lm_arena_alloc_large(t ? t->arena : &lm_heap.arenas[0], pages, order, zeroed);
+  return lm_arena_alloc_large(t ? t->arena : &lm_heap.arenas[0], *pages, order, zeroed);
 }
 
 void *lm_heap_alloc(size_t size, size_t align, unsigned flags) {
@@ -52,15 +54,15 @@ void *lm_heap_alloc(size_t size, size_t align, unsigned flags) {
   uint32_t order = order_of_pages((size + PAGE - 1) / PAGE);
   uint32_t aorder = align > PAGE ? order_of_pages(align / PAGE) : 0;
   if (aorder > order) order = aorder;
-  bool zeroed = false;
+  bool zeroed = false, cached = false;
   void *p;
   size_t usable;
   if (order <= LM_LARGE_MAX_ORDER) {
     /* An exact run of pages, unless realloc grows the block: then the
      * whole power of two, so the next growth stays in place. */
-    size_t pages = (flags & LM_ALLOC_GROW) ? (size_t)1 << order : (size + PAGE - 1) / PAGE;
+    uint32_t pages = (flags & LM_ALLOC_GROW) ? (uint32_t)1 << order : (uint32_t)((size + PAGE - 1) / PAGE);
     if (pages == 0) pages = 1;
-    p = alloc_large((uint32_t)pages, order, &zeroed);
+    p = alloc_large(&pages, order, &zeroed, &cached); /* a cached run may be larger */
     usable = PAGE * pages;
   } else {
     p = lm_huge_alloc(size, align, &zeroed);
@@ -71,7 +73,8 @@ void *lm_heap_alloc(size_t size, size_t align, unsigned flags) {
     if (zero && !zeroed) memset(p, 0, size);
     lm_th_count_alloc(usable);
   }
-  lm_heap_tick();
+  if (cached) lm_th_large_quiet(); /* a run from the thread's cache: no lock */
+  else lm_heap_tick();
   return p;
 }
 
@@ -149,8 +152,14 @@ void lm_heap_free(void *p, const struct lm_block *b) {
     if (!lm_th_free_slot(b->slab, b->slot)) lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, p);
     return;
   case LM_BLK_LARGE: {
-    uint32_t pages = (uint32_t)(b->usable / PAGE);
-    ok = lm_th_large_put(b->ch, (uintptr_t)p, pages) || lm_arena_free_large(b->ch, (uintptr_t)p, LM_LARGE_FROM_USER, lm_now32());
+    enum lm_put r = lm_th_large_put(b->ch, (uintptr_t)p, (uint32_t)(b->usable / PAGE));
+    if (r == LM_PUT_KEPT) { /* no lock */
+      lm_th_count_free(b->usable);
+      lm_th_large_quiet();
+      return;
+    }
+    ok = r == LM_PUT_SPILLED ||
+         (r == LM_PUT_NOT && lm_arena_free_large(b->ch, (uintptr_t)p, LM_LARGE_FROM_USER, lm_now32()));
     break;
   }
   case LM_BLK_HUGE:

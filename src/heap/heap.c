@@ -211,13 +211,14 @@ size_t lm_heap_reclaim(void) {
 
 /* ---- the decay clock, driven from slow paths ---- */
 
-void lm_heap_tick(void) {
+void lm_heap_tick(void) { lm_heap_tick_at(lm_os_now_ms()); }
+
+void lm_heap_tick_at(uint64_t now) {
   if (lm_unlikely(__atomic_load_n(&lm_heapmap_pending, __ATOMIC_RELAXED))) lm_heapmap_poll(); /* the signal came */
   if (lm_unlikely(__atomic_load_n(&lm_stats_pending, __ATOMIC_RELAXED))) lm_stats_poll();
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) /* arenas ever in use */
     if (lm_unlikely(__atomic_load_n(&lm_heap.arenas[i].purge_excess, __ATOMIC_RELAXED)))
       lm_arena_purge_excess(&lm_heap.arenas[i]);
-  uint64_t now = lm_os_now_ms();
   lm_th_decay_self((uint32_t)now, lm_heap.cfg.purge_ms);
   uint64_t due = __atomic_load_n(&lm_heap.next_tick_ms, __ATOMIC_RELAXED);
   if (now < due) return;

@@ -275,8 +275,10 @@ void lm_heap_report(enum lm_call call, enum lm_bad why, const void *p) LM_HIDDEN
 /* A broken invariant of the heap itself (a bug, not bad input): report
  * and abort. */
 _Noreturn void lm_heap_bug(const char *what, const void *p) LM_HIDDEN;
-/* Run purge passes that are due (cheap when none is). */
+/* Run purge passes that are due (cheap when none is); _at: with the
+ * clock (lm_os_now_ms) the caller has read already. */
 void lm_heap_tick(void) LM_HIDDEN;
+void lm_heap_tick_at(uint64_t now) LM_HIDDEN;
 /* The OS refused a mapping (address space or commit limit): what the heap
  * holds but does not use is worth less than the request, so unmap empty
  * chunks and cached huge mappings now, not at the decay. Returns bytes

@@ -269,8 +269,9 @@ void *lm_th_small_slow(uint32_t cls) {
     lm_heap_tick();
     return p;
   }
+  uint64_t now = lm_os_now_ms();
   lm_lock(&t->lock); /* waits for a thief at work on this heap */
-  __atomic_store_n(&t->slow_ms, lm_now32(), __ATOMIC_RELAXED);
+  __atomic_store_n(&t->slow_ms, (uint32_t)now, __ATOMIC_RELAXED);
   struct lm_slab *sl = t->slab[cls], *give = NULL;
   int32_t off = -1;
   if (sl != NULL) {
@@ -284,9 +285,9 @@ void *lm_th_small_slow(uint32_t cls) {
     if (next == NULL) {
       /* Out of memory (or of slab records): what this thread holds goes
        * back first, free slots of other classes included, then once more. */
-      if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
+      if (give != NULL) lm_arena_slabs_give(t->arena, give, (uint32_t)now);
       give = NULL;
-      give_back(t, lm_now32());
+      give_back(t, (uint32_t)now);
       sl = NULL;
       if ((next = lm_arena_slab_take(t->arena, t, cls)) != NULL) owned_add(t, next);
     }
@@ -297,14 +298,14 @@ void *lm_th_small_slow(uint32_t cls) {
       sl = next;
     }
   }
-  if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
+  if (give != NULL) lm_arena_slabs_give(t->arena, give, (uint32_t)now);
   lm_unlock(&t->lock);
   if (off >= 0) {
     p = (void *)(sl->base + (uint32_t)off);
     LM_RELAXED_ADD(t->c.nmalloc[cls], 1);
     LM_RELAXED_ADD(t->c.nslow, 1);
   }
-  lm_heap_tick();
+  lm_heap_tick_at(now);
   return p;
 }
 
@@ -363,13 +364,15 @@ bool lm_th_free_slot(struct lm_slab *sl, uint32_t slot) {
 /* ---- the cache of freed large blocks ----
  * A run freed by this thread is kept (its pagemap head marked CACHED, so
  * that a second free or a realloc of it is caught) for this thread's next
- * malloc of exactly as many pages: a malloc/free loop of large blocks then
- * takes no lock of an arena and no syscall. At most LM_TH_LARGE runs and
+ * malloc of as many pages, or of up to a fifth fewer (a run of 5 pages
+ * serves 20 KiB requests and, when none of 4 is cached, 16 KiB + 1 B): a
+ * malloc/free loop of large blocks then takes no lock and no syscall. At most LM_TH_LARGE runs and
  * LEMMALLOC_TCACHE_BYTES bytes; the oldest go back to their arena first,
  * and an idle thread's go back at the decay. */
 
-/* Entry i leaves the cache (lock held); nlarge and large_bytes are read
- * without it (holds, lm_th_totals), so they change by atomic stores. */
+/* Entry i leaves the cache (its owner inside the steal window, or a thief
+ * or the owner under t->lock); nlarge and large_bytes are read by others
+ * (holds, lm_th_totals), so they change by atomic stores. */
 static void large_remove(struct lm_theap *t, uint32_t i) {
   uint32_t n = t->nlarge - 1;
   LM_RELAXED_ADD(t->large_bytes, -((size_t)t->large[i].pages << LM_PAGE_SHIFT));
@@ -384,42 +387,69 @@ static void large_drop(struct lm_theap *t, uint32_t i) {
   lm_arena_free_large(ch, e.p, LM_LARGE_FROM_CACHE, e.age);
 }
 
-void *lm_th_large_get(uint32_t pages) {
+/* The owner's get and put run inside the steal protocol's window, as its
+ * small mallocs do (thread.h), not under t->lock: a thief that takes the
+ * cache (give_back) holds that lock and has seen the owner out of the
+ * window; an owner that finds a thief at work passes the cache by. */
+
+/* A cached run for `pages` pages: of exactly as many, else the smallest of
+ * at most a quarter more (its usable size is its own, in *got). */
+void *lm_th_large_get(uint32_t pages, uint32_t *got) {
   struct lm_theap *t = lm_th;
   if (t == &lm_th_none || __atomic_load_n(&t->nlarge, __ATOMIC_RELAXED) == 0) return NULL;
-  void *p = NULL;
-  lm_lock(&t->lock);
-  for (uint32_t i = t->nlarge; i-- > 0;) {
-    if (t->large[i].pages != pages) continue;
-    uintptr_t a = t->large[i].p;
-    large_remove(t, i);
-    struct lm_chunk *ch = (struct lm_chunk *)lm_reg_lookup(a);
-    lm_large_set_live(ch, a, pages);
-    p = (void *)a;
-    LM_RELAXED_ADD(t->c.large_hits, 1);
-    break;
+  uintptr_t a = 0;
+  LM_TH_ENTER(t);
+  if (lm_likely(!LM_TH_STOLEN(t))) {
+    uint32_t best = LM_TH_LARGE, most = pages + pages / 4;
+    for (uint32_t i = t->nlarge; i-- > 0;) {
+      uint32_t n = t->large[i].pages;
+      if (n >= pages && n <= most && (best == LM_TH_LARGE || n < t->large[best].pages)) {
+        best = i;
+        if (n == pages) break;
+      }
+    }
+    if (best < LM_TH_LARGE) {
+      a = t->large[best].p;
+      *got = t->large[best].pages;
+      large_remove(t, best);
+      lm_large_set_live((struct lm_chunk *)lm_reg_lookup(a), a, *got);
+      LM_RELAXED_ADD(t->c.large_hits, 1);
+    }
   }
-  lm_unlock(&t->lock);
-  return p;
+  LM_TH_LEAVE(t);
+  return (void *)a;
 }
 
-bool lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
+/* Stamped with the thread's last slow path, not the clock (a clock read
+ * costs more than the rest of the call): a run looks older than it is by
+ * at most the time since then, so it may only leave the cache sooner. */
+enum lm_put lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) {
   struct lm_theap *t = lm_th;
   size_t bytes = (size_t)pages << LM_PAGE_SHIFT, budget = lm_heap.cfg.tcache_bytes;
-  if (t == &lm_th_none || bytes > budget) return false;
-  if (!lm_large_set_cached(ch, p, pages)) return false; /* not a live run: the caller reports it */
-  lm_lock(&t->lock);
-  while (t->nlarge > 0 && (t->nlarge == LM_TH_LARGE || t->large_bytes + bytes > budget)) {
-    uint32_t old = 0;
-    for (uint32_t i = 1; i < t->nlarge; i++)
-      if ((int32_t)(t->large[i].age - t->large[old].age) < 0) old = i;
-    large_drop(t, old);
+  if (t == &lm_th_none || bytes > budget) return LM_PUT_NOT;
+  if (!lm_large_set_cached(ch, p, pages)) return LM_PUT_BAD;
+  struct lm_large_ent out[LM_TH_LARGE + 1]; /* what leaves the cache, freed after the window */
+  uint32_t nout = 0;
+  uint32_t now = __atomic_load_n(&t->slow_ms, __ATOMIC_RELAXED);
+  LM_TH_ENTER(t);
+  if (lm_likely(!LM_TH_STOLEN(t))) {
+    while (t->nlarge > 0 && (t->nlarge == LM_TH_LARGE || t->large_bytes + bytes > budget)) {
+      uint32_t old = 0;
+      for (uint32_t i = 1; i < t->nlarge; i++)
+        if ((int32_t)(t->large[i].age - t->large[old].age) < 0) old = i;
+      out[nout++] = t->large[old];
+      large_remove(t, old);
+    }
+    t->large[t->nlarge] = (struct lm_large_ent){p, pages, now};
+    __atomic_store_n(&t->nlarge, t->nlarge + 1, __ATOMIC_RELAXED);
+    LM_RELAXED_ADD(t->large_bytes, bytes);
+  } else {
+    out[nout++] = (struct lm_large_ent){p, pages, now}; /* a thief is at work: straight back */
   }
-  t->large[t->nlarge] = (struct lm_large_ent){p, pages, lm_now32()};
-  __atomic_store_n(&t->nlarge, t->nlarge + 1, __ATOMIC_RELAXED);
-  LM_RELAXED_ADD(t->large_bytes, bytes);
-  lm_unlock(&t->lock);
-  return true;
+  LM_TH_LEAVE(t);
+  for (uint32_t i = 0; i < nout; i++)
+    lm_arena_free_large((struct lm_chunk *)lm_reg_lookup(out[i].p), out[i].p, LM_LARGE_FROM_CACHE, out[i].age);
+  return nout ? LM_PUT_SPILLED : LM_PUT_KEPT;
 }
 
 /* ---- giving a thread's slabs and cached blocks back ---- */
@@ -454,7 +484,9 @@ void lm_th_flush_self(void) {
  * their pages. (Idle threads are stolen from instead, below.) */
 void lm_th_decay_self(uint32_t now, uint32_t age) {
   struct lm_theap *t = lm_th;
-  if (t == &lm_th_none || now - t->decay_ms < age) return;
+  if (t == &lm_th_none) return;
+  __atomic_store_n(&t->slow_ms, now, __ATOMIC_RELAXED); /* busy: not for thieves (and the large cache's stamp) */
+  if (now - t->decay_ms < age) return;
   t->decay_ms = now;
   struct lm_slab *give = NULL;
   lm_lock(&t->lock); /* a thief may be giving the slabs back */

@@ -47,7 +47,7 @@
 #define LM_THREAD_H
 #include "heap.h"
 
-#define LM_TH_LARGE 8 /* freed large blocks a thread keeps, at most */
+#define LM_TH_LARGE 16 /* freed large blocks a thread keeps, at most */
 #define LM_TH_INBOX 8 /* slabs a thread's frees push on its own inbox (when a thief was at work) before it drains it */
 
 /* The slab a thread allocates class c from: the core's handle and the
@@ -92,8 +92,9 @@ struct lm_theap {
   struct lm_arena *arena;
   struct lm_large_ent large[LM_TH_LARGE];
   uint32_t nlarge;
+  uint32_t large_quiet;             /* large calls the cache served since one read the clock */
   size_t large_bytes;
-  uint32_t slow_ms;                 /* last slow path (low 32 bits of ms): idle detection */
+  uint32_t slow_ms;                 /* last slow path that read the clock (low 32 bits of ms): idle detection */
   uint32_t decay_ms;                /* the thread's own last decay (lm_th_decay_self) */
   uint64_t decay_seen[LM_NUM_CLASSES]; /* c.nmalloc at that decay: classes left unused since */
   struct lm_theap *next, *prev;     /* all live thread heaps, under meta_lock */
@@ -254,19 +255,16 @@ static inline __attribute__((always_inline)) bool lm_th_free(void *p) {
   struct lm_slab *sl;
   uint32_t slot;
   if (lm_unlikely(t == &lm_th_none || !lm_th_decode(t, (uintptr_t)p, &sl, &slot))) return false;
-  if (lm_likely(__atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == t)) {
-    uint32_t cls = sl->cls;
-    bool file = false;
-    int r = lm_th_free_own(t, sl, slot, &file);
-    if (lm_likely(r > 0)) {
-      LM_RELAXED_ADD(t->c.nfree[cls], 1);
-      if (lm_unlikely(file)) lm_th_free_file(t, sl);
-      return true;
-    }
-    if (r < 0) {
-      lm_th_double_free(p);
-      return true;
-    }
+  bool file = false;
+  int r = lm_th_free_own(t, sl, slot, &file); /* 0: not the owner's (or a thief's at work) */
+  if (lm_likely(r > 0)) {
+    LM_RELAXED_ADD(t->c.nfree[sl->cls], 1);
+    if (lm_unlikely(file)) lm_th_free_file(t, sl);
+    return true;
+  }
+  if (r < 0) {
+    lm_th_double_free(p);
+    return true;
   }
   if (lm_th_slot_freed(sl, slot)) {
     lm_th_double_free(p);
@@ -302,10 +300,22 @@ struct lm_theap *lm_th_get(void) LM_HIDDEN;
 /* malloc's slow path for class cls: collect or swap the current slab, or
  * serve from the arena; NULL if memory is exhausted. */
 void *lm_th_small_slow(uint32_t cls) LM_HIDDEN;
-/* The thread's cache of freed large blocks: a run of exactly `pages` pages
- * (NULL if none), and a freed run to keep (false: not kept, free it). */
-void *lm_th_large_get(uint32_t pages) LM_HIDDEN;
-bool lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) LM_HIDDEN;
+/* The thread's cache of freed large blocks: a run of `pages` pages or a
+ * quarter more (NULL if none; its pages in *got), and a freed run to keep:
+ * kept; kept, and older ones (or, with a thief at work, this one) went
+ * back to the arena; not kept (no thread heap, or over the budget: free
+ * it); not a live run (report it). */
+void *lm_th_large_get(uint32_t pages, uint32_t *got) LM_HIDDEN;
+/* After a large call the cache served: the decay clock (lm_heap_tick) is
+ * read on one such call in 8, not on each (a read costs more than the
+ * rest of the call), so that a program whose only work is a loop of
+ * cached large blocks still gives free pages back. */
+static inline void lm_th_large_quiet(void) {
+  struct lm_theap *t = lm_th;
+  if (++t->large_quiet % 8 == 0) lm_heap_tick();
+}
+enum lm_put { LM_PUT_KEPT, LM_PUT_SPILLED, LM_PUT_NOT, LM_PUT_BAD };
+enum lm_put lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) LM_HIDDEN;
 /* Take the slabs and cached blocks of threads idle for `age` ms back to
  * their arenas (the decay, and an arena about to grow). */
 void lm_th_reclaim(uint32_t now, uint32_t age) LM_HIDDEN;
