@@ -131,11 +131,13 @@ struct lm_stats {
 
 /* Fill *out; returns 0. */
 LM_API int lm_stats(struct lm_stats *out);
-/* Write a picture of the heap, one cell per 4 KiB page (live, partly used
- * slab, free but resident, returned to the kernel, metadata) with a legend
- * and fragmentation figures: a PNG if path ends in ".png", text if in
- * ".txt", else a self-contained HTML page. Never allocates through malloc.
- * Returns 0, or -1 with errno set. See tools/heapmap/README.md. */
+/* Write a snapshot of the heap to path: one cell per 4 KiB page of every
+ * chunk (live, partly used slab, free but resident, returned to the
+ * kernel), metadata pages, the fragmentation and slab figures. Always the
+ * versioned text format of tools/heapmap/README.md ("Format"), whatever
+ * path's extension; tools/heapmap/render.py draws it as PNG, HTML or text.
+ * The file is replaced atomically; never allocates through malloc.
+ * Returns 0, or -1 with errno set. */
 LM_API int lm_heapmap_write(const char *path);
 /* Flush the calling thread's cache and give every whole free page of every
  * arena back to the OS now; returns 1 if anything was released, else 0. */

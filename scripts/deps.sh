@@ -11,6 +11,7 @@ pkgs=(
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4  # peers for the oracle and benchmarks
   pkg-config                                        # check-install builds against lemmalloc.pc
   python3-matplotlib                                # bench/plot.py, bench/demo.py charts
+  python3-pil                                       # tools/heapmap/render.py PNGs (check-observe, demo)
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -18,7 +18,7 @@
 
 LM_CORE_SRCS := src/core/sizeclass.c src/core/buddy.c src/core/slab.c
 LM_HEAP_SRCS := src/heap/heap.c src/heap/meta.c src/heap/chunk.c src/heap/slabs.c src/heap/large.c src/heap/purge.c src/heap/huge.c src/heap/thread.c src/heap/block.c src/heap/stats.c \
-                src/heap/heapmap.c src/heap/vg.c src/heap/config.c src/heap/stats_out.c
+                src/heap/heapmap.c src/heap/heapmap_trigger.c src/heap/vg.c src/heap/config.c src/heap/stats_out.c
 LM_API_SRCS  := src/api/malloc.c src/api/override.c $(wildcard src/api/trace.c) $(if $(wildcard src/api/trace.c),src/api/ops.c)
 LM_LIB_SRCS  := $(LM_CORE_SRCS) $(LM_HEAP_SRCS) $(LM_API_SRCS)
 LM_OS_POSIX  := src/os/os_posix.c src/os/os_common.c

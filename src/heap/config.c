@@ -8,6 +8,7 @@
 extern char **environ;
 
 struct lm_stats_conf lm_stats_conf;
+struct lm_heapmap_conf lm_heapmap_conf;
 static bool stats_given; /* LEMMALLOC_STATS or stats: in LEMMALLOC_CONF was valid */
 
 /* ---- the string builder ---- */
@@ -163,7 +164,10 @@ static unsigned default_arenas(unsigned ncpu) {
   return n > LM_MAX_ARENAS ? LM_MAX_ARENAS : n;
 }
 
-enum kind { K_ARENAS, K_TCACHE, K_PURGE, K_HUGE, K_ON_ERROR, K_STATS, K_STATS_FILE, K_STATS_SIGNAL, K_OTHER };
+enum kind {
+  K_ARENAS, K_TCACHE, K_PURGE, K_HUGE, K_ON_ERROR, K_STATS, K_STATS_FILE, K_STATS_SIGNAL, K_HEAPMAP,
+  K_HEAPMAP_SIGNAL, K_OTHER
+};
 
 /* Every LEMMALLOC_* variable lemmalloc reads; `key` names it inside
  * LEMMALLOC_CONF (NULL: a variable only: file paths, or read elsewhere). */
@@ -181,8 +185,8 @@ static const struct setting {
   {"LEMMALLOC_STATS_FILE", NULL, K_STATS_FILE},
   {"LEMMALLOC_CONF", NULL, K_OTHER},
   {"LEMMALLOC_TRACE", NULL, K_OTHER},          /* api/trace.c */
-  {"LEMMALLOC_HEAPMAP", NULL, K_OTHER},        /* heapmap.c */
-  {"LEMMALLOC_HEAPMAP_SIGNAL", NULL, K_OTHER}, /* heapmap.c */
+  {"LEMMALLOC_HEAPMAP", NULL, K_HEAPMAP},
+  {"LEMMALLOC_HEAPMAP_SIGNAL", NULL, K_HEAPMAP_SIGNAL},
 };
 #define NSETTINGS (sizeof settings / sizeof settings[0])
 /* Variables of the tools around the library, not settings: no report. */
@@ -277,23 +281,29 @@ static void apply(struct lm_config *c, const struct setting *st, const char *val
     stats_given = true;
     return;
   }
-  case K_STATS_SIGNAL: {
+  case K_STATS_SIGNAL:
+  case K_HEAPMAP_SIGNAL: {
+    int *field = st->kind == K_STATS_SIGNAL ? &lm_stats_conf.signal : &lm_heapmap_conf.signal;
     int sig = parse_signal(value);
     if (sig == 0 && *value != '\0') {
-      if (lm_stats_conf.signal) lm_sb_signal(&u, lm_stats_conf.signal);
+      if (*field) lm_sb_signal(&u, *field);
       else lm_sb_str(&u, "none");
       return report(oa, ob, value, "is not a signal lemmalloc may take (USR1, USR2, HUP, WINCH or a number)",
                     used);
     }
-    lm_stats_conf.signal = sig;
+    *field = sig;
     return;
   }
   case K_STATS_FILE:
+  case K_HEAPMAP: {
+    char *file = st->kind == K_STATS_FILE ? lm_stats_conf.file : lm_heapmap_conf.file;
+    _Static_assert(sizeof lm_stats_conf.file == sizeof lm_heapmap_conf.file, "one length check for both");
     if (strlen(value) >= sizeof lm_stats_conf.file)
       return report(oa, ob, value, "is too long (1023 bytes at most)",
-                    lm_stats_conf.file[0] ? lm_stats_conf.file : "stderr");
-    memcpy(lm_stats_conf.file, value, strlen(value) + 1);
+                    file[0] ? file : st->kind == K_STATS_FILE ? "stderr" : "none");
+    memcpy(file, value, strlen(value) + 1);
     return;
+  }
   case K_OTHER:
     return;
   }
@@ -381,6 +391,7 @@ void lm_config_read(struct lm_config *c) {
   c->huge_cache_bytes = LM_DEFAULT_HUGE_CACHE;
   c->warn_only = false;
   memset(&lm_stats_conf, 0, sizeof lm_stats_conf);
+  memset(&lm_heapmap_conf, 0, sizeof lm_heapmap_conf);
   stats_given = false;
 
   bool secure = lm_os_secure();
@@ -399,11 +410,17 @@ void lm_config_read(struct lm_config *c) {
   /* A stats file alone asks for the text statistics there. */
   if (lm_stats_conf.file[0] && !stats_given)
     lm_stats_conf.format = LM_STATS_TEXT;
-  /* One handler per signal: the heap map's wins (heapmap.c installs it). */
-  const char *hs = lm_os_getenv("LEMMALLOC_HEAPMAP_SIGNAL");
-  if (lm_stats_conf.signal && hs && parse_signal(hs) == lm_stats_conf.signal && lm_os_getenv("LEMMALLOC_HEAPMAP")) {
-    char name[16];
-    struct lm_sb n = {name, 0, sizeof name, false};
+  char name[16];
+  struct lm_sb n = {name, 0, sizeof name, false};
+  if (lm_heapmap_conf.signal && !lm_heapmap_conf.file[0]) { /* a signal with nowhere to write */
+    lm_sb_signal(&n, lm_heapmap_conf.signal);
+    report("LEMMALLOC_HEAPMAP_SIGNAL=", "", name, "needs LEMMALLOC_HEAPMAP=FILE", "none");
+    lm_heapmap_conf.signal = 0;
+  }
+  /* One handler per signal: the heap map's wins (heapmap_trigger.c and
+   * stats_out.c install them from these values). */
+  if (lm_stats_conf.signal && lm_stats_conf.signal == lm_heapmap_conf.signal) {
+    n.n = 0;
     lm_sb_signal(&n, lm_stats_conf.signal);
     report("LEMMALLOC_STATS_SIGNAL=", "", name, "is also LEMMALLOC_HEAPMAP_SIGNAL", "none");
     lm_stats_conf.signal = 0;
@@ -459,14 +476,16 @@ void lm_config_describe(const struct lm_config *c, struct lm_sb *b, bool json) {
   struct lm_sb s = {sig, 0, sizeof sig, false};
   if (lm_stats_conf.signal) lm_sb_signal(&s, lm_stats_conf.signal);
   str_value(&m, lm_stats_conf.signal ? sig : NULL);
-  /* Read by their own modules; shown here so one place has every setting. */
-  static const char *const other[][2] = {{"trace", "LEMMALLOC_TRACE"}, {"heapmap", "LEMMALLOC_HEAPMAP"},
-                                         {"heapmap_signal", "LEMMALLOC_HEAPMAP_SIGNAL"}};
-  for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
-    const char *v = lm_os_getenv(other[i][1]);
-    key(&m, other[i][0]);
-    str_value(&m, v && *v ? v : NULL);
-  }
+  /* Read by api/trace.c; shown here so one place has every setting. */
+  const char *trace = lm_os_getenv("LEMMALLOC_TRACE");
+  key(&m, "trace");
+  str_value(&m, trace && *trace ? trace : NULL);
+  key(&m, "heapmap");
+  str_value(&m, lm_heapmap_conf.file[0] ? lm_heapmap_conf.file : NULL);
+  key(&m, "heapmap_signal");
+  s.n = 0;
+  if (lm_heapmap_conf.signal) lm_sb_signal(&s, lm_heapmap_conf.signal);
+  str_value(&m, lm_heapmap_conf.signal ? sig : NULL);
   key(&m, "secure");
   lm_sb_str(b, lm_os_secure() ? (json ? "true" : "yes") : (json ? "false" : "no"));
 }

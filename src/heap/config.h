@@ -29,7 +29,14 @@ struct lm_stats_conf {
 };
 extern struct lm_stats_conf lm_stats_conf LM_HIDDEN;
 
-/* Fill *c and lm_stats_conf from the environment (one line per bad value). */
+/* The heap map's triggers (heapmap_trigger.c). Variables only. */
+struct lm_heapmap_conf {
+  char file[1024];     /* LEMMALLOC_HEAPMAP: written at exit; "" = off */
+  int signal;          /* LEMMALLOC_HEAPMAP_SIGNAL: write it on this signal; 0 none */
+};
+extern struct lm_heapmap_conf lm_heapmap_conf LM_HIDDEN;
+
+/* Fill *c, lm_stats_conf and lm_heapmap_conf from the environment (one line per bad value). */
 void lm_config_read(struct lm_config *c) LM_HIDDEN;
 
 /* A bounded string builder on a caller's buffer (never allocates; output

@@ -74,6 +74,6 @@ LT_EXPECT=lemmalloc LD_PRELOAD=$lib clean "thread stress test (tests/threads/str
   "$logs/stress.log" timeout 300 "${VG[@]}" "$stress" 4 2000
 # The heap map test links the library's sources: no preload.
 LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=3600000 \
-  LEMMALLOC_HEAPMAP="$logs/sig-%p-%n.html" LEMMALLOC_HEAPMAP_SIGNAL=USR1 \
+  LEMMALLOC_HEAPMAP="$logs/sig-%p-%n.txt" LEMMALLOC_HEAPMAP_SIGNAL=USR1 \
   clean "heap map test is memcheck-clean" "$logs/heapmap.log" timeout 300 "${VG[@]}" "$heapmap" "$logs"
 exit $rc

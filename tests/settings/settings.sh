@@ -8,7 +8,7 @@ set -u
 lib=$1
 rc=0
 ncpu=$(nproc); def_arenas=$(( (ncpu + 1) / 2 )); [ "$def_arenas" -gt 64 ] && def_arenas=64
-err=$(mktemp /tmp/lemmalloc-settings.XXXXXX); trap 'rm -f "$err"' EXIT
+err=$(mktemp /tmp/lemmalloc-settings.XXXXXX); trap 'rm -f "$err" "$err.map"' EXIT
 
 # run ENV...: `true` under lemmalloc with only these LEMMALLOC_* settings;
 # its stderr lands in $err.
@@ -51,6 +51,13 @@ arenas 64 LEMMALLOC_ARENAS=65
 one "lemmalloc: LEMMALLOC_ON_ERROR=ignore is not warn or abort; using abort" LEMMALLOC_ON_ERROR=ignore
 one "lemmalloc: LEMMALLOC_STATS=maybe is not 1/0, yes/no, true/false, on/off, text or json; using off" LEMMALLOC_STATS=maybe
 one "lemmalloc: LEMMALLOC_STATS_SIGNAL=KILL is not a signal lemmalloc may take (USR1, USR2, HUP, WINCH or a number); using none" LEMMALLOC_STATS_SIGNAL=KILL
+one "lemmalloc: LEMMALLOC_HEAPMAP_SIGNAL=KILL is not a signal lemmalloc may take (USR1, USR2, HUP, WINCH or a number); using none" LEMMALLOC_HEAPMAP_SIGNAL=KILL
+one "lemmalloc: LEMMALLOC_HEAPMAP_SIGNAL=USR1 needs LEMMALLOC_HEAPMAP=FILE; using none" LEMMALLOC_HEAPMAP_SIGNAL=usr1
+# The heap map and the statistics read the same signal names (config.c):
+# one handler per signal, the heap map's.
+one "lemmalloc: LEMMALLOC_STATS_SIGNAL=USR2 is also LEMMALLOC_HEAPMAP_SIGNAL; using none" \
+    LEMMALLOC_STATS_SIGNAL=SIGUSR2 LEMMALLOC_HEAPMAP_SIGNAL=usr2 LEMMALLOC_HEAPMAP="$err.map"
+rm -f "$err.map"
 one "lemmalloc: LEMMALLOC_ARENA is not a lemmalloc setting (see README, Settings); ignored" LEMMALLOC_ARENA=2
 
 # Good values say nothing.
