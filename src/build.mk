@@ -39,7 +39,7 @@ LM_CORE_OBJS := $(patsubst %.c,$(LM_OBJDIR)/%.o,$(LM_CORE_SRCS))
 
 $(LM_OBJDIR)/%.o: %.c $(LM_LIB_HDRS)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fPIC -O2 $(LM_LTO) -c -o $@ $<
+	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -fPIC -O2 $(LM_LTO) $(if $(LM_LTO),-DLM_CORE_LTO) -c -o $@ $<
 
 # The version: include/lemmalloc.h's three LEMMALLOC_VERSION_* lines are its
 # only home. The soname changes with the major version.

@@ -69,11 +69,12 @@
 
 /* The heap's fast paths call a few core functions on every malloc and
  * free, and a call costs about as much as their bodies. The library is
- * built with link-time optimization, where GCC inlines functions marked
- * LM_CORE_HOT whatever its size budget says (the mark is on declarations
- * of functions not declared inline, hence the silenced -Wattributes).
- * Frama-C and other compilers see plain declarations. */
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__FRAMAC__)
+ * built with link-time optimization (src/build.mk defines LM_CORE_LTO),
+ * where GCC inlines functions marked LM_CORE_HOT whatever its size budget
+ * says (the mark is on declarations of functions not declared inline,
+ * hence the silenced -Wattributes). Other builds, Frama-C included, see
+ * plain declarations. */
+#if defined(LM_CORE_LTO) && defined(__GNUC__) && !defined(__clang__) && !defined(__FRAMAC__)
 #define LM_CORE_HOT __attribute__((always_inline))
 #define LM_CORE_HOT_BEGIN _Pragma("GCC diagnostic push") _Pragma("GCC diagnostic ignored \"-Wattributes\"")
 #define LM_CORE_HOT_END _Pragma("GCC diagnostic pop")
