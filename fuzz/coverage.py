@@ -19,8 +19,11 @@ LIST format, one entry a line (blank lines and `#` comments ignored):
     FILE FUNCTION * REASON...    any number (the function is out of reach)
     FILE * * REASON...           the whole file (not linked into the drivers)
 
+    fuzz/coverage.py DIR LIST --dump    every function with uncovered lines
+                                        of src/heap and src/api: FILE FUNCTION N
+
 Exits 1, printing FILE:LINE: FUNCTION for each line not accounted for, when
-the check fails; entries that allow more than is uncovered now (or name a
+the check fails (and an entry to start from for each such function); entries that allow more than is uncovered now (or name a
 function that is covered or gone) are reported as notes, not failures.
 """
 import json
@@ -116,8 +119,13 @@ def main():
                 if int(count) == 0:
                     uncovered[(path, owner(path, int(no)))].append(int(no))
 
+    if "--dump" in sys.argv[3:]:
+        for (path, fn), lines in sorted(uncovered.items()):
+            print(path, fn, len(lines), " ".join(map(str, lines)))
+        return 0
+
     entries, errors = load_list(list_path)
-    bad, notes = [], []
+    bad, notes, suggest = [], [], []
     listed_lines = defaultdict(int)
     for (path, fn), lines in sorted(uncovered.items()):
         e = entries.get((path, fn)) or entries.get((path, "*"))
@@ -130,6 +138,7 @@ def main():
                "%s allows %d uncovered lines here, %d are" % (list_path, e["allow"], len(lines)))
         for no in lines:
             bad.append("%s:%d: %s: not covered by the fuzz inputs; %s" % (path, no, fn, why))
+        suggest.append("%s %s %d REASON" % (path, fn, len(lines)))
 
     # Files of the checked layers no driver links: listed whole, or a failure.
     for root in CHECKED:
@@ -152,6 +161,10 @@ def main():
         print(b)
     total = sum(listed_lines.values())
     kinds = ", ".join("%s %d" % (k, n) for k, n in sorted(listed_lines.items(), key=lambda kv: -kv[1]))
+    if suggest:
+        print("fuzz-coverage: reach these lines with an input (fuzz/README.md, Coverage), or list them:")
+        for x in suggest:
+            print("  " + x)
     if bad or errors:
         print("FAIL: fuzz-coverage: %d uncovered lines of src/heap and src/api are not accounted for in %s"
               % (len(bad), list_path))

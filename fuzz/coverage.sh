@@ -60,6 +60,9 @@ replay() { # driver purge_ms ("" = the driver's 1 ms)
   local d=$1 log=$DIR/replay-$1-${2:-1}.log n
   local env=(env -u LEMMALLOC_PURGE_MS) # unset: the driver sets 1 ms (set but empty would mean the default)
   [ -n "$2" ] && env=(env LEMMALLOC_PURGE_MS="$2")
+  # The core driver prints each op as it runs (the crash-triage trace,
+  # fuzz/README.md): that reaches the codec's lm_op_format.
+  [ "$d" = core ] && env+=(LEMMALLOC_FUZZ_TRACE=1)
   if ! "${env[@]}" LLVM_PROFILE_FILE="$prof/$d-%p.profraw" \
        "$bin/fuzz_$d" tests/regress "fuzz/seeds/$d" >"$log" 2>&1; then
     tail -5 "$log"

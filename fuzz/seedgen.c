@@ -168,6 +168,7 @@ int main(int argc, char **argv) {
     OP(.kind = LM_OP_FREE, .slot = 0),
     OP(.kind = LM_OP_FREE, .slot = 2),
     OP(.kind = LM_OP_FREE, .slot = 3),
+    OP(.kind = LM_OP_MALLOC, .slot = 4, .size = ((size_t)5 << 32) + 12345), /* a 64-bit size: no memory */
   };
   write_ops(api, "cov-large", large, sizeof large / sizeof large[0]);
 
@@ -191,6 +192,43 @@ int main(int argc, char **argv) {
     ring[n++] = OP(.kind = LM_OP_TRIM, .thread = (uint8_t)t);
   }
   write_ops(thr, "ring", ring, n);
+
+  /* threads, for make fuzz-coverage: frees of other threads' blocks. A
+   * full slab thread 0 gives back by trimming gets two remote frees while
+   * the arena owns it (pushed to the arena, collected into its non-full
+   * heap by thread 2's next slab); a slab thread 0 keeps gets two remote
+   * frees into its inbox, drained by its trim. */
+  static struct lm_op rem[128];
+  n = 0;
+#define T(t) (rem[n++] = OP(.kind = LM_OP_THREAD, .thread = (t), .aux = (t)))
+#define ON(t, ...) (rem[n++] = OP(.thread = (t), __VA_ARGS__))
+  T(0);
+  for (uint16_t i = 0; i < 4; i++) {
+    ON(0, .kind = LM_OP_MALLOC, .slot = i, .size = 16000);
+    ON(0, .kind = LM_OP_HANDOFF, .slot = i, .aux = i);
+  }
+  ON(0, .kind = LM_OP_TRIM);
+  for (uint16_t i = 4; i < 8; i++) {
+    ON(0, .kind = LM_OP_MALLOC, .slot = i, .size = 14000);
+    ON(0, .kind = LM_OP_HANDOFF, .slot = i, .aux = i);
+  }
+  ON(0, .kind = LM_OP_BARRIER);
+  T(1);
+  for (uint16_t i = 0; i < 2; i++) {
+    ON(1, .kind = LM_OP_TAKE, .slot = i, .aux = i);
+    ON(1, .kind = LM_OP_FREE, .slot = i);
+    ON(1, .kind = LM_OP_TAKE, .slot = (uint16_t)(4 + i), .aux = (uint16_t)(4 + i));
+    ON(1, .kind = LM_OP_FREE, .slot = (uint16_t)(4 + i));
+  }
+  ON(1, .kind = LM_OP_BARRIER);
+  T(2);
+  for (uint16_t i = 0; i < 3; i++) ON(2, .kind = LM_OP_MALLOC, .slot = i, .size = 16000);
+  T(0);
+  ON(0, .kind = LM_OP_TRIM);
+  ON(0, .kind = LM_OP_BARRIER);
+#undef T
+#undef ON
+  write_ops(thr, "cov-remote", rem, n);
 
   /* The dictionary: one entry per op kind in its common form, so mutations
    * can splice whole ops. */
