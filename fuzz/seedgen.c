@@ -114,6 +114,64 @@ int main(int argc, char **argv) {
   }
   write_ops(api, "churn", churn, n);
 
+  /* api, for make fuzz-coverage (fuzz/uncovered.txt): heap paths the
+   * generated seeds miss. Partly freed slabs beyond the thread cache's
+   * bound go back to the arena's address-ordered heap of non-full slabs
+   * (freed high to low, so melds swap), which the next allocations drain. */
+  static struct lm_op cov[512];
+  n = 0;
+  for (unsigned i = 0; i < 64; i++) cov[n++] = OP(.kind = LM_OP_MALLOC, .slot = (uint16_t)i, .size = 16000);
+  for (unsigned i = 64; i-- > 0;)
+    if (i % 4 != 0) cov[n++] = OP(.kind = LM_OP_FREE, .slot = (uint16_t)i);
+  cov[n++] = OP(.kind = LM_OP_THREAD);
+  for (unsigned i = 0; i < 64; i++)
+    if (i % 4 != 0) cov[n++] = OP(.kind = LM_OP_MALLOC, .slot = (uint16_t)i, .size = 16000);
+  cov[n++] = OP(.kind = LM_OP_BARRIER);
+  for (unsigned i = 0; i < 64; i++) cov[n++] = OP(.kind = LM_OP_FREE, .slot = (uint16_t)i);
+  write_ops(api, "cov-slab-heap", cov, n);
+  /* api: huge blocks through the cache of freed mappings (a second 40 MiB
+   * free evicts the first: 64 MiB bound), reuse, and huge realloc. */
+  const struct lm_op huge[] = {
+    OP(.kind = LM_OP_MALLOC, .slot = 0, .size = 40 * MIB),
+    OP(.kind = LM_OP_MALLOC, .slot = 1, .size = 40 * MIB),
+    OP(.kind = LM_OP_FILL, .slot = 1),
+    OP(.kind = LM_OP_FREE, .slot = 0),
+    OP(.kind = LM_OP_FREE, .slot = 1),
+    OP(.kind = LM_OP_CALLOC, .slot = 2, .nmemb = 10, .size = 4 * MIB),
+    OP(.kind = LM_OP_REALLOC, .slot = 2, .size = 50 * MIB),
+    OP(.kind = LM_OP_REALLOC, .slot = 2, .size = 3 * MIB),
+    OP(.kind = LM_OP_MEMALIGN, .slot = 3, .align = 8 * MIB, .size = 3 * MIB),
+    OP(.kind = LM_OP_BARRIER),
+    OP(.kind = LM_OP_FREE, .slot = 2),
+    OP(.kind = LM_OP_FREE, .slot = 3),
+    OP(.kind = LM_OP_TRIM),
+  };
+  write_ops(api, "cov-huge-cache", huge, sizeof huge / sizeof huge[0]);
+  /* api: large runs resized in place and moved, aligned large blocks, and
+   * the large-run cache (free, then the same size again). */
+  const struct lm_op large[] = {
+    OP(.kind = LM_OP_MALLOC, .slot = 0, .size = 100000),
+    OP(.kind = LM_OP_FILL, .slot = 0),
+    OP(.kind = LM_OP_REALLOC, .slot = 0, .size = 90000),
+    OP(.kind = LM_OP_REALLOC, .slot = 0, .size = 102400),
+    OP(.kind = LM_OP_REALLOC, .slot = 0, .size = 300000),
+    OP(.kind = LM_OP_REALLOC, .slot = 0, .size = 20000),
+    OP(.kind = LM_OP_CHECK, .slot = 0),
+    OP(.kind = LM_OP_POSIX_MEMALIGN, .slot = 1, .align = 64 * KIB, .size = 100 * KIB),
+    OP(.kind = LM_OP_ALIGNED_ALLOC, .slot = 2, .align = MIB, .size = MIB),
+    OP(.kind = LM_OP_MALLOC, .slot = 3, .size = 200000),
+    OP(.kind = LM_OP_FREE, .slot = 3),
+    OP(.kind = LM_OP_MALLOC, .slot = 3, .size = 200000),
+    OP(.kind = LM_OP_FREE, .slot = 1),
+    OP(.kind = LM_OP_TRIM, .size = 0),
+    OP(.kind = LM_OP_BARRIER),
+    OP(.kind = LM_OP_FREE, .slot = 0),
+    OP(.kind = LM_OP_FREE, .slot = 2),
+    OP(.kind = LM_OP_FREE, .slot = 3),
+    OP(.kind = LM_OP_MALLOC, .slot = 4, .size = ((size_t)5 << 32) + 12345), /* a 64-bit size: no memory */
+  };
+  write_ops(api, "cov-large", large, sizeof large / sizeof large[0]);
+
   /* threads: blocks passed round a ring of four threads, freed by the last. */
   struct lm_op ring[256];
   n = 0;
@@ -134,6 +192,43 @@ int main(int argc, char **argv) {
     ring[n++] = OP(.kind = LM_OP_TRIM, .thread = (uint8_t)t);
   }
   write_ops(thr, "ring", ring, n);
+
+  /* threads, for make fuzz-coverage: frees of other threads' blocks. A
+   * full slab thread 0 gives back by trimming gets two remote frees while
+   * the arena owns it (pushed to the arena, collected into its non-full
+   * heap by thread 2's next slab); a slab thread 0 keeps gets two remote
+   * frees into its inbox, drained by its trim. */
+  static struct lm_op rem[128];
+  n = 0;
+#define T(t) (rem[n++] = OP(.kind = LM_OP_THREAD, .thread = (t), .aux = (t)))
+#define ON(t, ...) (rem[n++] = OP(.thread = (t), __VA_ARGS__))
+  T(0);
+  for (uint16_t i = 0; i < 4; i++) {
+    ON(0, .kind = LM_OP_MALLOC, .slot = i, .size = 16000);
+    ON(0, .kind = LM_OP_HANDOFF, .slot = i, .aux = i);
+  }
+  ON(0, .kind = LM_OP_TRIM);
+  for (uint16_t i = 4; i < 8; i++) {
+    ON(0, .kind = LM_OP_MALLOC, .slot = i, .size = 14000);
+    ON(0, .kind = LM_OP_HANDOFF, .slot = i, .aux = i);
+  }
+  ON(0, .kind = LM_OP_BARRIER);
+  T(1);
+  for (uint16_t i = 0; i < 2; i++) {
+    ON(1, .kind = LM_OP_TAKE, .slot = i, .aux = i);
+    ON(1, .kind = LM_OP_FREE, .slot = i);
+    ON(1, .kind = LM_OP_TAKE, .slot = (uint16_t)(4 + i), .aux = (uint16_t)(4 + i));
+    ON(1, .kind = LM_OP_FREE, .slot = (uint16_t)(4 + i));
+  }
+  ON(1, .kind = LM_OP_BARRIER);
+  T(2);
+  for (uint16_t i = 0; i < 3; i++) ON(2, .kind = LM_OP_MALLOC, .slot = i, .size = 16000);
+  T(0);
+  ON(0, .kind = LM_OP_TRIM);
+  ON(0, .kind = LM_OP_BARRIER);
+#undef T
+#undef ON
+  write_ops(thr, "cov-remote", rem, n);
 
   /* The dictionary: one entry per op kind in its common form, so mutations
    * can splice whole ops. */

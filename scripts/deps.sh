@@ -6,6 +6,7 @@ pkgs=(
   build-essential make clang libclang-rt-14-dev          # compilers, libFuzzer, sanitizers
   frama-c-base why3 z3 cvc4                        # make verify
   afl++ zip                                         # make fuzz; seed corpora for ClusterFuzzLite (fuzz/build.sh)
+  llvm-14                                           # make fuzz-coverage: llvm-profdata-14, llvm-cov-14
   valgrind                                          # valgrind support tests
   ruby python3 perl git sqlite3 g++ coreutils       # preload tests on real programs
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4  # peers for the oracle and benchmarks
