@@ -1,5 +1,6 @@
-# The library: build/liblemmalloc.so (preload), build/liblemmalloc.a, and the
-# core-purity check. Check part `build` (budget: ~20 s, a full rebuild).
+# The library: build/liblemmalloc.so (preload), build/liblemmalloc.a, the
+# core-purity and layer checks. Check part `build` (budget: ~30 s: a full
+# rebuild, then the layer checks and their self-test, ~10 s).
 #
 # Variables for other fragments (rebuild lemmalloc with other flags/backends):
 #   LM_CORE_SRCS     the verified core (pure: no undefined symbols)
@@ -63,10 +64,12 @@ all: $(BUILD)/liblemmalloc.so $(BUILD)/liblemmalloc.a
 CHECK_PARTS += build
 .PHONY: check-build
 # The library builds; the core objects call nothing outside themselves; the
-# .so exports the malloc family, lm_* and nothing else.
+# .so exports the malloc family, lm_* and nothing else; the layers hold
+# (scripts/layers.sh: includes on the preprocessor's view, malloc-family
+# definitions with nm) and each layer rule fails on a planted violation.
 LM_EXPORT_OK := ^(malloc|free|calloc|realloc|reallocarray|posix_memalign|aligned_alloc|memalign|valloc|pvalloc|malloc_usable_size|malloc_trim|malloc_stats|mallopt|mallinfo2?|cfree|__libc_(malloc|free|calloc|realloc|memalign|valloc|pvalloc)|__posix_memalign|lm_[a-z0-9_]+)$$
 check-build:
-	@rc=0; \
+	@rc=0; mkdir -p $(BUILD); \
 	if $(MAKE) --no-print-directory -s $(BUILD)/liblemmalloc.so $(BUILD)/liblemmalloc.a >$(BUILD)/build.log 2>&1; \
 	then echo "PASS: build liblemmalloc.so and liblemmalloc.a"; \
 	else cat $(BUILD)/build.log; echo "FAIL: build liblemmalloc.so and liblemmalloc.a"; exit 1; fi; \
@@ -85,4 +88,14 @@ check-build:
 	tls=$$(readelf -d $(BUILD)/liblemmalloc.so | grep -c STATIC_TLS); \
 	if [ "$$tls" -gt 0 ]; then echo "PASS: initial-exec TLS (DF_STATIC_TLS set)"; \
 	else echo "FAIL: liblemmalloc.so does not use initial-exec TLS"; rc=1; fi; \
+	$(LM_LAYERS_RUN); \
 	exit $$rc
+
+# The layer checks (DEVELOPERS.md, Layers), also alone: make layers (seconds).
+LM_LAYERS = CC='$(CC)' LAYERS_CFLAGS='$(ALL_CFLAGS) $(LM_LIB_CFLAGS)' scripts/layers.sh
+LM_LAYERS_RUN = $(LM_LAYERS) includes . || rc=1; \
+	$(LM_LAYERS) symbols $(LM_OBJDIR) $(LM_OBJS) || rc=1; \
+	$(LM_LAYERS) selftest $(LM_OBJDIR) $(LM_OBJS) || rc=1
+.PHONY: layers
+layers: $(LM_OBJS)
+	@rc=0; $(LM_LAYERS_RUN); exit $$rc
