@@ -28,8 +28,9 @@
 # header" is checked against the includer's layer, with the header resolved
 # and its path normalized (`#include "../api/api.h"` from src/heap is
 # src/api/api.h). Headers found outside the tree are system headers
-# (/sys/NAME in messages); what they include is not checked. A violation prints the rule, the file and the
-# header it includes. Last line of each mode: exit status 0 when all pass.
+# (/sys/NAME in messages); what they include is not checked. A violation
+# prints the rule, the file and the header it includes. Exit status 0 when
+# every rule of the mode passes.
 set -u
 CC=${CC:-cc}
 LAYERS_CFLAGS=${LAYERS_CFLAGS:--std=c11 -Iinclude -Isrc}
@@ -71,11 +72,11 @@ edges() {
     case $t in -I?*) dirs="$dirs ${t#-I}" ;; -iquote?*) dirs="$dirs ${t#-iquote}" ;; esac
     prev=$t
   done
-  if ! out=$("$CC" $LAYERS_CFLAGS -E -dI "$unit" 2>&1 >/dev/null); then
+  if ! out=$("$CC" $LAYERS_CFLAGS -E -dI "$unit" 2>&1 >"$tmp_i"); then
     printf '%s\n' "$out" | head -5 >&2
     return 1
   fi
-  "$CC" $LAYERS_CFLAGS -E -dI "$unit" 2>/dev/null | awk -v dirs="$dirs" '
+  awk -v dirs="$dirs" '
     function norm(p,   n, a, i, k, s, out) {
       if (p ~ /^\//) return p
       n = split(p, a, "/"); k = 0
@@ -107,7 +108,7 @@ edges() {
         if (r == "") r = "/sys/" x
       }
       print cur "\t" norm(r)
-    }'
+    }' "$tmp_i"
 }
 
 # verdict LAYER HEADER: the rule an edge from a file of LAYER to HEADER
@@ -131,10 +132,10 @@ verdict() {
 }
 
 check_includes() {
-  local root=${1:-.} rc=0 units all bad u k
+  local root=${1:-.} rc=0 units all bad tmp_i u k
   cd "$root" || { echo "FAIL: layers: no tree at $root"; return 1; }
   units=$(ls src/*/*.c src/*/*.h include/*.h 2>/dev/null)
-  all=$(mktemp) bad=$(mktemp)
+  all=$(mktemp) bad=$(mktemp) tmp_i=$(mktemp)
   for u in $units; do
     if ! edges "$u" >>"$all" 2>"$bad.err"; then
       echo "FAIL: layers: $u does not preprocess ($CC -E): $(tr '\n' ' ' <"$bad.err")"
@@ -161,7 +162,7 @@ check_includes() {
     fi
   done
   echo "layers: $n_edges includes in $n_units files checked (preprocessed with $CC)"
-  rm -f "$all" "$bad" "$bad.err"
+  rm -f "$all" "$bad" "$bad.err" "$tmp_i"
   return $rc
 }
 
