@@ -34,8 +34,11 @@ deps:
 	@scripts/deps.sh
 
 # Fragments, in a fixed order (check parts run in this order).
-FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk tests/attack/attack.mk tests/limits/limits.mk \
-               fuzz/fuzz.mk tools/oracle/oracle.mk tests/oracle/*.mk bench/bench.mk mk/*.mk)
+# Named fragments are required (a missing one is an error, not a check part
+# that silently vanishes); the globs list whatever their directories hold.
+FRAGMENTS := src/build.mk $(wildcard tests/core/*.mk) proofs/wp.mk tests/tests.mk tests/attack/attack.mk \
+             tests/limits/limits.mk fuzz/fuzz.mk tools/oracle/oracle.mk $(wildcard tests/oracle/*.mk) \
+             bench/bench.mk $(wildcard mk/*.mk)
 include $(FRAGMENTS)
 
 check:

@@ -13,7 +13,10 @@
 #   OUT                  where binaries, seed corpora and dictionaries go
 # Local extras (fuzz/fuzz.mk sets them): FUZZ_DRIVERS (subset to build),
 # FUZZ_DRIVER_CFLAGS (flags for the drivers' own files only), FUZZ_LIB_CFLAGS
-# (flags for lemmalloc's files only, e.g. -DLM_PLANT_BUG=3), WORK (objects).
+# (flags for lemmalloc's files only), WORK (objects), FUZZ_SRC_ROOT (a
+# directory holding a copy of src/, include/ and spec/ to build lemmalloc
+# from instead of this tree's: fuzz/selftest.sh points it at a scratch copy
+# with a planted bug applied, fuzz/plant.sh).
 #
 # lemmalloc's own sources are compiled into every driver (static OS backend,
 # no malloc override), so the sanitizers instrument the allocator and the
@@ -31,12 +34,13 @@ WORK=${WORK:-$OUT/obj}
 DRIVERS=${FUZZ_DRIVERS:-core api threads}
 FUZZ_DRIVER_CFLAGS=${FUZZ_DRIVER_CFLAGS:-}
 FUZZ_LIB_CFLAGS=${FUZZ_LIB_CFLAGS:-}
+SRC_ROOT=${FUZZ_SRC_ROOT:-.}
 
 # The library's source lists and flags have one home: src/build.mk.
 eval "$(make -s --no-print-directory fuzz-vars)"
 
 mkdir -p "$OUT" "$WORK"
-common="-std=c11 -Iinclude -Isrc -Ifuzz -pthread"
+common="-std=c11 -I$SRC_ROOT/include -I$SRC_ROOT/src -Ifuzz -pthread"
 
 # compile SRC OBJ FLAGS...: one object, in the background (we wait below).
 pids=()
@@ -50,10 +54,11 @@ obj_of() { echo "$WORK/$(echo "$1" | tr / _ | sed 's/\.c$/.o/')"; }
 
 lib_objs=() core_objs=()
 for s in $FUZZ_LIB_SRCS; do
-  o=$(obj_of "$s"); compile "$s" "$o" $FUZZ_LIB_FLAGS $FUZZ_LIB_CFLAGS; lib_objs+=("$o")
+  o=$(obj_of "$s"); compile "$SRC_ROOT/$s" "$o" $FUZZ_LIB_FLAGS $FUZZ_LIB_CFLAGS; lib_objs+=("$o")
 done
 for s in $FUZZ_CORE_SRCS; do core_objs+=("$(obj_of "$s")"); done
-for s in src/api/ops.c fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c; do
+compile "$SRC_ROOT/src/api/ops.c" "$(obj_of src/api/ops.c)" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
+for s in fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c; do
   compile "$s" "$(obj_of "$s")" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
 done
 engine=$LIB_FUZZING_ENGINE

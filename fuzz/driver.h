@@ -4,7 +4,7 @@
  * (libFuzzer, AFL++'s driver, fuzz/replay.c) supply main. */
 #ifndef LM_FUZZ_DRIVER_H
 #define LM_FUZZ_DRIVER_H
-#include "../src/api/ops.h"
+#include "api/ops.h"
 
 #include <stdarg.h>
 #include <stdbool.h>

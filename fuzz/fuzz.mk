@@ -6,8 +6,9 @@
 #   make fuzz JOBS=N          AFL++ with one main and N-1 secondaries
 #   make fuzz FUZZ_DRIVERS=api   only some drivers
 #   make fuzz-build           just the binaries (build/fuzz/{lf,afl,replay,tsan})
-#   make fuzz-selftest        plant each known bug (-DLM_PLANT_BUG=n) and show
-#                             the fuzzers find it within FUZZ_SELFTEST_SECONDS
+#   make fuzz-selftest        plant each known bug (fuzz/plants/N-*.patch, in a
+#                             scratch copy of src/) and show the fuzzers find it
+#                             within FUZZ_SELFTEST_SECONDS
 #   make fuzz-coverage        line and branch coverage of src/ by the committed
 #                             inputs (build/fuzz-coverage/html/index.html), and
 #                             the check against fuzz/uncovered.txt (~10 s)
@@ -99,6 +100,7 @@ CHECK_PARTS += fuzz
 .PHONY: check-fuzz
 check-fuzz: $(FUZZ_DIR)/ops_test
 	@$(FUZZ_DIR)/ops_test
+	@fuzz/plant.sh check
 	@if $(MAKE) --no-print-directory -s $(FUZZ_DIR)/replay/.stamp $(FUZZ_DIR)/tsan/.stamp \
 	     $(FUZZ_DIR)/lf/.stamp $(FUZZ_DIR)/afl/.stamp >$(FUZZ_DIR)/build.log 2>&1; \
 	then echo "PASS: fuzz: drivers build (libFuzzer, AFL++, replay, TSan)"; \
@@ -142,7 +144,8 @@ fuzz-seeds:
 	$(CC) $(ALL_CFLAGS) src/api/ops.c fuzz/seedgen.c -o $(FUZZ_DIR)/seedgen
 	$(FUZZ_DIR)/seedgen fuzz
 
-# Planted bugs (fuzz/plants.txt): each must be found within FUZZ_SELFTEST_SECONDS
-# per driver, from the seeds alone. ~1-2 min per bug.
+# Planted bugs (fuzz/plants.txt, fuzz/plants/*.patch, applied to a scratch
+# copy by fuzz/plant.sh): each must be found within FUZZ_SELFTEST_SECONDS per
+# driver, from the seeds alone. ~1-2 min per bug.
 fuzz-selftest:
 	@fuzz/selftest.sh $(FUZZ_SELFTEST_SECONDS) $(PLANTS)

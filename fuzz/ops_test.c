@@ -1,7 +1,7 @@
 /* Round-trip test of the op codec: decode(encode(x)) == x for decoded random
  * bytes and for generated workloads, plus the edge values the value modes
  * exist for. Prints PASS:/FAIL: lines for make check. */
-#include "../src/api/ops.h"
+#include "api/ops.h"
 
 #include <stdbool.h>
 #include <stdio.h>

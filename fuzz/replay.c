@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "../src/api/ops.h"
+#include "api/ops.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

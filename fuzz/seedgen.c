@@ -2,7 +2,7 @@
  * dictionary (fuzz/ops.dict) from the codec, so both stay valid when the
  * wire format changes: `make fuzz-seeds`. Seeds are small on purpose:
  * generated workloads for breadth, hand-written sequences for the edges. */
-#include "../src/api/ops.h"
+#include "api/ops.h"
 
 #include <stdio.h>
 #include <stdlib.h>

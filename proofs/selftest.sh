@@ -6,9 +6,11 @@
 #     a goal of a proof step deleted: caught by the digests recorded in
 #     proofs/<name>.expected before any prover runs;
 #   - the same weakening together with the bug it would hide;
-#   - a bug planted with -DLM_PLANT_BUG=n (the same plants the fuzz
-#     self-test uses, fuzz/plants.txt), the contracts untouched: caught by
-#     the provers, on the function the plant is in (VERIFY_FCT).
+#   - a bug planted by applying its patch (fuzz/plants/N-*.patch, the same
+#     plants the fuzz self-test uses, fuzz/plants.txt; fuzz/plant.sh) to the
+#     copy, the contracts untouched: caught by the provers, on the function
+#     the plant is in (VERIFY_FCT). A patch that no longer applies is a
+#     FAIL of its case, never a skip.
 # A case passes when verify.sh exits non-zero with the expected kind of FAIL
 # line. Last line: "N passed, M failed".
 set -u
@@ -18,18 +20,29 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/lm-verify-selftest.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 pass=0 fail=0
 
-# case NAME EXPECT FILE SED [ENV...] -- VERIFY_ARGS...
+# case NAME EXPECT FILE SED [plant=N] [ENV...] -- VERIFY_ARGS...
 #   FILE/SED: a file of the tree and the sed script applied to it (or - -)
+#   plant=N: also apply planted bug N (fuzz/plant.sh apply)
 #   EXPECT: an extended regexp the FAIL line must match
 run_case() {
   local name=$1 expect=$2 file=$3 script=$4
   shift 4
-  local envs=()
+  local envs=() plant=
+  case ${1:-} in plant=*) plant=${1#plant=}; shift ;; esac
   while [ "$#" -gt 0 ] && [ "$1" != -- ]; do envs+=("$1"); shift; done
   shift
   local dir=$work/case$((pass + fail))
   mkdir -p "$dir"
   cp -r "$root/src" "$root/include" "$root/spec" "$root/proofs" "$dir/"
+  if [ -n "$plant" ]; then
+    local err
+    if ! err=$("$root/fuzz/plant.sh" apply "$plant" "$dir" 2>&1); then
+      echo "FAIL: verify-selftest: $name: plant $plant does not apply:"
+      sed 's/^/  /' <<<"$err"
+      fail=$((fail + 1))
+      return
+    fi
+  fi
   if [ "$file" != - ]; then
     cp "$dir/$file" "$dir/$file.orig"
     sed -i -E "$script" "$dir/$file"
@@ -69,18 +82,18 @@ run_case "spec/slab.acsl: Allocated means nothing" "logic:Allocated: the specifi
 run_case "lm_slab_free: not_allocated behaviours deleted + double free planted" \
   "the specification changed" \
   src/core/slab.h '/behavior not_allocated:/,/ensures not_allocated:/d' \
-  VERIFY_CPPFLAGS=-DLM_PLANT_BUG=3 -- slab
+  plant=3 -- slab
 # A proof step deleted: one goal fewer, caught by the goal names' digest.
 run_case "an assert of lm_slab_alloc deleted" "lm_slab_alloc .*its goals changed" \
   src/core/slab.c '/assert lowest:/d' VERIFY_FCT=lm_slab_alloc -- slab
 
 # Bugs planted, contracts untouched: the provers fail.
 run_case "plant 3: lm_slab_free accepts a double free" "lm_slab_free .*unproved" \
-  - - VERIFY_CPPFLAGS=-DLM_PLANT_BUG=3 VERIFY_FCT=lm_slab_free -- slab
+  - - plant=3 VERIFY_FCT=lm_slab_free -- slab
 run_case "plant 1: lm_size_class off by one at multiples of 1 KiB" "lm_size_class .*unproved" \
-  - - VERIFY_CPPFLAGS=-DLM_PLANT_BUG=1 VERIFY_FCT=lm_size_class -- sizeclass
+  - - plant=1 VERIFY_FCT=lm_size_class -- sizeclass
 run_case "plant 2: lm_buddy_free misses a merge with the buddy below" "lm_buddy_free .*unproved" \
-  - - VERIFY_CPPFLAGS=-DLM_PLANT_BUG=2 VERIFY_FCT=lm_buddy_free VERIFY_TIMEOUT=5 -- buddy
+  - - plant=2 VERIFY_FCT=lm_buddy_free VERIFY_TIMEOUT=5 -- buddy
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

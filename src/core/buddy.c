@@ -402,10 +402,6 @@ int32_t lm_buddy_free(uint32_t c, uint32_t page)
     //@ ghost lm_buddy_lemma_half(p, k);
     if (!buddy_free(c, p, k))
       break;
-#if LM_PLANT_BUG == 2 /* fuzz/plants.txt: missed merge with a buddy below */
-    if ((p >> k) & 1)
-      break;
-#endif
     p = merge(c, p);
     k++;
   }

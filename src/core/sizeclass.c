@@ -42,9 +42,6 @@ static const uint16_t lm_class_slots[LM_NUM_CLASSES] = {
 uint32_t lm_size_class(uint32_t n)
 {
   uint32_t m = n - (n != 0); /* n - 1, and 0 for n == 0 */
-#if LM_PLANT_BUG == 1 /* fuzz/plants.txt: off-by-one slot size */
-  if (m >= 1024 && m % 1024 == 0) m--;
-#endif
   if (m < 128)
     return m / 16;
   if (m < 1024) {

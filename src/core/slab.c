@@ -440,10 +440,6 @@ int32_t lm_slab_free(lm_slab_t s, uint32_t off)
     return LM_ERR_INTERIOR;
   uint32_t i = slot / 64, b = slot % 64;
   uint64_t w = LM_SLAB(s).bits[i];
-#if LM_PLANT_BUG == 3 /* fuzz/plants.txt: double free accepted */
-  if (!lm_slab_test(w, b))
-    return 0;
-#endif
   if (!lm_slab_test(w, b))
     return LM_ERR_NOT_ALLOCATED;
   lm_slab_release(s, slot, i, b, w);

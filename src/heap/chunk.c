@@ -69,9 +69,6 @@ static size_t recent_demand(struct lm_arena *a) {
  * (they will be written). Returns whether all of them were clean (zero). */
 bool lm_pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32_t n) {
   uint32_t d = lm_dirty_count(ch, pg, n);
-#if LM_PLANT_BUG == 7 /* fuzz/plants.txt: calloc trusts dirty pages */
-  bool head_clean = !lm_is_dirty(ch, pg);
-#endif
   lm_chunk_free_add(a, ch, -(int32_t)n);
   lm_bits_mark(ch->freemap, pg, n, false);
   ch->dirty_free -= d;
@@ -80,9 +77,6 @@ bool lm_pages_taken(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uint32
   if (lm_heap.cfg.purge_ms) demand_window(a);
   a->take_cur += n;
   lm_dirty_mark(ch, pg, n, true);
-#if LM_PLANT_BUG == 7
-  return head_clean;
-#endif
   return d == 0;
 }
 

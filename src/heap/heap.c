@@ -8,8 +8,6 @@
 #include "arena.h"
 #include "vg.h"
 #include <string.h>
-#ifdef LM_HAVE_TRACE
-#endif
 
 struct lm_heap lm_heap = {
   .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,

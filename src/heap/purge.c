@@ -38,9 +38,6 @@ static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
     if (j > i) {
       r->run_pg[r->nruns] = i;
       r->run_n[r->nruns++] = j - i;
-#if LM_PLANT_BUG == 6 /* fuzz/plants.txt: purge of a live page */
-      if (j == end && end < LM_CHUNK_PAGES) r->run_n[r->nruns - 1]++;
-#endif
       r->purged += j - i;
     }
     i = j;

@@ -5,7 +5,7 @@
 CHECK_PARTS += core-buddy
 
 BUDDY_TEST_SRC := tests/core/buddy_test.c src/core/buddy.c
-BUDDY_TEST_DEPS := $(BUDDY_TEST_SRC) src/core/core.h src/core/buddy.h $(wildcard spec/buddy.acsl)
+BUDDY_TEST_DEPS := $(BUDDY_TEST_SRC) src/core/core.h src/core/buddy.h spec/buddy.acsl
 BUDDY_OPS ?= 3000000
 BUDDY_ASAN_OPS ?= 600000
 
