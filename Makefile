@@ -7,6 +7,7 @@
 #                       (not in make check until the hot path resists them)
 #   fuzz/fuzz.mk        make fuzz, fuzz smoke runs, regression replay
 #   tools/oracle/oracle.mk   the differential oracle
+#   tools/model/model.mk     the shared models' check (one model, two checkers)
 #   bench/bench.mk      make bench, make bench-memory, make demo
 #   mk/*.mk             memory, observe, settings (LEMMALLOC_* checks, stats
 #                       output, secure mode), install (make install/uninstall,
@@ -35,7 +36,7 @@ deps:
 
 # Fragments, in a fixed order (check parts run in this order).
 FRAGMENTS := $(wildcard src/build.mk tests/core/*.mk proofs/wp.mk tests/tests.mk tests/attack/attack.mk tests/limits/limits.mk \
-               fuzz/fuzz.mk tools/oracle/oracle.mk tests/oracle/*.mk bench/bench.mk mk/*.mk)
+               fuzz/fuzz.mk tools/oracle/oracle.mk tests/oracle/*.mk tools/model/model.mk bench/bench.mk mk/*.mk)
 include $(FRAGMENTS)
 
 check:

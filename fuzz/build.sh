@@ -53,7 +53,10 @@ for s in $FUZZ_LIB_SRCS; do
   o=$(obj_of "$s"); compile "$s" "$o" $FUZZ_LIB_FLAGS $FUZZ_LIB_CFLAGS; lib_objs+=("$o")
 done
 for s in $FUZZ_CORE_SRCS; do core_objs+=("$(obj_of "$s")"); done
-for s in src/api/ops.c fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c; do
+# The model the API drivers check against (tools/model/): the malloc-family
+# contract and block patterns.
+MODEL_SRCS="tools/model/malloc_model.c tools/model/blocks.c"
+for s in src/api/ops.c fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c $MODEL_SRCS; do
   compile "$s" "$(obj_of "$s")" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
 done
 engine=$LIB_FUZZING_ENGINE
@@ -66,7 +69,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 for d in $DRIVERS; do
   objs=("$(obj_of fuzz/fuzz_$d.c)" "$(obj_of src/api/ops.c)")
   if [ "$d" = core ]; then objs+=("${core_objs[@]}")
-  else objs+=("$(obj_of fuzz/exec.c)" "${lib_objs[@]}"); fi
+  else objs+=("$(obj_of fuzz/exec.c)" "${lib_objs[@]}"); for m in $MODEL_SRCS; do objs+=("$(obj_of "$m")"); done; fi
   # C++ link: libFuzzer and AFL++'s driver need the C++ runtime.
   "$CXX" $CXXFLAGS "${objs[@]}" $engine -pthread -o "$OUT/fuzz_$d"
   cp fuzz/ops.dict "$OUT/fuzz_$d.dict"
