@@ -53,10 +53,11 @@ for s in $FUZZ_LIB_SRCS; do
   o=$(obj_of "$s"); compile "$s" "$o" $FUZZ_LIB_FLAGS $FUZZ_LIB_CFLAGS; lib_objs+=("$o")
 done
 for s in $FUZZ_CORE_SRCS; do core_objs+=("$(obj_of "$s")"); done
-# The model the API drivers check against (tools/model/): the malloc-family
-# contract and block patterns.
+# The models the drivers check against (tools/model/): the malloc-family
+# contract and block patterns (api, threads), the buddy and slab references (core).
 MODEL_SRCS="tools/model/malloc_model.c tools/model/blocks.c"
-for s in src/api/ops.c fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c $MODEL_SRCS; do
+CORE_MODEL_SRCS="tools/model/buddy_model.c tools/model/slab_model.c"
+for s in src/api/ops.c fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c $MODEL_SRCS $CORE_MODEL_SRCS; do
   compile "$s" "$(obj_of "$s")" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
 done
 engine=$LIB_FUZZING_ENGINE
@@ -68,7 +69,7 @@ for p in "${pids[@]}"; do wait "$p"; done
 
 for d in $DRIVERS; do
   objs=("$(obj_of fuzz/fuzz_$d.c)" "$(obj_of src/api/ops.c)")
-  if [ "$d" = core ]; then objs+=("${core_objs[@]}")
+  if [ "$d" = core ]; then objs+=("${core_objs[@]}"); for m in $CORE_MODEL_SRCS; do objs+=("$(obj_of "$m")"); done
   else objs+=("$(obj_of fuzz/exec.c)" "${lib_objs[@]}"); for m in $MODEL_SRCS; do objs+=("$(obj_of "$m")"); done; fi
   # C++ link: libFuzzer and AFL++'s driver need the C++ runtime.
   "$CXX" $CXXFLAGS "${objs[@]}" $engine -pthread -o "$OUT/fuzz_$d"
