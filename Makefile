@@ -7,6 +7,7 @@
 #                       (not in make check until the hot path resists them)
 #   fuzz/fuzz.mk        make fuzz, fuzz smoke runs, regression replay
 #   tools/oracle/oracle.mk   the differential oracle
+#   tools/model/model.mk     the shared models' check (one model, two checkers)
 #   bench/bench.mk      make bench, make bench-memory, make demo
 #   mk/*.mk             memory, observe, settings (LEMMALLOC_* checks, stats
 #                       output, secure mode), install (make install/uninstall,
@@ -37,7 +38,7 @@ deps:
 # Named fragments are required (a missing one is an error, not a check part
 # that silently vanishes); the globs list whatever their directories hold.
 FRAGMENTS := src/build.mk $(wildcard tests/core/*.mk) proofs/wp.mk tests/tests.mk tests/attack/attack.mk \
-             tests/limits/limits.mk fuzz/fuzz.mk tools/oracle/oracle.mk $(wildcard tests/oracle/*.mk) \
+             tests/limits/limits.mk fuzz/fuzz.mk tools/oracle/oracle.mk $(wildcard tests/oracle/*.mk) tools/model/model.mk \
              bench/bench.mk $(wildcard mk/*.mk)
 include $(FRAGMENTS)
 

@@ -58,7 +58,11 @@ for s in $FUZZ_LIB_SRCS; do
 done
 for s in $FUZZ_CORE_SRCS; do core_objs+=("$(obj_of "$s")"); done
 compile "$SRC_ROOT/src/api/ops.c" "$(obj_of src/api/ops.c)" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
-for s in fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c; do
+# The models the drivers check against (tools/model/): the malloc-family
+# contract and block patterns (api, threads), the buddy and slab references (core).
+MODEL_SRCS="tools/model/malloc_model.c tools/model/blocks.c"
+CORE_MODEL_SRCS="tools/model/buddy_model.c tools/model/slab_model.c"
+for s in fuzz/exec.c fuzz/fuzz_core.c fuzz/fuzz_api.c fuzz/fuzz_threads.c $MODEL_SRCS $CORE_MODEL_SRCS; do
   compile "$s" "$(obj_of "$s")" $FUZZ_DRIVER_CFLAGS $FUZZ_LIB_CFLAGS
 done
 engine=$LIB_FUZZING_ENGINE
@@ -70,8 +74,8 @@ for p in "${pids[@]}"; do wait "$p"; done
 
 for d in $DRIVERS; do
   objs=("$(obj_of fuzz/fuzz_$d.c)" "$(obj_of src/api/ops.c)")
-  if [ "$d" = core ]; then objs+=("${core_objs[@]}")
-  else objs+=("$(obj_of fuzz/exec.c)" "${lib_objs[@]}"); fi
+  if [ "$d" = core ]; then objs+=("${core_objs[@]}"); for m in $CORE_MODEL_SRCS; do objs+=("$(obj_of "$m")"); done
+  else objs+=("$(obj_of fuzz/exec.c)" "${lib_objs[@]}"); for m in $MODEL_SRCS; do objs+=("$(obj_of "$m")"); done; fi
   # C++ link: libFuzzer and AFL++'s driver need the C++ runtime.
   "$CXX" $CXXFLAGS "${objs[@]}" $engine -pthread -o "$OUT/fuzz_$d"
   cp fuzz/ops.dict "$OUT/fuzz_$d.dict"

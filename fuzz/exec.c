@@ -1,27 +1,31 @@
 /* Op executor for the api and threads drivers. See exec.h.
  *
- * What is checked, per call (glibc's contract, as src/api/malloc.c states):
- *  - every block: 16-aligned (or the requested alignment), usable size >=
- *    request and stable while live, all of it writable, not overlapping
- *    another live block (single thread), its pattern intact until freed;
- *  - calloc memory reads zero; realloc keeps min(old, new) bytes, and on
- *    failure leaves the old block intact; realloc(p, 0) frees;
- *  - size overflow (calloc, reallocarray, > PTRDIFF_MAX) fails with ENOMEM;
- *    a bad alignment gives EINVAL (posix_memalign leaves *out untouched);
- *  - malloc_usable_size(NULL) == 0; malloc_trim returns 0 or 1 and leaves
- *    every live block intact;
+ * The malloc-family contract is not written here: every call's outcome goes
+ * to the malloc model (tools/model/malloc_model.c), the specification the
+ * oracle (tools/oracle) checks any allocator against, run strict: held to
+ * lemmalloc's own choices (16-byte alignment for every block, realloc(p, 0)
+ * frees and returns NULL, memalign rounds alignments up, ...). A broken
+ * rule fails the input with the model's property name, e.g.
+ *   contract violated at "t0 s3 = calloc(4, 1000)": calloc-zero (C23, calloc): byte 8 ...
+ * The model judges alignment, usable size >= request and stable while live,
+ * calloc zeros, realloc keeping min(old usable, new) bytes and leaving the
+ * block intact when it fails, errno / EINVAL / ENOMEM on every error path,
+ * impossible sizes failing, and every block's pattern (tools/model/blocks.h)
+ * intact until freed: before free and realloc, at check ops, after trims.
+ *
+ * What stays here is what only a harness that owns lemmalloc can see:
+ *  - when a NULL is allowed: only where memory really ran out -- the static
+ *    OS backend refused this thread a mapping during the call (it is small,
+ *    and its chunk-aligned mappings fragment it); the model is told so;
+ *  - no overlap with a live block (single thread, a scan of the slots);
  *  - with bad_frees (single thread), ops on an empty slot hand lemmalloc
  *    bad pointers -- the slot's old block (double free), an interior
  *    pointer, a pointer it never gave out -- under M_CHECK_ACTION "warn":
  *    each must be reported and ignored (usable size 0), changing nothing,
  *    which the content checks and the final empty-heap check verify;
- *  - failure is allowed only where memory really ran out: the static OS
- *    backend refused this thread a mapping during the call (it is small,
- *    and its chunk-aligned mappings fragment it), or the size or the
- *    alignment is one no object can have (over PTRDIFF_MAX). Any other
- *    NULL is a finding;
- *  - when the driver is idle (every block freed), the backend's pages
- *    handed out are exactly what the heap counts as mapped: no leak.
+ *  - malloc_trim returns 0 or 1; lm_stats counts; when the driver is idle
+ *    (every block freed), the backend's pages handed out are exactly what
+ *    the heap counts as mapped: no leak.
  */
 #define _GNU_SOURCE
 #include "exec.h"
@@ -53,216 +57,141 @@ void lm_fuzz_exec_init_shared(struct lm_fuzz_shared *sh) {
   }
 }
 
-/* A call that returned no memory: fine if the OS backend refused this
- * thread a mapping since the op began, a finding otherwise (with what the
- * heap holds, for triage). */
+/* ---- the model's host side ---- */
+
+/* Refusals of the OS backend when the op began: a NULL is allowed only if
+ * this thread was refused a mapping since. */
 static __thread unsigned long refusals_at_op;
 
-static void failed(const struct lm_op *op, const char *fn, size_t n, size_t align) {
-  if (n > (size_t)PTRDIFF_MAX || align > (size_t)PTRDIFF_MAX / 2 + 1) return; /* no object that big */
-  if (lm_os_static_refusals() != refusals_at_op) return;
-  struct lm_stats st;
-  lm_stats(&st);
-  lm_fuzz_fail(op, "%s(%zu bytes, align %zu) failed, yet the OS backend refused no mapping; the "
-               "heap maps %zu KiB (%zu chunks, %zu KiB huge live, %zu KiB huge cached, %zu KiB "
-               "metadata), the backend has %zu KiB handed out", fn, n, align, st.mapped >> 10,
-               st.nchunks, st.huge_live >> 10, st.huge_cached >> 10, st.metadata >> 10,
-               lm_os_static_used() >> 10);
+static bool ran_out(void) { return lm_os_static_refusals() != refusals_at_op; }
+
+/* A rule broke: fail the input with the property's name. */
+static bool host_violate(void *host, int prop, int basis, const char *fn, const char *when,
+                         const char *detail) {
+  const struct lm_op *op = ((const struct lm_fuzz_ctx *)host)->op;
+  (void)when;
+  if (prop == LM_PROP_SPURIOUS_NULL) { /* with what the heap holds, for triage */
+    struct lm_stats st;
+    lm_stats(&st);
+    lm_fuzz_fail(op, "%s (%s, %s): %s, yet the OS backend refused no mapping; the heap maps "
+                 "%zu KiB (%zu chunks, %zu KiB huge live, %zu KiB huge cached, %zu KiB "
+                 "metadata), the backend has %zu KiB handed out", lm_prop_name(prop),
+                 lm_basis_name(basis), fn, detail, st.mapped >> 10, st.nchunks,
+                 st.huge_live >> 10, st.huge_cached >> 10, st.metadata >> 10,
+                 lm_os_static_used() >> 10);
+  }
+  lm_fuzz_fail(op, "%s (%s, %s): %s", lm_prop_name(prop), lm_basis_name(basis), fn, detail);
+}
+
+/* The model, strict (lemmalloc's guarantees), reporting for op. */
+static const struct lm_model *model(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+  ctx->op = op;
+  ctx->model = (struct lm_model){.strict = true, .page = PAGE, .fill_max = LM_FUZZ_FULL_LIMIT,
+                                 .small_ok = SIZE_MAX, .align_ok = (size_t)PTRDIFF_MAX / 2 + 1,
+                                 .violate = host_violate, .host = ctx};
+  return &ctx->model;
 }
 
 /* ---- block bookkeeping ---- */
 
-static void check_block(const struct lm_op *op, const struct lm_fuzz_block *b, const char *when) {
-  size_t bad = lm_fuzz_check(b->p, b->filled, b->filled, b->key);
-  LM_FUZZ_EXPECT(op, bad == SIZE_MAX,
-                 "%s: block %p (%zu bytes, usable %zu) changed at offset %zu: 0x%02x, want 0x%02x",
-                 when, b->p, b->req, b->usable, bad, ((const uint8_t *)b->p)[bad],
-                 lm_fuzz_byte(b->key, bad));
+static void check_block(struct lm_fuzz_ctx *ctx, const struct blk *b, const char *when) {
+  lm_model_intact(&ctx->model, b, b->usable, LM_PROP_FILL, "*", when);
 }
 
-static void fill_block(struct lm_fuzz_block *b) {
-  b->key = lm_fuzz_key(b->p, b->req);
-  lm_fuzz_fill(b->p, b->usable, b->key);
-  b->filled = b->usable;
-}
-
-static void check_no_overlap(struct lm_fuzz_ctx *ctx, const struct lm_op *op, void *p, size_t n) {
+static void check_no_overlap(struct lm_fuzz_ctx *ctx, const char *fn, const struct blk *n) {
   if (!ctx->check_overlap) return;
-  uintptr_t a = (uintptr_t)p;
-  for (unsigned i = 0; i < LM_OPS_SLOTS; i++) {
-    const struct lm_fuzz_block *o = &ctx->slots[i];
-    if (!o->p) continue;
-    uintptr_t b = (uintptr_t)o->p;
-    LM_FUZZ_EXPECT(op, a + n <= b || b + o->usable <= a,
-                   "new block [%p, +%zu) overlaps live block s%u [%p, +%zu)", p, n, i, o->p,
-                   o->usable);
-  }
-  for (unsigned i = 0; ctx->shared && i < LM_OPS_SHARED; i++) {
-    const struct lm_fuzz_block *o = &ctx->shared[i].b;
-    uintptr_t b = (uintptr_t)o->p;
-    LM_FUZZ_EXPECT(op, !o->p || a + n <= b || b + o->usable <= a,
-                   "new block [%p, +%zu) overlaps shared block %u [%p, +%zu)", p, n, i, o->p,
-                   o->usable);
+  uintptr_t a = n->p, e = n->p + (n->usable ? n->usable : 1);
+  for (unsigned i = 0; i < LM_OPS_SLOTS + (ctx->shared ? LM_OPS_SHARED : 0); i++) {
+    const struct blk *o = i < LM_OPS_SLOTS ? &ctx->slots[i] : &ctx->shared[i - LM_OPS_SLOTS].b;
+    if (o->p && o != n && !(e <= o->p || o->p + o->usable <= a))
+      lm_model_overlap(&ctx->model, fn, a, e, o->p, o->p + o->usable);
   }
 }
 
-/* A new block p for a request of n bytes aligned to align: check it and
- * record it in *b (which must be empty). */
-static void adopt(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b,
-                  void *p, size_t n, size_t align) {
-  LM_FUZZ_EXPECT(op, (uintptr_t)p % (align < 16 ? 16 : align) == 0,
-                 "block %p is not aligned to %zu", p, align < 16 ? 16 : align);
-  size_t u = lm_malloc_usable_size(p);
-  LM_FUZZ_EXPECT(op, u >= n, "usable size %zu of %p is below the request %zu", u, p, n);
-  check_no_overlap(ctx, op, p, u);
-  *b = (struct lm_fuzz_block){.p = p, .req = n, .usable = u};
-  atomic_fetch_add(&live_bytes, u);
+/* Make a block the model adopted live in *b (empty): check it, fill it. */
+static void settle(struct lm_fuzz_ctx *ctx, struct blk *b, const struct lm_req *r,
+                   const struct lm_adopt *a, void *p) {
+  struct blk nb;
+  lm_model_block(&ctx->model, r, a, p, lm_malloc_usable_size(p), lm_fuzz_key(p, a->n), &nb);
+  check_no_overlap(ctx, r->fn, &nb);
+  *b = nb;
+  lm_model_fill(&ctx->model, b);
+  atomic_fetch_add(&live_bytes, b->usable);
 }
 
-static void drop(struct lm_fuzz_block *b) {
+/* Do what the model's verdict says (a STOP never gets here: the host aborted). */
+static void act(struct lm_fuzz_ctx *ctx, struct blk *b, const struct lm_req *r, enum lm_act v,
+                const struct lm_adopt *a, void *p) {
+  if (v == LM_ACT_ADOPT) settle(ctx, b, r, a, p);
+  else if (v == LM_ACT_GIVE_BACK) lm_free(p);
+}
+
+static void drop(struct blk *b) {
   atomic_fetch_sub(&live_bytes, b->usable);
   memset(b, 0, sizeof *b);
 }
 
-static void free_block(const struct lm_op *op, struct lm_fuzz_block *b) {
+static void free_block(struct lm_fuzz_ctx *ctx, struct blk *b) {
   if (!b->p) return;
-  check_block(op, b, "before free");
-  LM_FUZZ_EXPECT(op, lm_malloc_usable_size(b->p) == b->usable,
-                 "usable size of live %p changed from %zu to %zu", b->p, b->usable,
-                 lm_malloc_usable_size(b->p));
-  lm_free(b->p);
+  check_block(ctx, b, "before free");
+  lm_model_usable(&ctx->model, b, lm_malloc_usable_size((void *)b->p));
+  lm_free((void *)b->p);
   drop(b);
-}
-
-/* Result of an allocating call into slot b (freed beforehand by the caller). */
-static void got_block(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b,
-                      void *p, int err, size_t n, size_t align, bool zero, const char *fn) {
-  if (!p) {
-    failed(op, fn, n, 0);
-    LM_FUZZ_EXPECT(op, err == ENOMEM, "%s(%zu) failed with errno %d, want ENOMEM", fn, n, err);
-    return;
-  }
-  adopt(ctx, op, b, p, n, align);
-  if (zero) {
-    size_t bad = lm_fuzz_check_zero(p, n);
-    LM_FUZZ_EXPECT(op, bad == SIZE_MAX, "calloc'd block %p has byte %zu = 0x%02x", p, bad,
-                   ((uint8_t *)p)[bad]);
-  }
-  fill_block(b);
 }
 
 /* ---- ops ---- */
 
-static void do_realloc(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b,
-                       bool array) {
-  size_t n;
-  bool overflow = __builtin_mul_overflow(op->nmemb, op->size, &n);
-  if (!array) n = op->size, overflow = false;
-  errno = 0;
-  void *q = array ? lm_reallocarray(b->p, op->nmemb, op->size) : lm_realloc(b->p, n);
-  int err = errno;
-  const char *fn = array ? "reallocarray" : "realloc";
-  if (overflow) {
-    LM_FUZZ_EXPECT(op, q == NULL && err == ENOMEM, "%s overflowing %zu x %zu returned %p, errno %d",
-                   fn, op->nmemb, op->size, q, err);
-    if (b->p) check_block(op, b, "after a failed reallocarray");
-    return;
-  }
-  if (b->p && n == 0) { /* glibc: frees, returns NULL */
-    LM_FUZZ_EXPECT(op, q == NULL, "%s(p, 0) returned %p, want NULL", fn, q);
-    drop(b);
-    return;
-  }
-  if (!q) {
-    failed(op, fn, n, 0);
-    LM_FUZZ_EXPECT(op, err == ENOMEM, "%s(%zu) failed with errno %d, want ENOMEM", fn, n, err);
-    if (b->p) check_block(op, b, "after a failed realloc");
-    return;
-  }
-  LM_FUZZ_EXPECT(op, err == 0, "%s succeeded but set errno to %d", fn, err);
-  if (!b->p) {
-    adopt(ctx, op, b, q, n, 16);
-    fill_block(b);
-    return;
-  }
-  struct lm_fuzz_block old = *b;
-  drop(b);
-  old.p = q; /* the kept prefix still carries the old key */
-  size_t keep = old.filled < n ? old.filled : n;
-  size_t bad = lm_fuzz_check(q, old.filled, keep, old.key);
-  LM_FUZZ_EXPECT(op, bad == SIZE_MAX, "%s to %zu bytes lost content at offset %zu", fn, n, bad);
-  adopt(ctx, op, b, q, n, 16);
-  fill_block(b);
-}
-
-static void do_aligned(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct lm_fuzz_block *b) {
-  size_t a = op->align, n = op->size;
-  bool pow2 = a && !(a & (a - 1));
+static void do_alloc(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct blk *b) {
+  struct lm_req r;
+  lm_model_request(&ctx->model, op->kind, op->nmemb, op->size, op->align, &r);
   void *p = NULL;
+  bool changed = false;
+  int err;
   errno = 0;
   switch (op->kind) {
-  case LM_OP_POSIX_MEMALIGN: {
-    void *sentinel = (void *)(uintptr_t)0x5e5e5e5e;
+  case LM_OP_MALLOC: p = lm_malloc(op->size); break;
+  case LM_OP_CALLOC: p = lm_calloc(op->nmemb, op->size); break;
+  case LM_OP_VALLOC: p = lm_valloc(op->size); break;
+  case LM_OP_PVALLOC: p = lm_pvalloc(op->size); break;
+  case LM_OP_ALIGNED_ALLOC: p = lm_aligned_alloc(op->align, op->size); break;
+  case LM_OP_MEMALIGN: p = lm_memalign(op->align, op->size); break;
+  default: { /* posix_memalign: returns its error, *out untouched on failure */
+    void *const sentinel = (void *)(uintptr_t)0x5e5e5e5e;
     p = sentinel;
-    int r = lm_posix_memalign(&p, a, n);
-    LM_FUZZ_EXPECT(op, errno == 0, "posix_memalign changed errno to %d", errno);
-    if (!pow2 || a % sizeof(void *)) {
-      LM_FUZZ_EXPECT(op, r == EINVAL && p == sentinel,
-                     "posix_memalign with bad alignment %zu returned %d, *out %p", a, r, p);
-      return;
-    }
-    if (r) {
-      LM_FUZZ_EXPECT(op, r == ENOMEM && p == sentinel,
-                     "posix_memalign failed with %d and *out %p", r, p);
-      failed(op, "posix_memalign", n, a);
-      return;
-    }
-    adopt(ctx, op, b, p, n, a);
-    fill_block(b);
+    err = lm_posix_memalign(&p, op->align, op->size);
+    changed = p != sentinel;
+    if (!changed) p = NULL;
+    struct lm_adopt a;
+    act(ctx, b, &r, lm_model_result(&ctx->model, &r, p, err, errno != 0, changed, ran_out(), &a),
+        &a, p);
     return;
   }
-  case LM_OP_ALIGNED_ALLOC:
-    p = lm_aligned_alloc(a, n);
-    if (!pow2) {
-      LM_FUZZ_EXPECT(op, p == NULL && errno == EINVAL,
-                     "aligned_alloc with bad alignment %zu returned %p, errno %d", a, p, errno);
-      return;
-    }
-    break;
-  case LM_OP_MEMALIGN:
-    p = lm_memalign(a, n);
-    if (a > (size_t)PTRDIFF_MAX / 2 + 1) {
-      LM_FUZZ_EXPECT(op, p == NULL && errno == EINVAL,
-                     "memalign with alignment %zu returned %p, errno %d", a, p, errno);
-      return;
-    }
-    /* glibc rounds other alignments up to a power of two */
-    if (a < 16) a = 16;
-    else if (!pow2) a = (size_t)1 << (64 - __builtin_clzll(a));
-    break;
-  case LM_OP_VALLOC:
-    p = lm_valloc(n);
-    a = PAGE;
-    break;
-  default: /* LM_OP_PVALLOC */
-    p = lm_pvalloc(n);
-    a = PAGE;
-    if (n <= (size_t)PTRDIFF_MAX) n = n == 0 ? PAGE : (n + PAGE - 1) & ~(PAGE - 1);
-    break;
   }
-  if (!p) {
-    failed(op, lm_op_kind_name(op->kind), n, a);
-    LM_FUZZ_EXPECT(op, errno == ENOMEM, "%s failed with errno %d, want ENOMEM",
-                   lm_op_kind_name(op->kind), errno);
-    return;
-  }
-  adopt(ctx, op, b, p, n, a);
-  fill_block(b);
+  err = errno;
+  struct lm_adopt a;
+  act(ctx, b, &r, lm_model_result(&ctx->model, &r, p, err, err != 0, false, ran_out(), &a), &a, p);
+}
+
+static void do_realloc(struct lm_fuzz_ctx *ctx, const struct lm_op *op, struct blk *b) {
+  bool array = op->kind == LM_OP_REALLOCARRAY;
+  struct lm_req r;
+  lm_model_request(&ctx->model, op->kind, op->nmemb, op->size, 0, &r);
+  errno = 0;
+  void *q = array ? lm_reallocarray((void *)b->p, op->nmemb, op->size)
+                  : lm_realloc((void *)b->p, op->size);
+  int err = errno;
+  struct blk old = *b;
+  struct lm_adopt a;
+  enum lm_act v = lm_model_realloc(&ctx->model, &r, &old, q, err, err != 0, ran_out(), &a);
+  if (v == LM_ACT_KEEP_OLD) return; /* still live, intact */
+  if (old.p) drop(b); /* freed or moved */
+  act(ctx, b, &r, v, &a, q);
 }
 
 void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
+  model(ctx, op);
   for (unsigned i = 0; i < LM_OPS_SLOTS; i++)
-    if (ctx->slots[i].p) check_block(op, &ctx->slots[i], "live block");
+    if (ctx->slots[i].p) check_block(ctx, &ctx->slots[i], "live block");
 }
 
 /* ---- bad pointers ---- */
@@ -273,7 +202,7 @@ void lm_fuzz_exec_check_all(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
 /* glibc's M_CHECK_ACTION: bit 1 set aborts on a bad pointer, clear warns. */
 #define M_CHECK_ACTION (-5)
 
-static bool inside(const struct lm_fuzz_block *b, uintptr_t a, bool start) {
+static bool inside(const struct blk *b, uintptr_t a, bool start) {
   uintptr_t p = (uintptr_t)b->p;
   return b->p && (start ? a == p : a >= p && a < p + b->usable);
 }
@@ -318,11 +247,11 @@ static void bad_pointer(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
     break;
   case LM_OP_FILL: /* inside the next live block, not at its start */
     for (unsigned k = 1; k < LM_OPS_SLOTS; k++) {
-      struct lm_fuzz_block *o = &ctx->slots[(op->slot + k) % LM_OPS_SLOTS];
+      struct blk *o = &ctx->slots[(op->slot + k) % LM_OPS_SLOTS];
       if (!o->p) continue;
       size_t off = 1 + (op->slot * 16u) % o->usable; /* 1 .. usable */
       if (off < o->usable) bad_call(op, (uint8_t *)o->p + off, false);
-      check_block(op, o, "after a bad free inside it");
+      check_block(ctx, o, "after a bad free inside it");
       break;
     }
     break;
@@ -335,50 +264,25 @@ static void bad_pointer(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
 }
 
 static void exec_op(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
-  struct lm_fuzz_block *b = &ctx->slots[op->slot];
-  if (b->p) ctx->stale[op->slot] = b->p;
+  struct blk *b = &ctx->slots[op->slot];
+  if (b->p) ctx->stale[op->slot] = (void *)b->p;
   else if (ctx->bad_frees) bad_pointer(ctx, op);
   switch (op->kind) {
-  case LM_OP_MALLOC: {
-    free_block(op, b);
-    errno = 0;
-    void *p = lm_malloc(op->size);
-    got_block(ctx, op, b, p, errno, op->size, 16, false, "malloc");
+  case LM_OP_MALLOC: case LM_OP_CALLOC: case LM_OP_POSIX_MEMALIGN: case LM_OP_ALIGNED_ALLOC:
+  case LM_OP_MEMALIGN: case LM_OP_VALLOC: case LM_OP_PVALLOC:
+    free_block(ctx, b);
+    do_alloc(ctx, op, b);
     break;
-  }
-  case LM_OP_CALLOC: {
-    free_block(op, b);
-    size_t n;
-    bool overflow = __builtin_mul_overflow(op->nmemb, op->size, &n);
-    errno = 0;
-    void *p = lm_calloc(op->nmemb, op->size);
-    if (overflow) {
-      LM_FUZZ_EXPECT(op, p == NULL && errno == ENOMEM,
-                     "calloc overflowing %zu x %zu returned %p, errno %d", op->nmemb, op->size,
-                     p, errno);
-      break;
-    }
-    got_block(ctx, op, b, p, errno, n, 16, true, "calloc");
-    break;
-  }
   case LM_OP_REALLOC: case LM_OP_REALLOCARRAY:
-    if (b->p) check_block(op, b, "before realloc");
-    do_realloc(ctx, op, b, op->kind == LM_OP_REALLOCARRAY);
+    if (b->p) check_block(ctx, b, "before realloc");
+    do_realloc(ctx, op, b);
     break;
   case LM_OP_FREE:
-    free_block(op, b);
+    free_block(ctx, b);
     break;
-  case LM_OP_POSIX_MEMALIGN: case LM_OP_ALIGNED_ALLOC: case LM_OP_MEMALIGN:
-  case LM_OP_VALLOC: case LM_OP_PVALLOC:
-    free_block(op, b);
-    do_aligned(ctx, op, b);
+  case LM_OP_USABLE_SIZE:
+    lm_model_usable(&ctx->model, b, lm_malloc_usable_size((void *)b->p));
     break;
-  case LM_OP_USABLE_SIZE: {
-    size_t u = lm_malloc_usable_size(b->p);
-    LM_FUZZ_EXPECT(op, b->p ? u == b->usable : u == 0, "malloc_usable_size(%p) = %zu, want %zu",
-                   b->p, u, b->p ? b->usable : 0);
-    break;
-  }
   case LM_OP_TRIM: {
     int r = lm_malloc_trim(op->size);
     LM_FUZZ_EXPECT(op, r == 0 || r == 1, "malloc_trim returned %d", r);
@@ -387,24 +291,24 @@ static void exec_op(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   }
   case LM_OP_FILL:
     if (b->p) {
-      check_block(op, b, "before refill");
-      fill_block(b);
+      check_block(ctx, b, "before refill");
+      lm_model_fill(&ctx->model, b);
     }
     break;
   case LM_OP_CHECK:
-    if (b->p) check_block(op, b, "check");
+    if (b->p) check_block(ctx, b, "check");
     break;
   case LM_OP_HANDOFF: case LM_OP_TAKE: {
     if (!ctx->shared) break;
     struct lm_fuzz_shared *sh = &ctx->shared[op->aux % LM_OPS_SHARED];
     pthread_mutex_lock(&sh->lock);
     /* handoff: swap our block with the shared one; take: move it in, ours freed */
-    if (op->kind == LM_OP_TAKE) free_block(op, b);
-    struct lm_fuzz_block t = sh->b;
+    if (op->kind == LM_OP_TAKE) free_block(ctx, b);
+    struct blk t = sh->b;
     sh->b = *b;
     *b = t;
     pthread_mutex_unlock(&sh->lock);
-    if (b->p) check_block(op, b, "taken from another thread");
+    if (b->p) check_block(ctx, b, "taken from another thread");
     break;
   }
   default: /* thread, barrier: the driver's business */
@@ -429,7 +333,7 @@ void lm_fuzz_check_empty(void) {
                  "every block freed, yet lm_stats says %zu bytes allocated, %zu large, %zu huge",
                  st.allocated, st.large_live, st.huge_live);
   size_t out = 0;
-  for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
+  for (unsigned c = 0; c < st.nclasses; c++)
     out += (size_t)(st.classes[c].nmalloc - st.classes[c].nfree) * st.classes[c].size;
   LM_FUZZ_EXPECT(NULL, out == 0, "every block freed, yet the classes count %zu bytes of slots out", out);
   /* Every page the backend handed out is one the heap counts as mapped. */
@@ -442,11 +346,13 @@ void lm_fuzz_check_empty(void) {
 
 void lm_fuzz_exec(struct lm_fuzz_ctx *ctx, const struct lm_op *op) {
   refusals_at_op = lm_os_static_refusals();
+  model(ctx, op);
   exec_op(ctx, op);
 }
 
 void lm_fuzz_exec_release(struct lm_fuzz_ctx *ctx, bool shared_too) {
-  for (unsigned i = 0; i < LM_OPS_SLOTS; i++) free_block(NULL, &ctx->slots[i]);
+  model(ctx, NULL);
+  for (unsigned i = 0; i < LM_OPS_SLOTS; i++) free_block(ctx, &ctx->slots[i]);
   for (unsigned i = 0; shared_too && ctx->shared && i < LM_OPS_SHARED; i++)
-    free_block(NULL, &ctx->shared[i].b);
+    free_block(ctx, &ctx->shared[i].b);
 }

@@ -1,34 +1,33 @@
 /* The op executor shared by the api and threads drivers: runs one op
- * against lemmalloc's lm_* API and checks the result against the glibc
- * contract lemmalloc promises (include/lemmalloc.h, src/api/malloc.c), with
- * a content pattern in every live block. */
+ * against lemmalloc's lm_* API and has the malloc model
+ * (tools/model/malloc_model.h, strict: the contract lemmalloc promises)
+ * judge the result, with the model's fill pattern in every live block. */
 #ifndef LM_FUZZ_EXEC_H
 #define LM_FUZZ_EXEC_H
 #include "driver.h"
+#include "../tools/model/malloc_model.h"
 
 #include <pthread.h>
 
-/* A live block as the driver knows it. The first `filled` bytes hold the
- * pattern of `key` (see driver.h); calloc'd blocks are refilled at once. */
-struct lm_fuzz_block {
-  void *p;
-  size_t req, usable, filled;
-  uint64_t key;
-};
+/* A live block is the model's struct blk: its whole usable size carries the
+ * pattern of its seed, lm_fuzz_key(p, request) (calloc'd blocks are
+ * refilled at once). */
 
 /* Blocks handed between threads. */
 struct lm_fuzz_shared {
   pthread_mutex_t lock;
-  struct lm_fuzz_block b;
+  struct blk b;
 };
 
 struct lm_fuzz_ctx {
-  struct lm_fuzz_block slots[LM_OPS_SLOTS];
+  struct blk slots[LM_OPS_SLOTS];
   struct lm_fuzz_shared *shared; /* LM_OPS_SHARED entries */
   bool check_overlap;            /* single thread: new blocks must not overlap live ones */
   bool bad_frees;                /* single thread: ops on empty slots pass bad pointers */
   void *stale[LM_OPS_SLOTS];     /* the block each slot held last */
   size_t op_index;
+  const struct lm_op *op;        /* the op being run (for failure reports) */
+  struct lm_model model;         /* the contract, strict, reporting for op */
 };
 
 /* Set LEMMALLOC_* for the heap (tiny purge decay, warnings instead of

@@ -26,7 +26,7 @@ FUZZ_DRIVERS ?= core api threads
 FUZZ_DIR := $(BUILD)/fuzz
 
 # Sources every variant depends on (build.sh compiles them all).
-FUZZ_DEPS := $(wildcard fuzz/*.c fuzz/*.h src/*/*.c src/*/*.h include/*.h) fuzz/ops.dict \
+FUZZ_DEPS := $(wildcard fuzz/*.c fuzz/*.h src/*/*.c src/*/*.h include/*.h tools/model/*.[ch]) fuzz/ops.dict \
              fuzz/build.sh src/build.mk fuzz/fuzz.mk
 
 # What build.sh needs from src/build.mk: the library without the malloc

@@ -2,7 +2,8 @@
  *
  * The ops drive a few buddy chunks and slabs directly (no heap, no OS).
  * The model is deliberately naive -- a page map of allocated blocks and a
- * byte per slot of each slab -- and every core result is checked against the
+ * byte per slot of each slab, tools/model/buddy_model.c and slab_model.c,
+ * the ones tests/core uses too -- and every core result is checked against the
  * contract in buddy.h/slab.h/sizeclass.h: results inside and aligned,
  * allocated memory was free, errors change nothing, counts exact. After
  * every step the touched structure's whole observable state is compared with
@@ -31,6 +32,8 @@
  */
 #include "driver.h"
 #include "core/core.h"
+#include "../tools/model/buddy_model.h"
+#include "../tools/model/slab_model.h"
 
 #define NCHUNKS 3
 #define NSLABS 6
@@ -57,77 +60,14 @@ __attribute__((constructor)) static void slab_pool_init(void) {
   for (unsigned i = 0; i < NSLABS; i++) slab_handle[i] = LM_SLAB_HANDLE(pool + ((size_t)i << LM_SLAB_SHIFT));
 }
 
-#define PAGES LM_CHUNK_PAGES
+/* ---- model ----
+ * The reference models are shared with the core's unit tests
+ * (tools/model/buddy_model.h, slab_model.h): a page map of allocated blocks
+ * per chunk (the free blocks it implies by maximal merging) and a byte per
+ * slot per slab. */
 
-/* ---- model ---- */
-
-struct chunk_model {
-  int8_t head_order[PAGES]; /* order of the allocated block with this head, or -1 */
-  uint8_t used[PAGES];      /* page inside an allocated block */
-};
-
-/* slab.h: "returns the byte offset of the lowest free slot" -- a byte per
- * slot, searched from 0. */
-struct slab_model {
-  uint32_t size, nslots, used;
-  uint8_t alloc[LM_SLAB_MAX_SLOTS];
-};
-
-/* The lowest free slot of the model, or nslots if it is full. */
-static uint32_t slab_lowest_free(const struct slab_model *m) {
-  uint32_t x = 0;
-  while (x < m->nslots && m->alloc[x]) x++;
-  return x;
-}
-
-static struct chunk_model cm[NCHUNKS];
-static struct slab_model sm[NSLABS];
-
-/* The canonical tiling the model implies: with maximal merging, free blocks
- * are exactly the maximal aligned runs with no used page. */
-struct tiling {
-  bool head[PAGES], alloc[PAGES];
-  uint8_t order[PAGES];
-  uint32_t block_of[PAGES];
-  uint32_t free_pages;
-  uint32_t used_before[PAGES + 1]; /* used pages in [0, i): O(1) range test */
-};
-
-static bool range_unused(const struct tiling *t, uint32_t h, uint32_t n) {
-  return t->used_before[h + n] == t->used_before[h];
-}
-
-static void tile(const struct chunk_model *m, uint32_t h, uint32_t k, struct tiling *t) {
-  uint32_t n = 1u << k;
-  bool allocated = m->head_order[h] == (int8_t)k;
-  if (allocated || range_unused(t, h, n)) {
-    t->head[h] = true;
-    t->alloc[h] = allocated;
-    t->order[h] = (uint8_t)k;
-    for (uint32_t i = h; i < h + n; i++) t->block_of[i] = h;
-    if (!allocated) t->free_pages += n;
-    return;
-  }
-  tile(m, h, k - 1, t); /* k > 0: an order-0 page is either used by its own block or free */
-  tile(m, h + n / 2, k - 1, t);
-}
-
-/* The model's tiling of chunk ci, recomputed only after the model changed. */
-static struct tiling tilings[NCHUNKS];
-static bool tiling_stale[NCHUNKS];
-
-static const struct tiling *tiling_of(unsigned ci) {
-  struct tiling *t = &tilings[ci];
-  if (!tiling_stale[ci]) return t;
-  const struct chunk_model *m = &cm[ci];
-  memset(t->head, 0, sizeof t->head);
-  t->free_pages = 0;
-  t->used_before[0] = 0;
-  for (uint32_t i = 0; i < PAGES; i++) t->used_before[i + 1] = t->used_before[i] + m->used[i];
-  tile(m, 0, LM_MAX_ORDER, t);
-  tiling_stale[ci] = false;
-  return t;
-}
+static struct lm_buddy_model cm[NCHUNKS];
+static struct lm_slab_model sm[NSLABS];
 
 /* ---- state feedback ----
  * Code coverage saturates quickly on a core this small, while bugs hide in
@@ -160,73 +100,31 @@ static void result_feature(const struct lm_op *op, int32_t r) {
 
 static void compare_chunk(const struct lm_op *op, unsigned ci, bool full) {
   uint32_t c = chunk_ids(ci);
-  const struct tiling *t = tiling_of(ci);
-  uint32_t nfree[LM_MAX_ORDER + 1] = {0};
-  for (uint32_t p = 0; p < PAGES; p++)
-    if (t->head[p] && !t->alloc[p]) nfree[t->order[p]]++;
+  const struct lm_buddy_model *t = lm_bm_tiling(&cm[ci]);
   for (uint32_t k = 0; k <= LM_MAX_ORDER; k++)
-    feature((ci * (LM_MAX_ORDER + 1) + k) * 4 + bucket(nfree[k]));
+    feature((ci * (LM_MAX_ORDER + 1) + k) * 4 + bucket(t->nfree[k]));
   LM_FUZZ_EXPECT(op, lm_buddy_check(c), "lm_buddy_check(%u) failed", c);
-  LM_FUZZ_EXPECT(op, lm_buddy_free_pages(c) == t->free_pages,
-                 "chunk %u: lm_buddy_free_pages = %u, model %u", c, lm_buddy_free_pages(c),
-                 t->free_pages);
-  for (uint32_t p = 0; p < PAGES; p += full || !t->head[p] ? 1 : 1u << t->order[p]) {
-    bool h = lm_buddy_is_head(c, p);
-    uint32_t o = lm_buddy_order(c, p);
-    bool a = lm_buddy_is_allocated(c, p);
-    LM_FUZZ_EXPECT(op, h == t->head[p] && o == (t->head[p] ? t->order[p] : 0u) &&
-                       a == (t->head[p] && t->alloc[p]),
-                   "chunk %u page %u: core says head=%d order=%u allocated=%d, "
-                   "model head=%d order=%u allocated=%d",
-                   c, p, h, o, a, t->head[p], t->order[p], t->alloc[p]);
-    if (!h) continue;
-    /* block_of costs O(order): ask it at the block's first, middle and last page. */
-    uint32_t last = p + (1u << t->order[p]) - 1, probes[3] = {p, p + (last - p + 1) / 2, last};
-    for (unsigned k = 0; k < 3; k++) {
-      int32_t b = lm_buddy_block_of(c, probes[k]);
-      LM_FUZZ_EXPECT(op, b == (int32_t)p, "chunk %u: block_of(%u) = %d, model %u", c,
-                     probes[k], b, p);
-    }
-  }
-  LM_FUZZ_EXPECT(op, lm_buddy_block_of(c, PAGES) == LM_ERR_RANGE &&
-                     lm_buddy_block_of(c, UINT32_MAX) == LM_ERR_RANGE,
-                 "chunk %u: block_of past the chunk is not LM_ERR_RANGE", c);
+  char why[256];
+  LM_FUZZ_EXPECT(op, lm_bm_compare(&cm[ci], c, full, why, sizeof why), "%s", why);
 }
 
 static void compare_slab(const struct lm_op *op, unsigned si, bool full, uint32_t touched) {
   lm_slab_t s = slab_ids(si);
-  const struct slab_model *m = &sm[si];
+  const struct lm_slab_model *m = &sm[si];
   /* How many words below the lowest free slot are full (0, 1, 2, more):
    * the alloc's search across bitmap words. */
-  feature(NCHUNKS * (LM_MAX_ORDER + 1) * 4 + si * 8 + bucket(slab_lowest_free(m) / 64) * 2 +
+  feature(NCHUNKS * (LM_MAX_ORDER + 1) * 4 + si * 8 + bucket(lm_sm_lowest_free(m) / 64) * 2 +
           (m->used == m->nslots));
   LM_FUZZ_EXPECT(op, lm_slab_check(s), "lm_slab_check(%#llx) failed", (unsigned long long)s);
-  LM_FUZZ_EXPECT(op, lm_slab_used(s) == m->used && lm_slab_nslots(s) == m->nslots &&
-                     lm_slab_slot_size(s) == m->size,
-                 "slab %#llx: used/nslots/size = %u/%u/%u, model %u/%u/%u", (unsigned long long)s, lm_slab_used(s),
-                 lm_slab_nslots(s), lm_slab_slot_size(s), m->used, m->nslots, m->size);
-  LM_FUZZ_EXPECT(op, lm_slab_is_empty(s) == (m->used == 0) &&
-                     lm_slab_is_full(s) == (m->used == m->nslots),
-                 "slab %#llx: is_empty=%d is_full=%d with %u of %u used", (unsigned long long)s, lm_slab_is_empty(s),
-                 lm_slab_is_full(s), m->used, m->nslots);
-  for (uint32_t i = full ? 0 : touched; i < m->nslots && (full || i == touched); i++)
-    LM_FUZZ_EXPECT(op, lm_slab_is_allocated(s, i * m->size) == (bool)m->alloc[i] &&
-                       lm_slab_slot_allocated(s, i) == (bool)m->alloc[i],
-                   "slab %#llx slot %u: is_allocated=%d slot_allocated=%d, model %d", (unsigned long long)s, i,
-                   lm_slab_is_allocated(s, i * m->size), lm_slab_slot_allocated(s, i),
-                   m->alloc[i]);
-  LM_FUZZ_EXPECT(op, !lm_slab_slot_allocated(s, m->nslots) && !lm_slab_slot_allocated(s, UINT32_MAX),
-                 "slab %#llx: a slot index past the last reads as allocated", (unsigned long long)s);
+  char why[256];
+  LM_FUZZ_EXPECT(op, lm_sm_compare(m, s, full, touched, why, sizeof why), "%s", why);
 }
 
 /* ---- operations ---- */
 
 static void slab_init(unsigned si, uint32_t size, uint32_t nslots) {
   lm_slab_init(slab_ids(si), size, nslots);
-  struct slab_model *m = &sm[si];
-  memset(m, 0, sizeof *m);
-  m->size = size;
-  m->nslots = nslots;
+  lm_sm_init(&sm[si], size, nslots);
 }
 
 /* A failing call changes nothing: the slab's whole record is as before. */
@@ -235,113 +133,64 @@ static bool slab_unchanged(unsigned si, const struct lm_slab_core *before) {
 }
 
 static void do_slab_alloc(const struct lm_op *op, unsigned si, int32_t *got) {
-  struct slab_model *m = &sm[si];
+  struct lm_slab_model *m = &sm[si];
   struct lm_slab_core before = LM_SLAB(slab_ids(si));
+  int32_t want = lm_sm_alloc_expect(m); /* slab.h: the lowest free slot */
   int32_t r = lm_slab_alloc(slab_ids(si));
   result_feature(op, r);
-  if (m->used == m->nslots) {
-    LM_FUZZ_EXPECT(op, r == LM_ERR_NOMEM, "full slab: alloc returned %d", r);
+  LM_FUZZ_EXPECT(op, r == want, "slab with %u of %u used: alloc returned %d, want %d", m->used,
+                 m->nslots, r, want);
+  if (r < 0) {
     LM_FUZZ_EXPECT(op, slab_unchanged(si, &before), "full slab: alloc changed its record");
     return;
   }
-  LM_FUZZ_EXPECT(op, r >= 0, "slab with %u of %u used: alloc returned %d", m->used, m->nslots, r);
-  uint32_t off = (uint32_t)r;
-  LM_FUZZ_EXPECT(op, off % m->size == 0 && off / m->size < m->nslots,
-                 "slab alloc returned offset %u: not a slot of %u x %u", off, m->nslots, m->size);
-  LM_FUZZ_EXPECT(op, !m->alloc[off / m->size], "slab alloc returned slot %u, already allocated",
-                 off / m->size);
-  uint32_t want = slab_lowest_free(m);
-  LM_FUZZ_EXPECT(op, off / m->size == want, "slab alloc returned slot %u, want %u (the lowest free)",
-                 off / m->size, want);
-  m->alloc[off / m->size] = 1;
-  m->used++;
+  lm_sm_set(m, (uint32_t)r / m->size, true);
   *got = r;
 }
 
 static void do_slab_free(const struct lm_op *op, unsigned si, uint32_t off) {
-  struct slab_model *m = &sm[si];
-  int32_t want = off >= m->nslots * m->size ? LM_ERR_RANGE
-               : off % m->size              ? LM_ERR_INTERIOR
-               : !m->alloc[off / m->size]   ? LM_ERR_NOT_ALLOCATED
-                                            : 0;
+  struct lm_slab_model *m = &sm[si];
+  int32_t want = lm_sm_free_expect(m, off);
   struct lm_slab_core before = LM_SLAB(slab_ids(si));
   int32_t r = lm_slab_free(slab_ids(si), off);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "slab free of offset %u returned %d, want %d", off, r, want);
   LM_FUZZ_EXPECT(op, r == 0 || slab_unchanged(si, &before),
                  "slab free of offset %u failed (%d) but changed the record", off, r);
-  if (r == 0) {
-    m->alloc[off / m->size] = 0;
-    m->used--;
-  }
+  if (r == 0) lm_sm_set(m, off / m->size, false);
 }
 
 /* lm_slab_free_slot: the same by slot index (the heap's path). */
 static void do_slab_free_slot(const struct lm_op *op, unsigned si, uint32_t slot) {
-  struct slab_model *m = &sm[si];
-  int32_t want = slot >= m->nslots ? LM_ERR_RANGE : !m->alloc[slot] ? LM_ERR_NOT_ALLOCATED : 0;
+  struct lm_slab_model *m = &sm[si];
+  int32_t want = lm_sm_free_slot_expect(m, slot);
   struct lm_slab_core before = LM_SLAB(slab_ids(si));
   int32_t r = lm_slab_free_slot(slab_ids(si), slot);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "slab free of slot %u returned %d, want %d", slot, r, want);
   LM_FUZZ_EXPECT(op, r == 0 || slab_unchanged(si, &before),
                  "slab free of slot %u failed (%d) but changed the record", slot, r);
-  if (r == 0) {
-    m->alloc[slot] = 0;
-    m->used--;
-  }
-}
-
-/* Expected result of freeing or taking `page` when it is not an error. */
-static int32_t buddy_head_error(const struct tiling *t, uint32_t page, bool want_alloc) {
-  if (page >= PAGES) return LM_ERR_RANGE;
-  if (!t->head[page]) return LM_ERR_INTERIOR;
-  if (t->alloc[page] != want_alloc) return want_alloc ? LM_ERR_NOT_ALLOCATED : LM_ERR_NOT_FREE;
-  return t->order[page];
-}
-
-static void mark(unsigned ci, uint32_t h, uint32_t k, bool used) {
-  struct chunk_model *m = &cm[ci];
-  tiling_stale[ci] = true;
-  m->head_order[h] = used ? (int8_t)k : -1;
-  memset(&m->used[h], used, (size_t)1 << k);
+  if (r == 0) lm_sm_set(m, slot, false);
 }
 
 static void do_buddy_alloc(const struct lm_op *op, unsigned ci, uint32_t order, int32_t *got) {
-  const struct tiling *t = tiling_of(ci);
-  /* buddy.h: the smallest order that has a free block (best fit), and the
-   * result keeps the lowest pages of the block it is split from. */
-  int best = -1;
-  for (uint32_t p = 0; p < PAGES; p++)
-    if (t->head[p] && !t->alloc[p] && t->order[p] >= order && (best < 0 || t->order[p] < best))
-      best = t->order[p];
+  char why[256];
+  /* buddy.h: the head of a free block of the smallest order that fits */
   int32_t r = lm_buddy_alloc(chunk_ids(ci), order);
   result_feature(op, r);
-  if (best < 0) {
-    LM_FUZZ_EXPECT(op, r == LM_ERR_NOMEM, "no free block of order >= %u, alloc returned %d",
-                   order, r);
-    return;
-  }
-  uint32_t n = 1u << order;
-  LM_FUZZ_EXPECT(op, r >= 0 && (uint32_t)r % n == 0 && (uint32_t)r + n <= PAGES,
-                 "buddy alloc of order %u returned %d: not an aligned block in the chunk", order, r);
-  LM_FUZZ_EXPECT(op, t->head[r] && !t->alloc[r] && t->order[r] == best,
-                 "buddy alloc of order %u returned page %d, not the head of a free block of "
-                 "order %d (the smallest that fits)", order, r, best);
-  LM_FUZZ_EXPECT(op, range_unused(t, (uint32_t)r, n),
-                 "buddy alloc returned pages [%d, %u) that are in use", r, (uint32_t)r + n);
-  mark(ci, (uint32_t)r, order, true);
+  LM_FUZZ_EXPECT(op, lm_bm_alloc_ok(&cm[ci], order, r, why, sizeof why), "%s", why);
+  if (r < 0) return;
+  lm_bm_mark(&cm[ci], (uint32_t)r, order, true);
   *got = r;
 }
 
 static int32_t do_buddy_free(const struct lm_op *op, unsigned ci, uint32_t page, bool take) {
-  const struct tiling *t = tiling_of(ci);
-  int32_t want = buddy_head_error(t, page, !take);
+  int32_t want = take ? lm_bm_take_expect(&cm[ci], page) : lm_bm_free_expect(&cm[ci], page);
   int32_t r = take ? lm_buddy_take(chunk_ids(ci), page) : lm_buddy_free(chunk_ids(ci), page);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "buddy %s of page %u returned %d, want %d",
                  take ? "take" : "free", page, r, want);
-  if (r >= 0) mark(ci, page, (uint32_t)r, take);
+  if (r >= 0) lm_bm_mark(&cm[ci], page, (uint32_t)r, take);
   return r;
 }
 
@@ -349,16 +198,14 @@ static int32_t do_buddy_free(const struct lm_op *op, unsigned ci, uint32_t page,
  * goes back free; the model's canonical tiling then has exactly buddy.h's
  * tail blocks (free, order j at page + 2^j), which compare_chunk checks. */
 static int32_t do_buddy_shrink(const struct lm_op *op, unsigned ci, uint32_t page, uint32_t order) {
-  const struct tiling *t = tiling_of(ci);
-  int32_t want = buddy_head_error(t, page, true);
-  if (want >= 0 && order > (uint32_t)want) want = LM_ERR_RANGE;
+  int32_t want = lm_bm_shrink_expect(&cm[ci], page, order);
   int32_t r = lm_buddy_shrink(chunk_ids(ci), page, order);
   result_feature(op, r);
   LM_FUZZ_EXPECT(op, r == want, "buddy shrink of page %u to order %u returned %d, want %d",
                  page, order, r, want);
   if (r >= 0) {
-    mark(ci, page, (uint32_t)r, false);
-    mark(ci, page, order, true);
+    lm_bm_mark(&cm[ci], page, (uint32_t)r, false);
+    lm_bm_mark(&cm[ci], page, order, true);
   }
   return r;
 }
@@ -404,9 +251,7 @@ static void reset(void) {
   memset(table, 0, sizeof table);
   for (unsigned ci = 0; ci < NCHUNKS; ci++) {
     lm_buddy_init(chunk_ids(ci));
-    memset(cm[ci].head_order, -1, sizeof cm[ci].head_order);
-    memset(cm[ci].used, 0, sizeof cm[ci].used);
-    tiling_stale[ci] = true;
+    lm_bm_init(&cm[ci]);
   }
   /* Slabs start as real size classes: one tiny, some middle, the largest. */
   static const uint32_t cls[NSLABS] = {0, 3, 9, 17, 26, LM_NUM_CLASSES - 1};

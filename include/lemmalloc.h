@@ -84,7 +84,11 @@ LM_API int lm_malloc_trim(size_t pad);
 LM_API void lm_malloc_stats(void);
 LM_API int lm_mallopt(int param, int value);
 
-#define LM_STATS_CLASSES 40
+/* Room for the per-class counters of struct lm_stats: a fixed maximum, so
+ * the public ABI does not change with lemmalloc's size-class table. lm_stats
+ * fills the first `nclasses` entries (smallest class first) and zeroes the
+ * rest; read `nclasses`, not this bound, to know how many are in use. */
+#define LM_STATS_CLASSES 64
 
 /* A snapshot of the allocator's counters (bytes unless stated). Each
  * figure is exact for the moment its part was read; parts are read one
@@ -119,6 +123,7 @@ struct lm_stats {
   size_t peak_resident;   /*   so a spike shorter than that can be missed */
   uint64_t nthreads;      /* threads seen: every thread that called malloc */
   unsigned narenas_used;  /* arenas holding at least one chunk */
+  unsigned nclasses;      /* entries of classes[] in use (<= LM_STATS_CLASSES) */
   struct {
     size_t size;          /* block size of the class */
     uint64_t nmalloc;     /* slots handed out by slabs (to caches or callers) */
@@ -126,7 +131,7 @@ struct lm_stats {
     uint64_t nslabs;      /* slabs alive */
     uint64_t slots;       /* slots in those slabs */
     uint64_t slots_used;  /* of which allocated in the core: occupancy */
-  } classes[LM_STATS_CLASSES];
+  } classes[LM_STATS_CLASSES]; /* [0, nclasses) in use, the rest zero */
 };
 
 /* Fill *out; returns 0. */

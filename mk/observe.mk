@@ -29,9 +29,9 @@ $(OBS_DIR)/vg_bugs: tests/observe/vg_bugs.c include/lemmalloc.h
 	@mkdir -p $(@D)
 	$(CC) $(CSTD) -Wall -Wextra -Wno-use-after-free -g -O0 -Iinclude -o $@ $< -ldl
 
-$(OBS_DIR)/api_test: tests/api/api.c tests/lib/test.h
+$(OBS_DIR)/api_test: tests/api/api.c tests/lib/test.h $(API_MODEL_SRC) $(API_MODEL_HDR)
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ $< -ldl
+	$(CC) $(ALL_CFLAGS) -Itests/lib -o $@ tests/api/api.c $(API_MODEL_SRC) -ldl
 
 $(OBS_DIR)/stress_test: tests/threads/stress.c tests/lib/test.h
 	@mkdir -p $(@D)

@@ -20,16 +20,23 @@ TEST_HDR    := tests/lib/test.h
 PRELOADED   := tests/lib/preloaded.sh $(abspath $(TEST_LIB))
 STATIC      := tests/lib/preloaded.sh static
 
-$(TEST_BIN)/api: tests/api/api.c $(TEST_HDR)
 $(TEST_BIN)/oom: tests/api/oom.c $(TEST_HDR)
 $(TEST_BIN)/bad: tests/bad/bad.c $(TEST_HDR)
 $(TEST_BIN)/stress: tests/threads/stress.c $(TEST_HDR)
 $(TEST_BIN)/fork: tests/threads/fork.c $(TEST_HDR)
 $(TEST_BIN)/thread-exit: tests/threads/exit.c $(TEST_HDR)
 $(TEST_BIN)/remote: tests/threads/remote.c $(TEST_HDR)
-$(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote:
+$(TEST_BIN)/oom $(TEST_BIN)/bad $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote:
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -o $@ $<
+
+# api: the contract's rules come from the malloc model (tools/model/), the
+# one the oracle and the fuzz drivers use.
+API_MODEL_SRC := tools/model/malloc_model.c tools/model/blocks.c
+API_MODEL_HDR := tools/model/malloc_model.h tools/model/blocks.h src/api/ops.h
+$(TEST_BIN)/api: tests/api/api.c $(TEST_HDR) $(API_MODEL_SRC) $(API_MODEL_HDR)
+	@mkdir -p $(@D)
+	$(CC) $(TEST_CFLAGS) -o $@ tests/api/api.c $(API_MODEL_SRC)
 
 # early: linked with a library whose constructor allocates, which runs
 # before lemmalloc's own (tests/api/early_lib.c).
@@ -42,9 +49,9 @@ $(TEST_BIN)/early: tests/api/early.c $(TEST_HDR) $(TEST_BIN)/libearly.so
 
 # The same API test linked with liblemmalloc.a; -rdynamic lets it find
 # lm_stats next to malloc and so see that lemmalloc serves it.
-$(TEST_BIN)/api-static: tests/api/api.c $(TEST_HDR) $(BUILD)/liblemmalloc.a
+$(TEST_BIN)/api-static: tests/api/api.c $(TEST_HDR) $(API_MODEL_SRC) $(API_MODEL_HDR) $(BUILD)/liblemmalloc.a
 	@mkdir -p $(@D)
-	$(CC) $(TEST_CFLAGS) -rdynamic -o $@ $< $(BUILD)/liblemmalloc.a
+	$(CC) $(TEST_CFLAGS) -rdynamic -o $@ tests/api/api.c $(API_MODEL_SRC) $(BUILD)/liblemmalloc.a
 
 $(TEST_BIN)/containers: tests/cpp/containers.cpp
 	@mkdir -p $(@D)

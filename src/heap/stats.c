@@ -5,6 +5,11 @@
 #include "heap/thread.h"
 #include "heap/heapmap.h"
 
+/* The public struct has room for a fixed number of classes (ABI): the
+ * core's table must fit in it. */
+_Static_assert(LM_NUM_CLASSES <= LM_STATS_CLASSES,
+               "LM_NUM_CLASSES exceeds LM_STATS_CLASSES: raise the public bound (an ABI change)");
+
 /* Peaks, raised by lm_stats_sample (every decay tick) and by lm_stats. */
 static size_t peak_allocated, peak_mapped, peak_resident;
 
@@ -65,12 +70,13 @@ int lm_stats(struct lm_stats *st) {
     st->large_nmalloc += a->large_nmalloc;
     st->thread_slabs += a->owned_slab_bytes;
     st->nchunks += a->nchunks;
-    for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) {
+    for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
       st->classes[c].nslabs += a->class_nslabs[c];
     }
     lm_unlock(&a->lock);
   }
-  for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) st->classes[c].size = lm_class_bytes[c];
+  st->nclasses = LM_NUM_CLASSES;
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) st->classes[c].size = lm_class_bytes[c];
   lm_lock(&lm_heap.huge_lock);
   st->huge_live = lm_heap.huge_live_bytes;
   st->huge_cached = lm_heap.huge_cached_bytes;
@@ -90,7 +96,7 @@ int lm_stats(struct lm_stats *st) {
   struct lm_thcount per;
   size_t ignored;
   lm_th_totals(&per, &ignored);
-  for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     st->classes[c].nmalloc = per.nmalloc[c];
     st->classes[c].nfree = per.nfree[c];
   }
@@ -114,7 +120,7 @@ int lm_stats(struct lm_stats *st) {
   lm_heapmap_usage(&u);
   st->slabs = u.slab_bytes;
   st->narenas_used = u.narenas;
-  for (uint32_t c = 0; c < LM_NUM_CLASSES && c < LM_STATS_CLASSES; c++) {
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     st->classes[c].slots = u.slots[c];
     st->classes[c].slots_used = u.used[c];
   }

@@ -72,7 +72,7 @@ static void render_text(struct lm_sb *b, const struct lm_stats *st, const char *
             (unsigned long long)st->nfree,
             st->nmalloc ? 100.0 * (double)st->tcache_hits / (double)st->nmalloc : 0.0);
   printf_sb(b, "  %7s %10s %10s %7s %9s\n", "class", "nmalloc", "nfree", "slabs", "occupancy");
-  for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
+  for (unsigned c = 0; c < st->nclasses; c++)
     if (st->classes[c].nmalloc)
       printf_sb(b, "  %7zu %10llu %10llu %7llu %8.1f%%\n", st->classes[c].size,
                 (unsigned long long)st->classes[c].nmalloc, (unsigned long long)st->classes[c].nfree,
@@ -131,7 +131,7 @@ static void render_json(struct lm_sb *b, const struct lm_stats *st, const char *
   member(b, "huge_nmalloc", st->huge_nmalloc);
   member(b, "huge_nreuse", st->huge_nreuse);
   lm_sb_str(b, ",\"classes\":[");
-  for (unsigned c = 0; c < LM_STATS_CLASSES; c++) {
+  for (unsigned c = 0; c < st->nclasses; c++) {
     lm_sb_str(b, c ? ",{\"size\":" : "{\"size\":");
     lm_sb_u64(b, st->classes[c].size);
     member(b, "nmalloc", st->classes[c].nmalloc);

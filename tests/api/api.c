@@ -3,6 +3,12 @@
  * itself) and on lemmalloc (LD_PRELOAD, or linked with liblemmalloc.a).
  * Checks that glibc 2.36 itself fails (it predates C23's rules) run only
  * when malloc is not glibc's, and say SKIP otherwise.
+ * The contract's rules are not written here: each call goes to the malloc
+ * model (tools/model/malloc_model.c, the one the oracle and the fuzz
+ * drivers use; strict -- lemmalloc's own guarantees -- when malloc is not
+ * glibc's), and a broken rule fails the test under the model's property
+ * name ("calloc-zero (C23, calloc): ..."). What this file adds are the
+ * cases: sizes, alignments, recycling, real programs' use.
  * Built with -fno-builtin so the compiler cannot fold or drop the calls. */
 #include "../lib/test.h"
 #include <errno.h>
@@ -13,6 +19,8 @@
 #include <regex.h>
 #include <stdint.h>
 #include <sys/wait.h>
+
+#include "../../tools/model/malloc_model.h"
 
 /* The point here is to pass impossible sizes and dead pointers on purpose. */
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
@@ -41,12 +49,92 @@ static size_t first_bad(const void *p, size_t n, unsigned seed) {
     if (b[i] != pat(i, seed)) return i;
   return n;
 }
-static size_t first_nonzero(const void *p, size_t n) {
-  const uint8_t *b = p;
-  for (size_t i = 0; i < n; i++)
-    if (b[i]) return i;
-  return n;
+/* ---- the malloc model as this test's judge ---- */
+
+static bool model_violate(void *host, int prop, int basis, const char *fn, const char *when,
+                          const char *detail) {
+  (void)host;
+  lt_fail(__FILE__, __LINE__, "%s (%s, %s, case %s): %s", lm_prop_name(prop), lm_basis_name(basis),
+          fn, when, detail);
+  return false;
 }
+static struct lm_model model;
+static uint64_t seeds = 1;
+
+static void model_init(void) {
+  model = (struct lm_model){.strict = lt_strict, .page = (size_t)sysconf(_SC_PAGESIZE),
+                            .fill_max = 8 * MiB, .small_ok = 64 * MiB, .align_ok = 64 * MiB,
+                            .violate = model_violate};
+}
+
+/* Call `kind` (malloc, calloc, valloc, pvalloc, posix_memalign,
+ * aligned_alloc, memalign) through its glibc name and have the model judge
+ * the outcome. Returns the live block (filled with its pattern), or an
+ * empty one when the call failed as it should or broke a rule. */
+static struct blk call(unsigned kind, size_t nmemb, size_t size, size_t align) {
+  struct lm_req r;
+  lm_model_request(&model, kind, nmemb, size, align, &r);
+  void *p = NULL;
+  bool changed = false;
+  int err;
+  errno = 0;
+  switch (kind) {
+  case LM_OP_MALLOC: p = malloc(size); break;
+  case LM_OP_CALLOC: p = calloc(nmemb, size); break;
+  case LM_OP_VALLOC: p = valloc(size); break;
+  case LM_OP_PVALLOC: p = pvalloc(size); break;
+  case LM_OP_ALIGNED_ALLOC: p = aligned_alloc(align, size); break;
+  case LM_OP_MEMALIGN: p = memalign(align, size); break;
+  default: break;
+  }
+  err = errno;
+  if (kind == LM_OP_POSIX_MEMALIGN) {
+    void *const untouched = (void *)(uintptr_t)0x1234;
+    p = untouched;
+    err = posix_memalign(&p, align, size);
+    changed = p != untouched;
+    if (!changed) p = NULL;
+  }
+  struct lm_adopt a;
+  struct blk b = {0};
+  enum lm_act v = lm_model_result(&model, &r, p, err, errno != 0, changed, false, &a);
+  if (v == LM_ACT_ADOPT && lm_model_block(&model, &r, &a, p, malloc_usable_size(p), seeds++, &b))
+    lm_model_fill(&model, &b);
+  else if (p)
+    free(p);
+  return b;
+}
+
+/* realloc (or reallocarray) of *b, judged; *b becomes what is live after it. */
+static void call_realloc(struct blk *b, unsigned kind, size_t nmemb, size_t size) {
+  struct lm_req r;
+  lm_model_request(&model, kind, nmemb, size, 0, &r);
+  if (b->p && !lm_model_intact(&model, b, b->usable, LM_PROP_FILL, r.fn, "before realloc")) return;
+  errno = 0;
+  void *q = kind == LM_OP_REALLOCARRAY ? reallocarray((void *)b->p, nmemb, size)
+                                       : realloc((void *)b->p, size);
+  int err = errno;
+  struct lm_adopt a;
+  struct blk old = *b;
+  enum lm_act v = lm_model_realloc(&model, &r, &old, q, err, err != 0, false, &a);
+  if (v == LM_ACT_KEEP_OLD) return;
+  if (v == LM_ACT_STOP && !q) return; /* reported; the old block may still be live */
+  *b = (struct blk){0};
+  if (v == LM_ACT_ADOPT && lm_model_block(&model, &r, &a, q, malloc_usable_size(q), seeds++, b))
+    lm_model_fill(&model, b);
+  else if (q)
+    free(q);
+}
+
+/* Free a live block, its pattern checked first. */
+static void release(struct blk *b) {
+  if (!b->p) return;
+  lm_model_intact(&model, b, b->usable, LM_PROP_FILL, "free", "at free");
+  lm_model_usable(&model, b, malloc_usable_size((void *)b->p));
+  free((void *)b->p);
+  *b = (struct blk){0};
+}
+
 static size_t inuse(void) { struct mallinfo2 m = mallinfo2(); return m.uordblks + m.hblkhd; }
 static int aligned(const void *p, size_t a) { return ((uintptr_t)p & (a - 1)) == 0; }
 
@@ -74,28 +162,22 @@ static void test_malloc(void) {
   }
   TEST("usable size covers the request, all of it writable, neighbours intact") {
     for (size_t k = 0; k < NSIZES; k++) {
+      /* The model checks alignment and usable size and fills each block's
+       * whole usable size; a, c are filled before b, so their patterns
+       * intact at free mean writing b's usable size hit no neighbour. */
       size_t n = sizes[k];
-      char *a = malloc(n), *b = malloc(n), *c = malloc(n);
-      CHECKF(a && b && c, "n=%zu", n);
-      if (!a || !b || !c) { free(a); free(b); free(c); continue; }
-      size_t ua = malloc_usable_size(a), ub = malloc_usable_size(b), uc = malloc_usable_size(c);
-      CHECKF(ua >= n && ub >= n && uc >= n, "n=%zu usable %zu %zu %zu", n, ua, ub, uc);
-      size_t fund = n >= 16 ? 16 : 8; /* max_align_t, or less when it cannot fit */
-      CHECKF(aligned(a, fund) && aligned(b, fund) && aligned(c, fund), "n=%zu %p %p %p", n, a, b, c);
-      fill(a, ua, 1); fill(c, uc, 3);
-      fill(b, ub, 2); /* the whole usable size of the middle block */
-      CHECKF(first_bad(a, ua, 1) == ua && first_bad(c, uc, 3) == uc, "n=%zu: writing b's usable size hit a neighbour", n);
-      CHECKF(first_bad(b, ub, 2) == ub, "n=%zu", n);
-      free(b); free(a); free(c);
+      struct blk a = call(LM_OP_MALLOC, 0, n, 0), c = call(LM_OP_MALLOC, 0, n, 0);
+      struct blk b = call(LM_OP_MALLOC, 0, n, 0);
+      CHECKF(a.p && b.p && c.p, "n=%zu", n);
+      release(&a); release(&c); release(&b);
     }
   }
   TEST("impossible sizes: NULL and ENOMEM") {
     const size_t bad[] = { HUGE_REQ, HUGE_REQ - 4096, HUGE_REQ / 2, HUGE_REQ / 2 + 1, (size_t)PTRDIFF_MAX + 1, (size_t)1 << 50 };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-      errno = 0;
-      void *p = malloc(bad[k]);
-      CHECKF(p == NULL && errno == ENOMEM, "malloc(%#zx) = %p errno %d", bad[k], p, errno);
-      free(p);
+      struct blk b = call(LM_OP_MALLOC, 0, bad[k], 0); /* must-fail, null-errno */
+      CHECKF(b.p == 0, "malloc(%#zx) succeeded", bad[k]);
+      release(&b);
     }
   }
   TEST("random mix: no overlap, contents kept") {
@@ -125,10 +207,9 @@ static void test_calloc(void) {
     const size_t pairs[][2] = { { HUGE_REQ, HUGE_REQ }, { HUGE_REQ / 2, 3 }, { 3, HUGE_REQ / 2 },
                                 { (size_t)1 << 32, (size_t)1 << 32 }, { HUGE_REQ, 2 }, { (size_t)1 << 40, (size_t)1 << 30 } };
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
-      errno = 0;
-      void *p = calloc(pairs[k][0], pairs[k][1]);
-      CHECKF(p == NULL && errno == ENOMEM, "calloc(%#zx, %#zx) = %p errno %d", pairs[k][0], pairs[k][1], p, errno);
-      free(p);
+      struct blk b = call(LM_OP_CALLOC, pairs[k][0], pairs[k][1], 0); /* must-fail, null-errno */
+      CHECKF(b.p == 0, "calloc(%#zx, %#zx) succeeded", pairs[k][0], pairs[k][1]);
+      release(&b);
     }
   }
   TEST("calloc(0, n) and calloc(n, 0) return unique pointers") {
@@ -150,15 +231,12 @@ static void test_calloc(void) {
           if (p[i]) memset(p[i], 0xA5, malloc_usable_size(p[i]));
         }
         for (size_t i = 0; i < count; i++) free(p[i]);
+        static struct blk z[300]; /* calloc-zero: the model reads every byte up to 8 MiB */
         for (size_t i = 0; i < count; i++) {
-          p[i] = round == 1 ? calloc(n, 1) : calloc(1, n);
-          CHECKF(p[i] != NULL, "n=%zu", n);
-          if (p[i]) {
-            size_t z = first_nonzero(p[i], n);
-            CHECKF(z == n, "calloc(%zu) round %d block %zu: byte %zu is %#x", n, round, i, z, ((uint8_t *)p[i])[z < n ? z : 0]);
-          }
+          z[i] = round == 1 ? call(LM_OP_CALLOC, n, 1, 0) : call(LM_OP_CALLOC, 1, n, 0);
+          CHECKF(z[i].p != 0, "n=%zu round %d block %zu", n, round, i);
         }
-        for (size_t i = 0; i < count; i++) free(p[i]);
+        for (size_t i = 0; i < count; i++) release(&z[i]);
       }
     }
   }
@@ -168,49 +246,39 @@ static void test_realloc(void) {
   TEST("realloc keeps contents across small, large and huge, up and down") {
     const size_t steps[] = { 10, 100, 1000, 16384, 16385, 20000, 300000, 3 * MiB, 5 * MiB, 70 * MiB,
                              6 * MiB, 3 * MiB, 50000, 16000, 500, 17, 1, 64 * KiB, 1 };
-    size_t old = 0;
-    char *p = NULL;
+    struct blk b = {0}; /* realloc-contents, usable-size, alignment: the model's */
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
-      size_t n = steps[k];
-      char *q = realloc(p, n);
-      CHECKF(q != NULL, "realloc(%zu -> %zu)", old, n);
-      if (!q) break;
-      size_t keep = old < n ? old : n, bad = first_bad(q, keep, (unsigned)k);
-      CHECKF(bad == keep, "realloc %zu -> %zu lost byte %zu", old, n, bad);
-      CHECK(malloc_usable_size(q) >= n);
-      fill(q, n, (unsigned)k + 1);
-      p = q; old = n;
+      call_realloc(&b, LM_OP_REALLOC, 0, steps[k]);
+      CHECKF(b.p != 0, "realloc to %zu", steps[k]);
+      if (!b.p) break;
     }
-    free(p);
+    release(&b);
   }
   TEST("realloc failure leaves the block intact, errno ENOMEM") {
     const size_t ns[] = { 100, 20000, 1 * MiB, 9 * MiB };
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-      char *p = malloc(ns[k]);
-      CHECK(p != NULL);
-      if (!p) continue;
-      fill(p, ns[k], 9);
+      /* must-fail, null-errno, realloc-fail-keeps: the model's */
+      struct blk b = call(LM_OP_MALLOC, 0, ns[k], 0);
+      CHECK(b.p != 0);
+      if (!b.p) continue;
+      uintptr_t p = b.p;
       const size_t bad[] = { HUGE_REQ, HUGE_REQ - 100, (size_t)PTRDIFF_MAX + 1, (size_t)1 << 50 };
       for (size_t j = 0; j < sizeof bad / sizeof bad[0]; j++) {
-        errno = 0;
-        char *q = realloc(p, bad[j]);
-        CHECKF(q == NULL && errno == ENOMEM, "realloc(%zu-byte block, %#zx) = %p errno %d", ns[k], bad[j], q, errno);
-        errno = 0;
-        q = reallocarray(p, HUGE_REQ / 2, 3);
-        CHECKF(q == NULL && errno == ENOMEM, "reallocarray overflow = %p errno %d", q, errno);
+        call_realloc(&b, LM_OP_REALLOC, 0, bad[j]);
+        call_realloc(&b, LM_OP_REALLOCARRAY, HUGE_REQ / 2, 3);
+        CHECKF(b.p == p, "realloc(%zu-byte block, %#zx): the block is no longer live", ns[k], bad[j]);
       }
-      CHECKF(first_bad(p, ns[k], 9) == ns[k], "block of %zu changed by a failed realloc", ns[k]);
-      char *q = realloc(p, ns[k] * 2); /* and it is still a live block */
-      CHECK(q != NULL && first_bad(q, ns[k], 9) == ns[k]);
-      free(q ? q : p);
+      call_realloc(&b, LM_OP_REALLOC, 0, ns[k] * 2); /* and it is still a live block */
+      CHECK(b.p != 0);
+      release(&b);
     }
   }
   TEST("realloc(NULL, n) is malloc(n)") {
-    char *p = realloc(NULL, 100), *z = realloc(NULL, 0);
-    CHECK(p != NULL && malloc_usable_size(p) >= 100);
-    CHECK(z != NULL && z != p);
-    if (p) fill(p, 100, 4);
-    free(p); free(z);
+    struct blk p = {0}, z = {0};
+    call_realloc(&p, LM_OP_REALLOC, 0, 100);
+    call_realloc(&z, LM_OP_REALLOC, 0, 0);
+    CHECK(p.p != 0 && z.p != 0 && z.p != p.p);
+    release(&p); release(&z);
   }
   TEST("realloc(p, 0) frees p and returns NULL (glibc)") {
     /* 1000 x 256 KiB written and "freed" by realloc(p, 0): a leak would add 250 MiB of RSS. */
@@ -244,30 +312,24 @@ static void test_realloc(void) {
     for (size_t a = 16; a <= 64 * MiB; a *= 4)
       for (size_t i = 0; i < 4; i++)
         for (size_t j = 0; j < 4; j++) {
-          char *p = memalign(a, ns[i]);
-          CHECKF(p != NULL, "memalign(%zu, %zu)", a, ns[i]);
-          if (!p) continue;
-          fill(p, ns[i], (unsigned)a);
-          char *q = realloc(p, ns[j]);
-          size_t keep = ns[i] < ns[j] ? ns[i] : ns[j], bad = q ? first_bad(q, keep, (unsigned)a) : 0;
-          CHECKF(q && bad == keep && malloc_usable_size(q) >= ns[j], "memalign(%zu, %zu) realloc to %zu: %p, byte %zu",
-                 a, ns[i], ns[j], q, bad);
-          free(q ? q : p);
+          struct blk b = call(LM_OP_MEMALIGN, 0, ns[i], a); /* realloc-contents: the model's */
+          CHECKF(b.p != 0, "memalign(%zu, %zu)", a, ns[i]);
+          if (!b.p) continue;
+          call_realloc(&b, LM_OP_REALLOC, 0, ns[j]);
+          CHECKF(b.p != 0, "memalign(%zu, %zu) realloc to %zu failed", a, ns[i], ns[j]);
+          release(&b);
         }
   }
   TEST("reallocarray: overflow NULL+ENOMEM, else realloc") {
-    errno = 0;
-    void *p = reallocarray(NULL, HUGE_REQ / 2, 3);
-    CHECKF(p == NULL && errno == ENOMEM, "%p errno %d", p, errno);
-    errno = 0;
-    p = reallocarray(NULL, (size_t)1 << 33, (size_t)1 << 31);
-    CHECKF(p == NULL && errno == ENOMEM, "%p errno %d", p, errno);
-    char *q = reallocarray(NULL, 10, 10);
-    CHECK(q && malloc_usable_size(q) >= 100);
-    if (q) fill(q, 100, 5);
-    char *r = reallocarray(q, 1000, 10);
-    CHECK(r && malloc_usable_size(r) >= 10000 && first_bad(r, 100, 5) == 100);
-    free(r ? r : q);
+    struct blk b = {0};
+    call_realloc(&b, LM_OP_REALLOCARRAY, HUGE_REQ / 2, 3);
+    call_realloc(&b, LM_OP_REALLOCARRAY, (size_t)1 << 33, (size_t)1 << 31);
+    CHECK(b.p == 0);
+    call_realloc(&b, LM_OP_REALLOCARRAY, 10, 10);
+    CHECK(b.p != 0);
+    call_realloc(&b, LM_OP_REALLOCARRAY, 1000, 10);
+    CHECK(b.p != 0);
+    release(&b);
   }
 }
 
@@ -276,32 +338,16 @@ static void test_realloc(void) {
  * without touching the others. */
 enum afn { PM, AA, MA };
 static void aligned_round(enum afn fn, size_t a) {
-  static const char *names[] = { "posix_memalign", "aligned_alloc", "memalign" };
+  static const unsigned kinds[] = { LM_OP_POSIX_MEMALIGN, LM_OP_ALIGNED_ALLOC, LM_OP_MEMALIGN };
   size_t ns[] = { 0, 1, 100, 5000, a + 1, 3 * a / 2 };
   enum { NN = sizeof ns / sizeof ns[0] };
-  void *p[NN] = { 0 };
-  size_t u[NN] = { 0 };
+  struct blk p[NN] = { 0 }; /* alignment, usable-size, no-overlap via fill-intact: the model's */
   for (int i = 0; i < NN; i++) {
     if (ns[i] > 8 * MiB) continue;
-    if (fn == PM) {
-      int rc = posix_memalign(&p[i], a, ns[i]);
-      CHECKF(rc == 0, "posix_memalign(%zu, %zu) = %d", a, ns[i], rc);
-      if (rc) p[i] = NULL;
-    } else {
-      p[i] = fn == AA ? aligned_alloc(a, ns[i]) : memalign(a, ns[i]);
-    }
-    CHECKF(p[i] != NULL, "%s(%zu, %zu)", names[fn], a, ns[i]);
-    if (!p[i]) continue;
-    u[i] = malloc_usable_size(p[i]);
-    CHECKF(aligned(p[i], a), "%s(%zu, %zu) = %p", names[fn], a, ns[i], p[i]);
-    CHECKF(u[i] >= ns[i], "%s(%zu, %zu): usable %zu", names[fn], a, ns[i], u[i]);
-    fill(p[i], u[i], (unsigned)i);
+    p[i] = call(kinds[fn], 0, ns[i], a);
+    CHECKF(p[i].p != 0, "%s(%zu, %zu)", lm_model_fn(kinds[fn]), a, ns[i]);
   }
-  for (int i = 0; i < NN; i++) {
-    if (!p[i]) continue;
-    CHECKF(first_bad(p[i], u[i], (unsigned)i) == u[i], "%s(%zu, %zu): block overwritten", names[fn], a, ns[i]);
-    free(p[i]);
-  }
+  for (int i = 0; i < NN; i++) release(&p[i]);
 }
 
 static void test_aligned(void) {
@@ -317,23 +363,26 @@ static void test_aligned(void) {
   TEST("posix_memalign: bad alignment gives EINVAL, output untouched") {
     const size_t bad[] = { 0, 1, 3, sizeof(void *) / 2, sizeof(void *) + 1, 24, 48, 4095, 4097, HUGE_REQ, HUGE_REQ / 2 + 2 };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-      void *out = (void *)0x1234;
-      int rc = posix_memalign(&out, bad[k], 64);
-      CHECKF(rc == EINVAL && out == (void *)0x1234, "posix_memalign(%#zx) = %d, out %p", bad[k], rc, out);
+      struct blk b = call(LM_OP_POSIX_MEMALIGN, 0, 64, bad[k]); /* invalid-alignment */
+      CHECKF(b.p == 0, "posix_memalign(%#zx) succeeded", bad[k]);
+      release(&b);
     }
   }
   TEST("posix_memalign: impossible size gives ENOMEM, output untouched") {
     const size_t pairs[][2] = { { 8, HUGE_REQ }, { 4096, HUGE_REQ - 4096 }, { 64 * MiB, HUGE_REQ / 2 },
                                 { (size_t)1 << 62, 1 }, { 16, (size_t)1 << 50 } };
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
-      void *out = (void *)0x1234;
-      int rc = posix_memalign(&out, pairs[k][0], pairs[k][1]);
-      CHECKF(rc == ENOMEM && out == (void *)0x1234, "posix_memalign(%#zx, %#zx) = %d, out %p", pairs[k][0], pairs[k][1], rc, out);
+      /* must-fail, null-errno (ENOMEM returned, *memptr untouched): the model's */
+      struct blk b = call(LM_OP_POSIX_MEMALIGN, 0, pairs[k][1], pairs[k][0]);
+      CHECKF(b.p == 0, "posix_memalign(%#zx, %#zx) succeeded", pairs[k][0], pairs[k][1]);
+      release(&b);
     }
   }
   TEST("aligned_alloc and memalign: impossible size gives NULL and ENOMEM") {
     const size_t pairs[][2] = { { 8, HUGE_REQ }, { 4096, HUGE_REQ - 100 }, { 64 * MiB, HUGE_REQ / 2 },
                                 { (size_t)1 << 62, 1 }, { 16, (size_t)1 << 50 } };
+    /* The model also accepts EINVAL for alignments no allocator supports;
+     * glibc and lemmalloc both say ENOMEM, pinned here. */
     for (size_t k = 0; k < sizeof pairs / sizeof pairs[0]; k++) {
       errno = 0;
       void *p = aligned_alloc(pairs[k][0], pairs[k][1]);
@@ -347,9 +396,9 @@ static void test_aligned(void) {
     TEST("aligned_alloc: invalid alignment gives NULL (C23)") {
       const size_t bad[] = { 0, 3, 24, 48, 100, 4097, HUGE_REQ, HUGE_REQ / 2 + 2 };
       for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-        void *p = aligned_alloc(bad[k] + vzero, 64); /* see vzero */
-        CHECKF(p == NULL, "aligned_alloc(%#zx, 64) = %p", bad[k], p);
-        free(p);
+        struct blk b = call(LM_OP_ALIGNED_ALLOC, 0, 64, bad[k] + vzero); /* invalid-alignment */
+        CHECKF(b.p == 0, "aligned_alloc(%#zx, 64) succeeded", bad[k]);
+        release(&b);
       }
     }
   } else {
@@ -361,44 +410,42 @@ static void test_aligned(void) {
     free(p);
     const size_t odd[][2] = { { 3, 4 }, { 24, 32 }, { 48, 64 }, { 100, 128 }, { 5000, 8192 }, { 3 * MiB, 4 * MiB } };
     for (size_t k = 0; k < sizeof odd / sizeof odd[0]; k++) {
-      p = memalign(odd[k][0] + vzero, 100);
-      CHECKF(p != NULL && aligned(p, odd[k][1]), "memalign(%zu, 100) = %p", odd[k][0], p);
-      if (p) fill(p, 100, 6);
-      free(p);
+      struct blk b = call(LM_OP_MEMALIGN, 0, 100, odd[k][0] + vzero); /* alignment: rounded up */
+      CHECKF(b.p != 0 && aligned((void *)b.p, odd[k][1]), "memalign(%zu, 100) = %p", odd[k][0], (void *)b.p);
+      release(&b);
     }
   }
   TEST("valloc: page aligned") {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     const size_t ns[] = { 0, 1, 4095, 4096, 4097, 100000, 5 * MiB };
+    (void)page; /* alignment (a page) and usable size: the model's */
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-      char *p = valloc(ns[k]);
-      CHECKF(p && aligned(p, page) && malloc_usable_size(p) >= ns[k], "valloc(%zu) = %p", ns[k], p);
-      if (p) fill(p, malloc_usable_size(p), 7);
-      free(p);
+      struct blk b = call(LM_OP_VALLOC, 0, ns[k], 0);
+      CHECKF(b.p != 0, "valloc(%zu)", ns[k]);
+      release(&b);
     }
-    errno = 0;
-    void *p = valloc(HUGE_REQ - 100);
-    CHECKF(p == NULL && errno == ENOMEM, "valloc(SIZE_MAX-100) = %p errno %d", p, errno);
+    struct blk b = call(LM_OP_VALLOC, 0, HUGE_REQ - 100, 0); /* must-fail, null-errno */
+    CHECKF(b.p == 0, "valloc(SIZE_MAX-100) succeeded");
+    release(&b);
   }
   TEST("pvalloc: page aligned, size rounded up to whole pages") {
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     const size_t ns[] = { 1, 100, 4095, 4096, 4097, 100000, 5 * MiB + 1 };
+    (void)page; /* page alignment, usable size >= the size rounded to pages: the model's */
     for (size_t k = 0; k < sizeof ns / sizeof ns[0]; k++) {
-      char *p = pvalloc(ns[k]);
-      size_t want = (ns[k] + page - 1) / page * page, u = p ? malloc_usable_size(p) : 0;
-      CHECKF(p && aligned(p, page) && u >= want, "pvalloc(%zu) = %p usable %zu", ns[k], p, u);
-      if (p) fill(p, u, 8);
-      free(p);
+      struct blk b = call(LM_OP_PVALLOC, 0, ns[k], 0);
+      CHECKF(b.p != 0, "pvalloc(%zu)", ns[k]);
+      release(&b);
     }
-    void *z = pvalloc(0);
-    CHECK(z != NULL && aligned(z, page));
-    free(z);
+    struct blk z = call(LM_OP_PVALLOC, 0, 0, 0);
+    CHECK(z.p != 0);
+    release(&z);
     /* Rounding SIZE_MAX - 100 up to a page overflows: it must fail, not wrap. */
     const size_t bad[] = { HUGE_REQ, HUGE_REQ - 100, HUGE_REQ - page + 1, HUGE_REQ / 2 + 1 };
     for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
-      errno = 0;
-      void *p = pvalloc(bad[k]);
-      CHECKF(p == NULL && errno == ENOMEM, "pvalloc(%#zx) = %p errno %d", bad[k], p, errno);
+      struct blk b = call(LM_OP_PVALLOC, 0, bad[k], 0); /* must-fail, null-errno */
+      CHECKF(b.p == 0, "pvalloc(%#zx) succeeded", bad[k]);
+      release(&b);
     }
   }
 }
@@ -460,7 +507,7 @@ static void test_free_and_info(void) {
     errno = 77;
     free(NULL);
     CHECK(errno == 77);
-    CHECK(malloc_usable_size(NULL) == 0);
+    lm_model_usable(&model, &(struct blk){0}, malloc_usable_size(NULL)); /* usable-null */
   }
   TEST("recycled blocks never written are freed silently") {
     /* A freed slot carries allocator bookkeeping (a cache link, a key that
@@ -559,6 +606,7 @@ static void test_free_and_info(void) {
 
 int main(void) {
   lt_init("api");
+  model_init();
   test_malloc();
   test_calloc();
   test_realloc();

@@ -4,8 +4,10 @@
 # Budget: about 30 s on one core (3M ops at -O2 + 600k under ASan+UBSan).
 CHECK_PARTS += core-buddy
 
-BUDDY_TEST_SRC := tests/core/buddy_test.c src/core/buddy.c
-BUDDY_TEST_DEPS := $(BUDDY_TEST_SRC) src/core/core.h src/core/buddy.h spec/buddy.acsl
+# The reference model is tools/model/buddy_model.c, shared with fuzz/fuzz_core.c.
+BUDDY_TEST_SRC := tests/core/buddy_test.c tools/model/buddy_model.c src/core/buddy.c
+BUDDY_TEST_DEPS := $(BUDDY_TEST_SRC) tools/model/buddy_model.h src/core/core.h src/core/buddy.h \
+                   spec/buddy.acsl
 BUDDY_OPS ?= 3000000
 BUDDY_ASAN_OPS ?= 600000
 

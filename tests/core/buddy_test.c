@@ -3,11 +3,13 @@
  *   buddy_test [ops] [seed] [label]
  *
  * Unit tests pin each function and error path; the differential test runs
- * `ops` random operations per chunk against a naive reference model (per-page
- * arrays, merging by scanning) and, after every step, compares the whole
+ * `ops` random operations per chunk against a naive reference model
+ * (tools/model/buddy_model.c, shared with fuzz/fuzz_core.c: per-page arrays,
+ * the free blocks found by scanning) and, after every step, compares the whole
  * chunk with the model and runs lm_buddy_check(). Prints PASS:/FAIL: lines
  * and exits non-zero on any failure. */
 #include "core/core.h"
+#include "../../tools/model/buddy_model.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -415,50 +417,10 @@ static void t_check_detects(void)
 
 /* ---- differential test against a reference model ---------------------- */
 
-/* Model: mord[p] = order of the block headed by p, or -1 inside a block;
- * mused[p] = allocated. Everything by scanning, nothing clever. */
-static int8_t mord[N];
-static bool mused[N];
-
-static void model_init(void)
-{
-  memset(mord, -1, sizeof mord);
-  memset(mused, 0, sizeof mused);
-  mord[0] = MAXO;
-}
-
-static int model_min_free_order(uint32_t order)
-{
-  int best = -1;
-  for (uint32_t p = 0; p < N; p++)
-    if (mord[p] >= 0 && !mused[p] && (uint32_t)mord[p] >= order && (best < 0 || mord[p] < best))
-      best = mord[p];
-  return best;
-}
-
-static void model_merge(uint32_t p)
-{
-  uint32_t k = (uint32_t)mord[p];
-  while (k < MAXO) {
-    uint32_t b = p ^ (1u << k);
-    if (mord[b] != (int)k || mused[b])
-      break;
-    uint32_t lo = p < b ? p : b, hi = p < b ? b : p;
-    mord[hi] = -1;
-    mused[hi] = false;
-    mord[lo] = (int8_t)++k;
-    p = lo;
-  }
-}
-
-static uint32_t model_free_pages(void)
-{
-  uint32_t n = 0;
-  for (uint32_t p = 0; p < N; p++)
-    if (mord[p] >= 0 && !mused[p])
-      n += 1u << mord[p];
-  return n;
-}
+/* The model (tools/model/buddy_model.h, shared with fuzz/fuzz_core.c): a
+ * page map of allocated blocks; the free blocks are what maximal merging
+ * leaves, found by scanning, nothing clever. */
+static struct lm_buddy_model model;
 
 static uint64_t rng_state;
 static uint64_t rnd(void)
@@ -472,30 +434,21 @@ static uint64_t rnd(void)
 /* Compare the whole chunk with the model; report the first difference. */
 static bool same_as_model(uint32_t c, uint64_t step)
 {
-  int32_t head = 0;
-  for (uint32_t p = 0; p < N; p++) {
-    if (mord[p] >= 0)
-      head = (int32_t)p;
-    bool ok = lm_buddy_is_head(c, p) == (mord[p] >= 0) &&
-              lm_buddy_order(c, p) == (mord[p] >= 0 ? (uint32_t)mord[p] : 0) &&
-              lm_buddy_is_allocated(c, p) == (mord[p] >= 0 && mused[p]) &&
-              lm_buddy_block_of(c, p) == head;
-    if (!ok) {
-      fprintf(stderr, "differential: step %llu: page %u differs from model\n",
-              (unsigned long long)step, p);
-      return false;
-    }
-  }
-  return lm_buddy_free_pages(c) == model_free_pages();
+  char why[256];
+  if (lm_bm_compare(&model, c, true, why, sizeof why))
+    return true;
+  fprintf(stderr, "differential: step %llu: %s\n", (unsigned long long)step, why);
+  return false;
 }
 
 static void differential(uint32_t c, uint64_t ops, uint64_t seed)
 {
   static uint32_t live[N];
   uint32_t nlive = 0;
+  char why[256];
   rng_state = seed * 0x9E3779B97F4A7C15ull + 1;
   lm_buddy_init(c);
-  model_init();
+  lm_bm_init(&model);
   for (uint64_t i = 0; i < ops; i++) {
     uint64_t r = rnd();
     uint32_t op = r % 16;
@@ -505,46 +458,37 @@ static void differential(uint32_t c, uint64_t ops, uint64_t seed)
     if (op < (filling ? 8u : 4u)) {
       uint32_t order = (r >> 8) % 64 == 0 ? (uint32_t)((r >> 16) % (MAXO + 3))
                                            : (uint32_t)__builtin_ctzll(rnd() | (1ull << MAXO));
-      int best = model_min_free_order(order);
       int32_t p = lm_buddy_alloc(c, order);
-      if (best < 0 || order > MAXO) {
-        EXPECT(p == LM_ERR_NOMEM);
-      } else {
-        /* Must be the head of a free model block of the smallest order. */
-        EXPECT(p >= 0 && (uint32_t)p < N && mord[p] == best && !mused[p]);
-        for (uint32_t k = (uint32_t)best; k > order; k--)
-          mord[p + (1u << (k - 1))] = (int8_t)(k - 1);
-        mord[p] = (int8_t)order;
-        mused[p] = true;
+      /* The head of a free model block of the smallest order, or NOMEM. */
+      if (!lm_bm_alloc_ok(&model, order, p, why, sizeof why)) {
+        fprintf(stderr, "differential: step %llu: %s\n", (unsigned long long)i, why);
+        EXPECT(false);
+      }
+      if (p >= 0) {
+        lm_bm_mark(&model, (uint32_t)p, order, true);
         live[nlive++] = (uint32_t)p;
       }
     } else if (op < 12 && nlive > 0) {
       uint32_t j = (uint32_t)(r >> 8) % nlive, p = live[j];
       live[j] = live[--nlive];
-      int32_t want = mord[p];
+      int32_t want = lm_bm_free_expect(&model, p);
       bool take_back = (r >> 40) % 8 == 0;
-      EXPECT(lm_buddy_free(c, p) == want);
-      mused[p] = false;
-      model_merge(p);
+      EXPECT(want >= 0 && lm_buddy_free(c, p) == want);
+      lm_bm_mark(&model, p, (uint32_t)want, false);
       if (take_back) {
         /* purge cycle on the block that now holds p */
-        int32_t h = lm_buddy_block_of(c, p);
-        EXPECT(h >= 0 && lm_buddy_take(c, (uint32_t)h) == mord[h]);
-        mused[h] = true;
+        int32_t h = lm_bm_block_of(&model, p), k = lm_bm_take_expect(&model, (uint32_t)h);
+        EXPECT(k >= 0 && lm_buddy_block_of(c, p) == h && lm_buddy_take(c, (uint32_t)h) == k);
+        lm_bm_mark(&model, (uint32_t)h, (uint32_t)k, true);
         EXPECT(lm_buddy_check(c));
-        EXPECT(lm_buddy_free(c, (uint32_t)h) == mord[h]);
-        mused[h] = false;
-        model_merge((uint32_t)h);
+        EXPECT(lm_buddy_free(c, (uint32_t)h) == k);
+        lm_bm_mark(&model, (uint32_t)h, (uint32_t)k, false);
       }
     } else if (op < 14) {
       /* Any page: free or take it and compare the verdict with the model. */
       uint32_t p = (r >> 8) % 64 == 0 ? N + (uint32_t)(r >> 20) % 8 : (uint32_t)(r >> 8) % N;
       bool take = op == 13;
-      int32_t want;
-      if (p >= N) want = LM_ERR_RANGE;
-      else if (mord[p] < 0) want = LM_ERR_INTERIOR;
-      else if (take ? mused[p] : !mused[p]) want = take ? LM_ERR_NOT_FREE : LM_ERR_NOT_ALLOCATED;
-      else want = mord[p];
+      int32_t want = take ? lm_bm_take_expect(&model, p) : lm_bm_free_expect(&model, p);
       if (want < 0)
         snapshot(c, &snap);
       int32_t got = take ? lm_buddy_take(c, p) : lm_buddy_free(c, p);
@@ -552,13 +496,12 @@ static void differential(uint32_t c, uint64_t ops, uint64_t seed)
       if (want < 0) {
         EXPECT(unchanged(c));
       } else if (take) {
-        mused[p] = true;
+        lm_bm_mark(&model, p, (uint32_t)want, true);
         live[nlive++] = p;
       } else {
         for (uint32_t j = 0; j < nlive; j++)
           if (live[j] == p) { live[j] = live[--nlive]; break; }
-        mused[p] = false;
-        model_merge(p);
+        lm_bm_mark(&model, p, (uint32_t)want, false);
       }
     } else if (op == 14) {
       /* Shrink: mostly a live block to an order it can take, sometimes any
@@ -567,36 +510,30 @@ static void differential(uint32_t c, uint64_t ops, uint64_t seed)
       bool any = nlive == 0 || (r >> 8) % 8 == 0;
       uint32_t p = any ? ((r >> 12) % 64 == 0 ? N + (uint32_t)(r >> 20) % 8 : (uint32_t)(r >> 20) % N)
                        : live[(uint32_t)(r >> 12) % nlive];
-      uint32_t order = any || (r >> 44) % 16 == 0 ? (uint32_t)(r >> 48) % (MAXO + 3)
-                                                   : (uint32_t)(r >> 48) % ((uint32_t)mord[p] + 1);
-      int32_t want;
-      if (p >= N) want = LM_ERR_RANGE;
-      else if (mord[p] < 0) want = LM_ERR_INTERIOR;
-      else if (!mused[p]) want = LM_ERR_NOT_ALLOCATED;
-      else if (order > (uint32_t)mord[p]) want = LM_ERR_RANGE;
-      else want = mord[p];
+      int32_t cur = lm_bm_free_expect(&model, p); /* its order when p is a live head */
+      uint32_t order = any || (r >> 44) % 16 == 0 || cur < 0 ? (uint32_t)(r >> 48) % (MAXO + 3)
+                                                              : (uint32_t)(r >> 48) % ((uint32_t)cur + 1);
+      int32_t want = lm_bm_shrink_expect(&model, p, order);
       if (want < 0)
         snapshot(c, &snap);
       EXPECT(lm_buddy_shrink(c, p, order) == want);
       if (want < 0) {
         EXPECT(unchanged(c));
       } else {
-        for (uint32_t k = (uint32_t)want; k > order; k--)
-          mord[p + (1u << (k - 1))] = (int8_t)(k - 1);
-        mord[p] = (int8_t)order;
+        lm_bm_mark(&model, p, (uint32_t)want, false);
+        lm_bm_mark(&model, p, order, true);
         if (order < (uint32_t)want && (r >> 63) != 0) {
           uint32_t t = p + (1u << order);
           EXPECT(lm_buddy_check(c));
+          EXPECT(lm_bm_take_expect(&model, t) == (int32_t)order);
           EXPECT(lm_buddy_take(c, t) == (int32_t)order);
-          mused[t] = true;
+          lm_bm_mark(&model, t, order, true);
           live[nlive++] = t;
         }
       }
     } else {
       uint32_t p = (uint32_t)(r >> 8) % N;
-      int32_t h = (int32_t)p;
-      while (mord[h] < 0) h--;
-      EXPECT(lm_buddy_block_of(c, p) == h);
+      EXPECT(lm_buddy_block_of(c, p) == lm_bm_block_of(&model, p));
     }
     EXPECT(lm_buddy_check(c));
     /* The full comparison is O(pages): do it on a sample of steps and

@@ -6,8 +6,9 @@
 CHECK_PARTS += core-slab
 
 SLAB_TEST_DIR := $(BUILD)/tests/core
-SLAB_CORE_SRC := src/core/slab.c src/core/sizeclass.c
-SLAB_CORE_HDR := $(wildcard src/core/*.h spec/*.acsl)
+# The reference model is tools/model/slab_model.c, shared with fuzz/fuzz_core.c.
+SLAB_CORE_SRC := src/core/slab.c src/core/sizeclass.c tools/model/slab_model.c
+SLAB_CORE_HDR := $(wildcard src/core/*.h spec/*.acsl) tools/model/slab_model.h
 SLAB_SAN_FLAGS := -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 SLAB_TEST_OPS ?= 3000000
 SLAB_TEST_SEED ?= $(shell date +%s)

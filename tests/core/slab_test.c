@@ -1,6 +1,7 @@
 /* Unit tests of the slabs, then a randomized differential test against a
- * plain reference model (a bool per slot, plus the policy: the lowest free
- * slot comes back first), with lm_slab_check() after every step.
+ * plain reference model (tools/model/slab_model.c, shared with
+ * fuzz/fuzz_core.c: a byte per slot, plus the policy: the lowest free slot
+ * comes back first), with lm_slab_check() after every step.
  *
  * usage: [LM_TEST_TAG=label] slab_test [OPS [SEED]]   (default 3000000 ops, seed 1)
  * Prints PASS:/FAIL: lines; exits non-zero on any failure. */
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "core/core.h"
+#include "../../tools/model/slab_model.h"
 
 static int failures;
 static char why[256];
@@ -297,50 +299,36 @@ static uint64_t rnd(void)
 }
 static uint32_t below(uint32_t n) { return (uint32_t)((rnd() >> 32) % n); }
 
+/* The reference model is tools/model/slab_model.h (a byte per slot, the
+ * lowest free slot first), shared with fuzz/fuzz_core.c. */
 #define NMODEL 24
 struct model {
   lm_slab_t s;
-  uint32_t size, n;
-  bool alloc[LM_SLAB_MAX_SLOTS];
-  uint32_t used;
+  struct lm_slab_model m;
   uint32_t target; /* fill level the op mix drifts to */
 };
 static struct model models[NMODEL];
 
-static void model_init(struct model *m)
+static void model_init(struct model *x)
 {
   static const uint32_t small[] = {1, 2, 3, 7, 16, 33};
-  uint32_t r = below(10);
-  m->size = LM_QUANTUM * (1 + below(64));
+  uint32_t r = below(10), size = LM_QUANTUM * (1 + below(64)), n;
   if (r < 4)
-    m->n = small[below(6)];
+    n = small[below(6)];
   else if (r < 8)
-    m->n = 1 + below(128);
+    n = 1 + below(128);
   else
-    m->n = 1 + below(LM_SLAB_MAX_SLOTS);
-  while (m->n * m->size > LM_SLAB_MAX_SPAN)
-    m->size -= LM_QUANTUM;
-  memset(m->alloc, 0, sizeof m->alloc);
-  m->used = 0;
-  m->target = below(m->n + 1);
-  lm_slab_init(m->s, m->size, m->n);
-}
-
-static bool model_matches(const struct model *m)
-{
-  if (lm_slab_used(m->s) != m->used || lm_slab_nslots(m->s) != m->n ||
-      lm_slab_slot_size(m->s) != m->size || lm_slab_is_empty(m->s) != (m->used == 0) ||
-      lm_slab_is_full(m->s) != (m->used == m->n))
-    return false;
-  for (uint32_t i = 0; i < m->n; i++)
-    if (lm_slab_is_allocated(m->s, i * m->size) != m->alloc[i] ||
-        lm_slab_slot_allocated(m->s, i) != m->alloc[i])
-      return false;
-  return !lm_slab_slot_allocated(m->s, m->n) && !lm_slab_slot_allocated(m->s, 0xffffffffu);
+    n = 1 + below(LM_SLAB_MAX_SLOTS);
+  while (n * size > LM_SLAB_MAX_SPAN)
+    size -= LM_QUANTUM;
+  lm_sm_init(&x->m, size, n);
+  x->target = below(n + 1);
+  lm_slab_init(x->s, size, n);
 }
 
 static bool differential(uint64_t ops, uint64_t seed)
 {
+  char diff[200];
   rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
   for (int i = 0; i < NMODEL; i++) {
     /* Spread over the index space, including both ends. */
@@ -353,68 +341,55 @@ static bool differential(uint64_t ops, uint64_t seed)
   }
   uint64_t errs = 0, allocs = 0, frees = 0;
   for (uint64_t k = 0; k < ops; k++) {
-    struct model *m = &models[below(NMODEL)];
+    struct model *x = &models[below(NMODEL)];
+    struct lm_slab_model *m = &x->m;
     uint32_t r = below(100);
     if (r == 0 && below(20) == 0) {
-      model_init(m);
-    } else if (r < 50 + (m->used < m->target ? 20 : -20)) {
-      int32_t off = lm_slab_alloc(m->s);
-      if (m->used == m->n) {
-        EXPECT(off == LM_ERR_NOMEM, "op %llu: alloc on full slab %u gave %d",
-               (unsigned long long)k, m->s, off);
-      } else {
-        uint32_t want = 0; /* the lowest free slot */
-        while (m->alloc[want])
-          want++;
-        EXPECT(off == (int32_t)(want * m->size), "op %llu: slab %u alloc gave %d, want %u",
-               (unsigned long long)k, m->s, off, want * m->size);
-        m->alloc[want] = true;
-        m->used++;
+      model_init(x);
+    } else if (r < 50 + (m->used < x->target ? 20 : -20)) {
+      int32_t want = lm_sm_alloc_expect(m); /* the lowest free slot, or NOMEM */
+      int32_t off = lm_slab_alloc(x->s);
+      EXPECT(off == want, "op %llu: slab %#llx (%u of %u used) alloc gave %d, want %d",
+             (unsigned long long)k, (unsigned long long)x->s, m->used, m->nslots, off, want);
+      if (off >= 0) {
+        lm_sm_set(m, (uint32_t)off / m->size, true);
         allocs++;
       }
     } else if (r < 92) {
       /* Free: mostly an allocated slot, sometimes anything at all. */
-      uint32_t off, slot = below(m->n);
-      int32_t want;
+      uint32_t off, slot = below(m->nslots);
       switch (below(8)) {
       case 0: off = (uint32_t)rnd(); break;
-      case 1: off = m->n * m->size + below(3 * m->size); break;
+      case 1: off = m->nslots * m->size + below(3 * m->size); break;
       case 2: off = slot * m->size + 1 + below(m->size - 1); break;
       default: off = slot * m->size; break;
       }
-      if (off / m->size >= m->n)
-        want = LM_ERR_RANGE;
-      else if (off % m->size)
-        want = LM_ERR_INTERIOR;
-      else if (!m->alloc[off / m->size])
-        want = LM_ERR_NOT_ALLOCATED;
-      else
-        want = 0;
-      struct snapshot before;
-      if (want)
-        snap(m->s, &before);
       /* Half the time by slot index: same result, except that an interior
        * offset names the slot it falls in. */
       bool by_slot = below(2) == 0;
-      if (by_slot && want == LM_ERR_INTERIOR)
-        want = m->alloc[off / m->size] ? 0 : LM_ERR_NOT_ALLOCATED;
-      int32_t got = by_slot ? lm_slab_free_slot(m->s, off / m->size) : lm_slab_free(m->s, off);
-      EXPECT(got == want, "op %llu: slab %u %s(%u) gave %d, want %d", (unsigned long long)k,
-             m->s, by_slot ? "free_slot" : "free", by_slot ? off / m->size : off, got, want);
+      int32_t want = by_slot ? lm_sm_free_slot_expect(m, off / m->size) : lm_sm_free_expect(m, off);
+      struct snapshot before;
+      if (want)
+        snap(x->s, &before);
+      int32_t got = by_slot ? lm_slab_free_slot(x->s, off / m->size) : lm_slab_free(x->s, off);
+      EXPECT(got == want, "op %llu: slab %#llx %s(%u) gave %d, want %d", (unsigned long long)k,
+             (unsigned long long)x->s, by_slot ? "free_slot" : "free", by_slot ? off / m->size : off,
+             got, want);
       if (want) {
-        EXPECT(same(m->s, &before), "op %llu: rejected free changed slab %u",
-               (unsigned long long)k, m->s);
+        EXPECT(same(x->s, &before), "op %llu: rejected free changed slab %#llx",
+               (unsigned long long)k, (unsigned long long)x->s);
         errs++;
       } else {
-        m->alloc[off / m->size] = false;
-        m->used--;
+        lm_sm_set(m, off / m->size, false);
         frees++;
       }
     } else if (r < 96) {
-      m->target = below(m->n + 1);
+      x->target = below(m->nslots + 1);
     }
-    EXPECT(lm_slab_check(m->s), "op %llu: slab %u fails lm_slab_check", (unsigned long long)k, m->s);
-    EXPECT(model_matches(m), "op %llu: slab %u differs from the model", (unsigned long long)k, m->s);
+    EXPECT(lm_slab_check(x->s), "op %llu: slab %#llx fails lm_slab_check", (unsigned long long)k,
+           (unsigned long long)x->s);
+    EXPECT(lm_sm_compare(m, x->s, true, 0, diff, sizeof diff), "op %llu: %s",
+           (unsigned long long)k, diff);
   }
   printf("slab differential: %llu ops (%llu allocs, %llu frees, %llu rejected frees), seed %llu\n",
          (unsigned long long)ops, (unsigned long long)allocs, (unsigned long long)frees,

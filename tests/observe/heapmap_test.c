@@ -38,7 +38,7 @@ static long delta(const struct lm_heapmap *a, const struct lm_heapmap *b, int s)
 static bool class_unused(size_t n) {
   struct lm_stats st;
   lm_stats(&st);
-  for (unsigned c = 0; c < LM_STATS_CLASSES; c++)
+  for (unsigned c = 0; c < st.nclasses; c++)
     if (st.classes[c].size == n) return st.classes[c].nmalloc == 0;
   return false;
 }

@@ -17,7 +17,7 @@ static const struct lm_stats *now(void) {
 }
 
 static int class_of(size_t size) {
-  for (int c = 0; c < LM_STATS_CLASSES; c++)
+  for (int c = 0; c < (int)st.nclasses; c++)
     if (st.classes[c].size == size) return c;
   return -1;
 }
@@ -55,7 +55,7 @@ int main(void) {
     CHECKF(now()->classes[c].slots_used == used0 + 6, "used %llu after 6 frees",
            (unsigned long long)st.classes[c].slots_used);
     size_t slot_bytes = 0;
-    for (int k = 0; k < LM_STATS_CLASSES; k++) slot_bytes += st.classes[k].slots * st.classes[k].size;
+    for (int k = 0; k < (int)st.nclasses; k++) slot_bytes += st.classes[k].slots * st.classes[k].size;
     CHECKF(st.slabs >= slot_bytes && st.slabs <= st.chunks_mapped, "slabs %zu, their slots %zu, chunks %zu", st.slabs,
            slot_bytes, st.chunks_mapped);
     for (int i = 1; i < 12; i += 2) free(p[i]);

@@ -24,9 +24,9 @@ $(BUILD)/oracle/traced: tests/oracle/traced.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -pthread $< -o $@
 
-$(BUILD)/oracle/model_test: tests/oracle/model_test.c tools/oracle/model.c tools/oracle/model.h
+$(BUILD)/oracle/model_test: tests/oracle/model_test.c tools/model/blocks.c tools/model/blocks.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) tests/oracle/model_test.c tools/oracle/model.c -o $@
+	$(CC) $(ALL_CFLAGS) tests/oracle/model_test.c tools/model/blocks.c -o $@
 
 .PHONY: oracle-tests
 oracle-tests: $(ORACLE_BROKEN_SOS) $(BUILD)/oracle/traced $(BUILD)/oracle/model_test \

@@ -1,8 +1,8 @@
-/* Unit test of the oracle's model (tools/oracle/model.c): fill patterns are
+/* Unit test of the malloc model's block state (tools/model/blocks.c): fill patterns are
  * found intact where written and broken where any sampled byte changed, the
  * sampled segments of a huge block touch every page, and the interval set
  * tells adjacent blocks from overlapping ones. Prints PASS:/FAIL: lines. */
-#include "../../tools/oracle/model.h"
+#include "../../tools/model/blocks.h"
 
 #include <stdio.h>
 #include <stdlib.h>

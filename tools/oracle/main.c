@@ -164,8 +164,8 @@ static size_t edge_prelude(struct lm_op *out) {
 
 static void on_fatal(int sig) {
   if (!__atomic_exchange_n(&REP->claimed, 1, __ATOMIC_ACQ_REL)) {
-    REP->v.prop = P_CRASH;
-    REP->v.basis = B_C23;
+    REP->v.prop = LM_PROP_CRASH;
+    REP->v.basis = LM_B_C23;
     REP->v.op_index = REP->progress[oracle_thread_id()];
     strcpy(REP->v.fn, "*");
     strcpy(REP->v.when, sig == SIGALRM ? "hang" : "signal");
@@ -216,8 +216,8 @@ static double isolated(const struct opts *o, enum mode m, const struct lm_op *op
   double dt = now() - t0;
   bool clean = WIFEXITED(st) && WEXITSTATUS(st) <= 1;
   if (!clean && REP->v.prop < 0) { /* died without a word: SIGKILL, OOM */
-    REP->v.prop = P_CRASH;
-    REP->v.basis = B_C23;
+    REP->v.prop = LM_PROP_CRASH;
+    REP->v.basis = LM_B_C23;
     REP->v.op_index = REP->progress[0];
     strcpy(REP->v.fn, "*");
     strcpy(REP->v.when, "signal");
@@ -278,8 +278,8 @@ static size_t ddmin(const struct opts *o, struct lm_op *ops, size_t n, bool thre
 /* ---- the report --------------------------------------------------------- */
 
 static const char *category(int basis) {
-  return basis == B_C23 || basis == B_POSIX ? "breaks C23/POSIX"
-         : basis == B_GLIBC                 ? "differs from glibc"
+  return basis == LM_B_C23 || basis == LM_B_POSIX ? "breaks C23/POSIX"
+         : basis == LM_B_GLIBC                 ? "differs from glibc"
                                             : "breaks lemmalloc's guarantees";
 }
 
@@ -428,10 +428,10 @@ static struct lm_op *load_sequence(const struct opts *o, size_t *n) {
 /* What a whole invocation found: every violation (one per property with
  * --keep-going), how far the op runs got, the footprint phase. */
 struct found {
-  struct violation v[P_COUNT];
+  struct violation v[LM_PROP_COUNT];
   size_t nv;
-  char trace[P_COUNT][512];     /* minimized trace written for v[i], "" if none */
-  size_t min_ops[P_COUNT];
+  char trace[LM_PROP_COUNT][512];     /* minimized trace written for v[i], "" if none */
+  size_t min_ops[LM_PROP_COUNT];
   size_t total;                 /* ops in the sequence */
   size_t run;                   /* ops the last op run executed */
   bool stopped;                 /* the last op run ended before its end */
@@ -460,14 +460,14 @@ static int violated_basis(const struct found *f, int p) {
 
 /* checks, result word for property p */
 static size_t prop_checks(const struct found *f, int p) {
-  const struct report *r = p == P_FOOTPRINT ? (f->have_fp ? &f->fp_rep : NULL) : &f->ops_rep;
+  const struct report *r = p == LM_PROP_FOOTPRINT ? (f->have_fp ? &f->fp_rep : NULL) : &f->ops_rep;
   size_t c = 0;
   for (int t = 0; r && t < LM_OPS_MAX_THREADS; t++) c += r->checks[t][p];
-  return p == P_CRASH ? 0 : c;
+  return p == LM_PROP_CRASH ? 0 : c;
 }
 static void prop_result(const struct found *f, int p, char *res, size_t cap, const char **word) {
   size_t dev = 0;
-  int worst = B_LEMMALLOC;
+  int worst = LM_B_LEMMALLOC;
   for (size_t i = 0; have_profile && i < PR.n && i < kg_first; i++)
     if (PR.a[i].prop == p && f->ops_rep.allowed[i]) {
       dev += f->ops_rep.allowed[i];
@@ -475,7 +475,7 @@ static void prop_result(const struct found *f, int p, char *res, size_t cap, con
     }
   int vb = violated_basis(f, p);
   size_t c = 0;
-  const struct report *r = p == P_FOOTPRINT ? (f->have_fp ? &f->fp_rep : NULL) : &f->ops_rep;
+  const struct report *r = p == LM_PROP_FOOTPRINT ? (f->have_fp ? &f->fp_rep : NULL) : &f->ops_rep;
   for (int t = 0; r && t < LM_OPS_MAX_THREADS; t++) c += r->checks[t][p];
   if (vb >= 0) {
     *word = "violated";
@@ -483,13 +483,13 @@ static void prop_result(const struct found *f, int p, char *res, size_t cap, con
   } else if (dev) {
     *word = "excused";
     snprintf(res, cap, "deviates, excused [%s]", category(worst));
-  } else if (c || p == P_CRASH) {
+  } else if (c || p == LM_PROP_CRASH) {
     *word = "ok";
     snprintf(res, cap, "ok");
-  } else if (f->stopped && p != P_FOOTPRINT) {
+  } else if (f->stopped && p != LM_PROP_FOOTPRINT) {
     *word = "not reached";
     snprintf(res, cap, "not reached (stopped early)");
-  } else if (p == P_FOOTPRINT && !f->have_fp) {
+  } else if (p == LM_PROP_FOOTPRINT && !f->have_fp) {
     *word = "not run";
     snprintf(res, cap, "not run");
   } else {
@@ -500,27 +500,27 @@ static void prop_result(const struct found *f, int p, char *res, size_t cap, con
 
 static void print_text(const struct opts *o, const struct found *f) {
   printf("%-20s %12s  %s\n", "property", "checks", "result");
-  for (int p = 0; p < P_COUNT; p++) {
+  for (int p = 0; p < LM_PROP_COUNT; p++) {
     char res[96];
     const char *w;
     prop_result(f, p, res, sizeof res, &w);
-    printf("%-20s %12zu  %s\n", prop_name(p), prop_checks(f, p), res);
+    printf("%-20s %12zu  %s\n", lm_prop_name(p), prop_checks(f, p), res);
   }
   size_t sk = sum_skipped(&f->ops_rep);
   if (sk) printf("skipped: %zu ops whose function the target lacks\n", sk);
   for (size_t i = 0; have_profile && i < PR.n && i < kg_first; i++) {
     const struct allow *a = &PR.a[i];
     if (f->ops_rep.allowed[i])
-      printf("deviation %s %s %s: seen %zu times [%s, %s] -- %s\n", prop_name(a->prop), a->fn, a->when,
+      printf("deviation %s %s %s: seen %zu times [%s, %s] -- %s\n", lm_prop_name(a->prop), a->fn, a->when,
              f->ops_rep.allowed[i], category(f->ops_rep.allowed_basis[i]),
-             basis_name(f->ops_rep.allowed_basis[i]), a->why);
+             lm_basis_name(f->ops_rep.allowed_basis[i]), a->why);
     else
-      printf("deviation %s %s %s: not seen -- %s\n", prop_name(a->prop), a->fn, a->when, a->why);
+      printf("deviation %s %s %s: not seen -- %s\n", lm_prop_name(a->prop), a->fn, a->when, a->why);
   }
   for (size_t i = kg_first; o->keep_going && i < PR.n; i++)
     if (f->ops_rep.allowed[i])
       printf("violation %s: %zu more times after the first (the last run went on past them)\n",
-             prop_name(PR.a[i].prop), f->ops_rep.allowed[i]);
+             lm_prop_name(PR.a[i].prop), f->ops_rep.allowed[i]);
   if (f->have_fp)
     printf("footprint: %zu KiB resident after warm-up, %zu KiB after %u rounds\n",
            f->fp_rep.footprint_warm >> 10, f->fp_rep.footprint_end >> 10, o->rounds);
@@ -576,12 +576,12 @@ static void print_json(const struct opts *o, const struct found *f, const char *
   if (f->stopped) json_str(f->why_stopped);
   else printf("null");
   printf(",\"properties\":[");
-  for (int p = 0; p < P_COUNT; p++) {
+  for (int p = 0; p < LM_PROP_COUNT; p++) {
     char res[96];
     const char *w;
     prop_result(f, p, res, sizeof res, &w);
     printf("%s{\"name\":", p ? "," : "");
-    json_str(prop_name(p));
+    json_str(lm_prop_name(p));
     printf(",\"checks\":%zu,\"result\":", prop_checks(f, p));
     json_str(w);
     printf("}");
@@ -590,9 +590,9 @@ static void print_json(const struct opts *o, const struct found *f, const char *
   for (size_t i = 0; i < f->nv; i++) {
     const struct violation *v = &f->v[i];
     printf("%s{\"property\":", i ? "," : "");
-    json_str(prop_name(v->prop));
+    json_str(lm_prop_name(v->prop));
     printf(",\"basis\":");
-    json_str(basis_name(v->basis));
+    json_str(lm_basis_name(v->basis));
     printf(",\"category\":");
     json_str(category(v->basis));
     printf(",\"function\":");
@@ -617,7 +617,7 @@ static void print_json(const struct opts *o, const struct found *f, const char *
     const struct allow *a = &PR.a[i];
     printf("%s{\"property\":", first ? "" : ",");
     first = false;
-    json_str(prop_name(a->prop));
+    json_str(lm_prop_name(a->prop));
     printf(",\"function\":");
     json_str(a->fn);
     printf(",\"case\":");
@@ -645,7 +645,7 @@ static void min_out_for(const struct opts *o, int prop, char *out, size_t cap) {
   }
   const char *dot = strrchr(o->min_out, '.'), *slash = strrchr(o->min_out, '/');
   size_t stem = dot && (!slash || dot > slash) ? (size_t)(dot - o->min_out) : strlen(o->min_out);
-  snprintf(out, cap, "%.*s-%s%s", (int)stem, o->min_out, prop_name(prop), o->min_out + stem);
+  snprintf(out, cap, "%.*s-%s%s", (int)stem, o->min_out, lm_prop_name(prop), o->min_out + stem);
 }
 
 /* Print the violation, minimize a copy of the sequence and write it out. */
@@ -654,13 +654,13 @@ static void report_violation(const struct opts *o, struct found *f, size_t idx, 
   const struct violation *v = &f->v[idx];
   bool text = !o->json;
   if (text) {
-    printf("VIOLATION %s [%s, %s] in %s", prop_name(v->prop), category(v->basis), basis_name(v->basis), v->fn);
+    printf("VIOLATION %s [%s, %s] in %s", lm_prop_name(v->prop), category(v->basis), lm_basis_name(v->basis), v->fn);
     if (strcmp(v->when, "*") != 0) printf(" (%s)", v->when);
     if (v->op_index != SIZE_MAX) printf(" at op %zu: %s\n", v->op_index, v->call);
     else printf(" in the footprint phase\n");
     printf("  %s\n", v->detail);
   }
-  if (v->prop == P_FOOTPRINT || v->op_index >= n) return;
+  if (v->prop == LM_PROP_FOOTPRINT || v->op_index >= n) return;
 
   /* Serial runs stop at the violation, so later ops cannot matter. A
    * threaded failure is first tried serially: determinism makes
@@ -762,16 +762,16 @@ int main(int argc, char **argv) {
       break;
     }
     f.v[f.nv++] = v;
-    f.why_stopped = v.prop == P_CRASH ? "the target crashed"
+    f.why_stopped = v.prop == LM_PROP_CRASH ? "the target crashed"
                     : !o.keep_going   ? "at the first violation (--keep-going goes on)"
                                       : "at a violation the model cannot follow past";
-    if (!o.keep_going || v.prop == P_CRASH || v.prop == P_OVERLAP || f.nv >= P_COUNT || !excuse(v.prop)) break;
+    if (!o.keep_going || v.prop == LM_PROP_CRASH || v.prop == LM_PROP_OVERLAP || f.nv >= LM_PROP_COUNT || !excuse(v.prop)) break;
   }
   f.have_fp = o.footprint && (f.nv == 0 || o.keep_going);
   if (f.have_fp) {
     isolated(&o, RUN_FOOTPRINT, NULL, 0, false);
     f.fp_rep = *REP;
-    if (REP->v.prop >= 0 && f.nv < P_COUNT) f.v[f.nv++] = REP->v;
+    if (REP->v.prop >= 0 && f.nv < LM_PROP_COUNT) f.v[f.nv++] = REP->v;
   }
   if (text && !o.quiet) print_text(&o, &f);
   for (size_t i = 0; i < f.nv; i++) {
@@ -791,6 +791,6 @@ int main(int argc, char **argv) {
     return 0;
   }
   for (size_t i = 0; i < f.nv; i++)
-    printf("result: violation %s %s %s\n", prop_name(f.v[i].prop), f.v[i].fn, T.name);
+    printf("result: violation %s %s %s\n", lm_prop_name(f.v[i].prop), f.v[i].fn, T.name);
   return 1;
 }

@@ -2,11 +2,11 @@
  * checks every result against lemmalloc's specification (see README.md).
  *
  *   target.c   load the allocator under test (dlopen, dlsym, origin check)
- *   model.c    the specification's state: live blocks, their fill patterns,
- *              the interval set that finds overlaps
- *   run.c      execute ops on the target and the model in lockstep, check
- *   profile.c  properties, their basis (C23/POSIX/glibc/lemmalloc) and the
- *              expected-deviation files that excuse documented differences
+ *   ../model/  the specification itself, shared with the fuzz drivers:
+ *              malloc_model.c (every rule, the property names and bases),
+ *              blocks.c (fill patterns, the interval set that finds overlaps)
+ *   run.c      execute ops on the target and the model in lockstep
+ *   profile.c  the expected-deviation files that excuse documented differences
  *   main.c     command line, fork-isolated runs, footprint phase, delta
  *              debugging, the report
  */
@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "../../src/api/ops.h"
+#include "../model/malloc_model.h"
 
 /* ---- the allocator under test ----------------------------------------- */
 
@@ -47,30 +48,8 @@ int target_load(struct target *t, const char *spec, const char *prefix, char *mi
 
 /* ---- properties and profiles ------------------------------------------ */
 
-enum prop {
-  P_CRASH,          /* the target crashed or hung */
-  P_NULL_ERRNO,     /* a failure reported with the wrong errno / return code */
-  P_MUST_FAIL,      /* an impossible request (overflow, > PTRDIFF_MAX) succeeded */
-  P_SPURIOUS_NULL,  /* a small, satisfiable request failed */
-  P_USABLE,         /* malloc_usable_size below the request, or not stable */
-  P_ALIGN,          /* result not aligned as promised */
-  P_OVERLAP,        /* result overlaps a live block */
-  P_FILL,           /* a live block's bytes changed behind its owner's back */
-  P_REALLOC,        /* realloc lost contents */
-  P_REALLOC_FAIL,   /* a failed realloc did not leave the old block intact */
-  P_CALLOC,         /* calloc memory not zero */
-  P_BAD_ALIGN,      /* invalid alignment not rejected with EINVAL / NULL */
-  P_USABLE_NULL,    /* malloc_usable_size(NULL) != 0 */
-  P_FOOTPRINT,      /* memory grows while the live set stays the same */
-  P_COUNT
-};
-
-enum basis { B_C23, B_POSIX, B_GLIBC, B_LEMMALLOC };
-
-const char *prop_name(int p);
-const char *prop_desc(int p);
-const char *basis_name(int b);
-int prop_by_name(const char *name);
+/* The properties (LM_PROP_*), their names and bases (LM_B_*) are the malloc
+ * model's: tools/model/malloc_model.h, shared with the fuzz drivers. */
 
 #define MAX_ALLOW 64
 struct allow {
@@ -101,7 +80,7 @@ struct violation {
 
 struct report {
   struct violation v;                 /* the first unexcused violation */
-  size_t checks[LM_OPS_MAX_THREADS][P_COUNT];
+  size_t checks[LM_OPS_MAX_THREADS][LM_PROP_COUNT];
   size_t allowed[MAX_ALLOW];          /* times each profile entry excused one */
   int allowed_basis[MAX_ALLOW];       /* the rule it broke (enum basis) */
   size_t skipped[LM_OP_KINDS];        /* ops whose function the target lacks */

@@ -4,9 +4,13 @@
 # planted defects from tests/oracle/broken.mk, each caught and minimized;
 # the command line, --json, --keep-going and --prefix; 16 s measured).
 
-ORACLE_SRC := tools/oracle/main.c tools/oracle/run.c tools/oracle/model.c \
-              tools/oracle/profile.c tools/oracle/target.c src/api/ops.c
-ORACLE_HDR := tools/oracle/oracle.h tools/oracle/model.h src/api/ops.h include/lemmalloc.h
+# The malloc model (tools/model/) is the specification it checks against,
+# shared with the fuzz drivers and tests/api.
+MALLOC_MODEL_SRC := tools/model/malloc_model.c tools/model/blocks.c
+MALLOC_MODEL_HDR := tools/model/malloc_model.h tools/model/blocks.h src/api/ops.h
+ORACLE_SRC := tools/oracle/main.c tools/oracle/run.c tools/oracle/profile.c tools/oracle/target.c \
+              $(MALLOC_MODEL_SRC) src/api/ops.c
+ORACLE_HDR := tools/oracle/oracle.h $(MALLOC_MODEL_HDR) include/lemmalloc.h
 ORACLE := $(BUILD)/lemmalloc-oracle
 
 $(ORACLE): $(ORACLE_SRC) $(ORACLE_HDR)

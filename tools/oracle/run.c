@@ -1,9 +1,12 @@
 /* Executing ops on the target and the model in lockstep.
  *
- * The model is lemmalloc's specification of the malloc family: which calls
+ * The model is lemmalloc's specification of the malloc family, written once
+ * in tools/model/malloc_model.c and shared with the fuzz drivers: which calls
  * must fail and how, what a result must satisfy (alignment, usable size,
  * disjointness), and what memory must hold afterwards (patterns, zeros,
- * realloc's prefix). Every live block carries a fill pattern over its whole
+ * realloc's prefix). This file calls the target, hands each outcome to the
+ * model's judges and keeps the live blocks (its interval set finds
+ * overlaps); the model runs lenient here (any allocator). Every live block carries a fill pattern over its whole
  * usable size; it is checked whenever the block is freed, reallocated or
  * named by a CHECK op, after malloc_trim, and for all blocks at the end.
  *
@@ -13,7 +16,6 @@
  * need the lock. A block leaves the interval set before the target may
  * recycle it (free, realloc) and enters it after the target returned it. */
 #define _GNU_SOURCE
-#include "model.h"
 #include "oracle.h"
 
 #include <errno.h>
@@ -46,6 +48,7 @@ struct ctx {
   uint64_t seeds;     /* next fill seed */
   size_t i;           /* index of the op being run */
   const struct lm_op *op;
+  struct lm_model m;  /* the contract, with this context as its host */
 };
 
 /* ---- reporting --------------------------------------------------------- */
@@ -84,31 +87,25 @@ static bool stopped(void) { return __atomic_load_n(&S.stop, __ATOMIC_ACQUIRE); }
 
 static void count(struct ctx *c, int prop) { c->o->rep->checks[c->tid][prop]++; }
 
-/* ---- small rules ------------------------------------------------------- */
-
-static bool pow2(size_t x) { return x && !(x & (x - 1)); }
-
-static size_t pow2_ceil(size_t x) {
-  size_t p = 1;
-  while (p < x && p) p <<= 1;
-  return p;
-}
-
-/* C23 7.24.3: suitably aligned for any type with fundamental alignment and
- * size <= the request: 16 (alignof(max_align_t)) from 16 bytes on, the
- * largest power of two <= n below. */
-static size_t fundamental(size_t n) {
-  if (n >= 16) return 16;
-  size_t a = 1;
-  while (a * 2 <= n) a *= 2;
-  return a;
-}
-
-static const char *kind_fn(const struct lm_op *op) { return lm_op_kind_name(op->kind); }
+/* ---- the model's host side ------------------------------------------- */
 
 static uint64_t next_seed(struct ctx *c) {
   c->seeds = c->seeds * 6364136223846793005u + 1442695040888963407u;
   return c->seeds;
+}
+
+static bool host_violate(void *host, int prop, int basis, const char *fn, const char *when,
+                         const char *detail) {
+  return VIOLATE((struct ctx *)host, prop, basis, fn, when, "%s", detail);
+}
+
+static void host_count(void *host, int prop) { count(host, prop); }
+
+/* The model as the oracle runs it: any allocator, every sane answer. */
+static void model_init(struct ctx *c) {
+  c->m = (struct lm_model){.strict = false, .page = S.page, .fill_max = c->o->fill_max,
+                           .small_ok = SMALL_OK, .align_ok = ALIGN_OK,
+                           .violate = host_violate, .count = host_count, .host = c};
 }
 
 /* ---- the live-block bookkeeping ---------------------------------------- */
@@ -121,13 +118,7 @@ static size_t usable_of(struct ctx *c, void *p, size_t req) {
  * mismatch breaks in this context). */
 static bool check_blk(struct ctx *c, const struct blk *b, size_t upto, int prop, const char *fn,
                       const char *what) {
-  count(c, prop);
-  size_t bad = pat_check((void *)b->p, b->usable, upto, b->seed, c->o->fill_max);
-  if (bad == SIZE_MAX) return true;
-  return VIOLATE(c, prop, B_C23, fn, what,
-                 "%s: block %p (request %zu, usable %zu): byte %zu is 0x%02x, expected 0x%02x",
-                 what, (void *)b->p, b->req, b->usable, bad,
-                 ((unsigned char *)b->p)[bad], pat_byte(b->seed, bad));
+  return lm_model_intact(&c->m, b, upto, prop, fn, what);
 }
 
 static void set_remove(uintptr_t p) {
@@ -139,88 +130,44 @@ static void set_remove(uintptr_t p) {
 /* Enter a block into the interval set; a hit is a no-overlap violation. */
 static bool set_insert(struct ctx *c, const struct blk *b, const char *fn) {
   uintptr_t lo = b->p, hi = b->p + (b->usable ? b->usable : 1), olo, ohi;
-  count(c, P_OVERLAP);
+  count(c, LM_PROP_OVERLAP);
   pthread_mutex_lock(&S.lock);
   bool ok = iset_insert(&S.set, lo, hi, &olo, &ohi);
   pthread_mutex_unlock(&S.lock);
-  if (ok) return true;
-  VIOLATE(c, P_OVERLAP, B_C23, fn, "*",
-          "new block [%p, %p) overlaps live block [%p, %p)", (void *)lo, (void *)hi,
-          (void *)olo, (void *)ohi);
-  return false; /* never excusable: the model cannot follow two owners */
+  return ok || lm_model_overlap(&c->m, fn, lo, hi, olo, ohi);
 }
 
 /* Free a live block: check, leave the set, give it back. */
 static bool release(struct ctx *c, struct blk *b, const char *fn) {
-  bool ok = check_blk(c, b, b->usable, P_FILL, fn, "at free");
+  bool ok = check_blk(c, b, b->usable, LM_PROP_FILL, fn, "at free");
   set_remove(b->p);
   c->o->t->free((void *)b->p);
   b->p = 0;
   return ok;
 }
 
-/* A call returned block p for a request of n bytes: check what the spec
- * promises of it and make it live in slot *b. */
-static bool settle(struct ctx *c, struct blk *b, void *p, size_t n, size_t align,
-                   size_t min_usable, const char *fn, const char *when) {
-  uintptr_t u = (uintptr_t)p;
-  unsigned k = c->op->kind;
-  int basis = k == LM_OP_POSIX_MEMALIGN                                         ? B_POSIX
-              : k == LM_OP_MEMALIGN || k == LM_OP_VALLOC || k == LM_OP_PVALLOC ? B_GLIBC
-                                                                               : B_C23;
-  count(c, P_ALIGN);
-  if (align > 1 && u % align &&
-      !VIOLATE(c, P_ALIGN, basis, fn, strcmp(when, "*") ? when : n == 0 ? "zero-size" : "*",
-               "%p is not %zu-aligned (request %zu)", p, align, n))
-    return false;
-  size_t us = usable_of(c, p, n);
-  count(c, P_USABLE);
-  if (us < min_usable) {
-    if (!VIOLATE(c, P_USABLE, B_GLIBC, fn, "*", "malloc_usable_size(%p) = %zu < %zu", p, us,
-                 min_usable))
-      return false;
-    us = n; /* follow the target: only the request is ours */
-  }
-  *b = (struct blk){.p = u, .req = n, .usable = us, .seed = next_seed(c)};
-  if (!set_insert(c, b, fn)) {
+/* A block the model adopted: check what the spec promises of it, make it
+ * live in slot *b and fill it. */
+static bool settle(struct ctx *c, struct blk *b, const struct lm_req *r,
+                   const struct lm_adopt *a, void *p) {
+  if (!lm_model_block(&c->m, r, a, p, usable_of(c, p, a->n), next_seed(c), b)) return false;
+  if (!set_insert(c, b, r->fn)) {
     b->p = 0;
     return false;
   }
-  pat_fill(p, us, b->seed, c->o->fill_max);
+  lm_model_fill(&c->m, b);
   return true;
 }
 
-/* The target failed a request of n bytes (alignment `align`) with error
- * `err`: was it allowed to, and did it say why properly? */
-static bool failed_ok(struct ctx *c, int err, size_t n, size_t align, bool must_fail) {
-  const char *fn = kind_fn(c->op);
-  /* errno is POSIX's promise for the standard functions, glibc's for its
-   * own (memalign, valloc, pvalloc). */
-  int basis = c->op->kind == LM_OP_MEMALIGN || c->op->kind == LM_OP_VALLOC ||
-                      c->op->kind == LM_OP_PVALLOC ? B_GLIBC : B_POSIX;
-  count(c, P_NULL_ERRNO);
-  if (err != ENOMEM &&
-      !VIOLATE(c, P_NULL_ERRNO, basis, fn, "errno",
-               "failed with errno %d (%s), expected ENOMEM", err, strerror(err)))
-    return false;
-  count(c, P_SPURIOUS_NULL);
-  if (!must_fail && n <= SMALL_OK && align <= ALIGN_OK) {
-    const char *when = n == 0 ? "zero-size" : "small";
-    if (!VIOLATE(c, P_SPURIOUS_NULL, n == 0 ? B_GLIBC : B_LEMMALLOC, fn, when,
-                 "request of %zu bytes (alignment %zu) failed", n, align))
-      return false;
+/* Do what the model's verdict on a call says. */
+static bool act(struct ctx *c, struct blk *b, const struct lm_req *r, enum lm_act v,
+                const struct lm_adopt *a, void *p) {
+  switch (v) {
+  case LM_ACT_STOP: return false;
+  case LM_ACT_ADOPT: return settle(c, b, r, a, p);
+  case LM_ACT_GIVE_BACK: c->o->t->free(p); return true; /* excused; its size cannot be modelled */
+  default: return true;
   }
-  return true;
-}
-
-/* A result for an impossible request: always a violation; if excused, the
- * block is given back at once (its size cannot be modelled). */
-static bool must_fail_hit(struct ctx *c, void *p, int basis, const char *what) {
-  const char *when = strstr(what, "wraps") ? "overflow" : "huge";
-  bool ok = VIOLATE(c, P_MUST_FAIL, basis, kind_fn(c->op), when, "%s, yet it succeeded with %p",
-                    what, p);
-  if (ok) c->o->t->free(p);
-  return ok;
 }
 
 /* ---- one op ------------------------------------------------------------ */
@@ -232,62 +179,37 @@ static bool vacate(struct ctx *c, struct blk *b) {
   return b->p ? release(c, b, "free") : true;
 }
 
-static bool op_malloc_like(struct ctx *c, struct blk *b) {
+/* malloc, calloc, valloc, pvalloc and the aligned family. */
+static bool op_alloc(struct ctx *c, struct blk *b) {
   const struct target *t = c->o->t;
   const struct lm_op *op = c->op;
-  size_t n = op->size, page = S.page, min = n, align;
-  bool must;
-  void *p;
   if (!vacate(c, b)) return false;
+  struct lm_req r;
+  lm_model_request(&c->m, op->kind, op->nmemb, op->size, op->align, &r);
+  void *p = NULL;
+  bool changed = false;
+  int err;
   errno = 0;
   switch (op->kind) {
-  case LM_OP_VALLOC:
-    if (!t->valloc) return true;
-    p = t->valloc(n);
-    must = n > PTRDIFF_LIMIT;
-    align = page;
-    break;
-  case LM_OP_PVALLOC:
-    if (!t->pvalloc) return true;
-    p = t->pvalloc(n);
-    must = n > PTRDIFF_LIMIT - page;
-    align = page;
-    min = must ? n : (n + page - 1) / page * page;
-    break;
-  default:
-    p = t->malloc(n);
-    must = n > PTRDIFF_LIMIT;
-    align = fundamental(n);
-    break;
+  case LM_OP_MALLOC: p = t->malloc(op->size); break;
+  case LM_OP_CALLOC: p = t->calloc(op->nmemb, op->size); break;
+  case LM_OP_VALLOC: p = t->valloc(op->size); break;
+  case LM_OP_PVALLOC: p = t->pvalloc(op->size); break;
+  case LM_OP_ALIGNED_ALLOC: p = t->aligned_alloc(op->align, op->size); break;
+  case LM_OP_MEMALIGN: p = t->memalign(op->align, op->size); break;
+  default: { /* posix_memalign: *memptr must stay untouched on failure */
+    void *const untouched = (void *)(uintptr_t)0x0bad0bad0bad0ba0u;
+    p = untouched;
+    err = t->posix_memalign(&p, op->align, op->size);
+    changed = p != untouched;
+    if (!changed) p = NULL;
+    struct lm_adopt a;
+    return act(c, b, &r, lm_model_result(&c->m, &r, p, err, false, changed, false, &a), &a, p);
   }
-  int err = errno;
-  count(c, P_MUST_FAIL);
-  if (!p) return failed_ok(c, err, n, align, must);
-  if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-  /* pvalloc's object is the rounded size (glibc): realloc must keep it all. */
-  return settle(c, b, p, op->kind == LM_OP_PVALLOC ? min : n, align, min, kind_fn(op), "*");
-}
-
-static bool op_calloc(struct ctx *c, struct blk *b) {
-  const struct lm_op *op = c->op;
-  if (!c->o->t->calloc) return true;
-  if (!vacate(c, b)) return false;
-  size_t n;
-  bool overflow = __builtin_mul_overflow(op->nmemb, op->size, &n);
-  errno = 0;
-  void *p = c->o->t->calloc(op->nmemb, op->size);
-  int err = errno;
-  count(c, P_MUST_FAIL);
-  if (!p) return failed_ok(c, err, overflow ? SIZE_MAX : n, 1, overflow || n > PTRDIFF_LIMIT);
-  if (overflow) return must_fail_hit(c, p, B_C23, "nmemb * size wraps");
-  if (n > PTRDIFF_LIMIT) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-  count(c, P_CALLOC);
-  size_t bad = zero_check(p, n, c->o->fill_max);
-  if (bad != SIZE_MAX &&
-      !VIOLATE(c, P_CALLOC, B_C23, "calloc", "*", "byte %zu of %p (%zu bytes) is 0x%02x", bad,
-               p, n, ((unsigned char *)p)[bad]))
-    return false;
-  return settle(c, b, p, n, fundamental(n), n, "calloc", "*");
+  }
+  err = errno;
+  struct lm_adopt a;
+  return act(c, b, &r, lm_model_result(&c->m, &r, p, err, false, false, false, &a), &a, p);
 }
 
 /* realloc and reallocarray. */
@@ -295,50 +217,22 @@ static bool op_realloc(struct ctx *c, struct blk *b) {
   const struct target *t = c->o->t;
   const struct lm_op *op = c->op;
   bool array = op->kind == LM_OP_REALLOCARRAY;
-  const char *fn = kind_fn(op);
-  if (array ? !t->reallocarray : !t->realloc) return true;
-  size_t n = op->size;
-  bool overflow = array && __builtin_mul_overflow(op->nmemb, op->size, &n);
-  bool must = overflow || n > PTRDIFF_LIMIT;
+  struct lm_req r;
+  lm_model_request(&c->m, op->kind, op->nmemb, op->size, 0, &r);
   struct blk old = *b;
   if (old.p) {
-    if (!check_blk(c, &old, old.usable, P_FILL, fn, "before realloc")) return false;
+    if (!check_blk(c, &old, old.usable, LM_PROP_FILL, r.fn, "before realloc")) return false;
     set_remove(old.p); /* the target may now recycle its range */
   }
   errno = 0;
   void *p = array ? t->reallocarray((void *)old.p, op->nmemb, op->size)
-                  : t->realloc((void *)old.p, n);
+                  : t->realloc((void *)old.p, op->size);
   int err = errno;
-  count(c, P_MUST_FAIL);
-  if (!p) {
-    if (old.p && n == 0 && !overflow) { /* C17: implementation-defined; glibc frees */
-      b->p = 0;
-      return true;
-    }
-    if (!failed_ok(c, err, n, 1, must)) return false;
-    if (!old.p) return true;
-    if (!check_blk(c, &old, old.usable, P_REALLOC_FAIL, fn, "after failed realloc"))
-      return false;
-    return set_insert(c, &old, fn); /* still live, still ours */
-  }
-  if (must) {
-    b->p = 0;
-    return must_fail_hit(c, p, overflow ? B_POSIX : B_GLIBC,
-                         overflow ? "nmemb * size wraps" : "size > PTRDIFF_MAX");
-  }
-  if (old.p) {
-    size_t keep = old.req < n ? old.req : n;
-    count(c, P_REALLOC);
-    size_t bad = pat_check(p, old.usable, keep, old.seed, c->o->fill_max);
-    if (bad != SIZE_MAX &&
-        !VIOLATE(c, P_REALLOC, B_C23, fn, "*",
-                 "realloc(%p, %zu) = %p: byte %zu of the kept %zu is 0x%02x, expected 0x%02x",
-                 (void *)old.p, n, p, bad, keep, ((unsigned char *)p)[bad],
-                 pat_byte(old.seed, bad)))
-      return false;
-  }
+  struct lm_adopt a;
+  enum lm_act v = lm_model_realloc(&c->m, &r, &old, p, err, false, false, &a);
+  if (v == LM_ACT_KEEP_OLD) return set_insert(c, &old, r.fn); /* still live, still ours */
   b->p = 0;
-  return settle(c, b, p, n, fundamental(n), n, fn, "*");
+  return act(c, b, &r, v, &a, p);
 }
 
 static bool op_free(struct ctx *c, struct blk *b) {
@@ -347,115 +241,10 @@ static bool op_free(struct ctx *c, struct blk *b) {
   return true;
 }
 
-/* posix_memalign, aligned_alloc, memalign. */
-static bool op_aligned(struct ctx *c, struct blk *b) {
-  const struct target *t = c->o->t;
-  const struct lm_op *op = c->op;
-  const char *fn = kind_fn(op);
-  size_t a = op->align, n = op->size;
-  if ((op->kind == LM_OP_POSIX_MEMALIGN && !t->posix_memalign) ||
-      (op->kind == LM_OP_ALIGNED_ALLOC && !t->aligned_alloc) ||
-      (op->kind == LM_OP_MEMALIGN && !t->memalign))
-    return true;
-  if (!vacate(c, b)) return false;
-  bool must = n > PTRDIFF_LIMIT;
-  const char *when = a == 0 ? "zero" : !pow2(a) ? "non-pow2" : "ptr-multiple";
-  void *p;
-  int err;
-
-  if (op->kind == LM_OP_POSIX_MEMALIGN) {
-    /* POSIX: a power of two multiple of sizeof(void *); *memptr untouched
-     * on failure. */
-    bool valid = pow2(a) && a % sizeof(void *) == 0;
-    void *const untouched = (void *)(uintptr_t)0x0bad0bad0bad0ba0u;
-    p = untouched;
-    err = t->posix_memalign(&p, a, n);
-    count(c, P_BAD_ALIGN);
-    if (!valid) {
-      if ((err == EINVAL || (must && err == ENOMEM)) && p == untouched) return true;
-      if (!VIOLATE(c, P_BAD_ALIGN, B_POSIX, fn, when,
-                   "posix_memalign(%zu, %zu) returned %d, *memptr %s; expected EINVAL, untouched",
-                   a, n, err, p == untouched ? "untouched" : "changed"))
-        return false;
-      if (err || p == untouched) return true;
-      count(c, P_MUST_FAIL);
-      if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-      return settle(c, b, p, n, fundamental(n), n, fn, "*"); /* no promise beyond */
-    }
-    count(c, P_NULL_ERRNO);
-    if (err) {
-      if (p != untouched &&
-          !VIOLATE(c, P_NULL_ERRNO, B_GLIBC, fn, "memptr", "failed with %d but changed *memptr",
-                   err))
-        return false;
-      return failed_ok(c, err, n, a, must);
-    }
-    count(c, P_MUST_FAIL);
-    if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-    return settle(c, b, p, n, a, n, fn, "*");
-  }
-
-  errno = 0;
-  p = op->kind == LM_OP_ALIGNED_ALLOC ? t->aligned_alloc(a, n) : t->memalign(a, n);
-  err = errno;
-  count(c, P_BAD_ALIGN);
-  if (op->kind == LM_OP_ALIGNED_ALLOC && !pow2(a)) {
-    /* C23 7.24.3.1: an alignment the implementation does not support
-     * fails; POSIX.1-2024 names EINVAL. */
-    if (!p) {
-      if (err == EINVAL || (must && err == ENOMEM)) return true; /* both apply */
-      return VIOLATE(c, P_NULL_ERRNO, B_POSIX, fn, "einval",
-                     "aligned_alloc(%zu, %zu) failed with errno %d, expected EINVAL", a, n, err);
-    }
-    if (!VIOLATE(c, P_BAD_ALIGN, B_C23, fn, when, "aligned_alloc(%zu, %zu) = %p, expected NULL",
-                 a, n, p))
-      return false;
-    count(c, P_MUST_FAIL);
-    if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-    return settle(c, b, p, n, fundamental(n), n, fn, "*"); /* no promise beyond */
-  }
-  if (op->kind == LM_OP_MEMALIGN && !pow2(a)) {
-    /* glibc rounds the alignment up to a power of two (0 acts as malloc);
-     * refusing with EINVAL is the other sane answer. */
-    if (!p) {
-      if (err == EINVAL || err == ENOMEM) return true;
-      return VIOLATE(c, P_NULL_ERRNO, B_GLIBC, fn, "einval",
-                     "memalign(%zu, %zu) failed with errno %d, expected EINVAL", a, n, err);
-    }
-    count(c, P_MUST_FAIL);
-    if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-    return settle(c, b, p, n, a ? pow2_ceil(a) : fundamental(n), n, fn, when);
-  }
-  count(c, P_MUST_FAIL);
-  if (!p) {
-    if (a > ALIGN_OK && (err == EINVAL || err == ENOMEM)) return true; /* unsupported */
-    if (op->kind == LM_OP_ALIGNED_ALLOC && n % a && n <= SMALL_OK && a <= ALIGN_OK) {
-      /* C11 wanted n to be a multiple of a; C17 (DR 460) and C23 do not. */
-      count(c, P_SPURIOUS_NULL);
-      return VIOLATE(c, P_SPURIOUS_NULL, B_C23, fn, "size-not-multiple",
-                     "aligned_alloc(%zu, %zu) failed (errno %d)", a, n, err);
-    }
-    return failed_ok(c, err, n, a, must);
-  }
-  if (must) return must_fail_hit(c, p, B_GLIBC, "size > PTRDIFF_MAX");
-  return settle(c, b, p, n, a, n, fn, "*");
-}
-
 static bool op_usable(struct ctx *c, struct blk *b) {
   const struct target *t = c->o->t;
   if (!t->usable_size) return true;
-  if (!b->p) {
-    count(c, P_USABLE_NULL);
-    size_t u = t->usable_size(NULL);
-    return u == 0 || VIOLATE(c, P_USABLE_NULL, B_GLIBC, "malloc_usable_size", "*",
-                             "malloc_usable_size(NULL) = %zu", u);
-  }
-  count(c, P_USABLE);
-  size_t u = t->usable_size((void *)b->p);
-  return u == b->usable ||
-         VIOLATE(c, P_USABLE, B_GLIBC, "malloc_usable_size", "stable",
-                 "malloc_usable_size(%p) = %zu, was %zu when allocated (request %zu)",
-                 (void *)b->p, u, b->usable, b->req);
+  return lm_model_usable(&c->m, b, t->usable_size((void *)b->p));
 }
 
 /* Check every block this thread may touch (all of them when serial). */
@@ -464,11 +253,11 @@ static bool sweep(struct ctx *c, const char *what) {
   unsigned hi = c->o->threaded ? c->tid + 1 : LM_OPS_MAX_THREADS;
   for (unsigned t = lo; t < hi; t++)
     for (unsigned s = 0; s < LM_OPS_SLOTS; s++)
-      if (S.tab[t][s].p && !check_blk(c, &S.tab[t][s], S.tab[t][s].usable, P_FILL, "*", what))
+      if (S.tab[t][s].p && !check_blk(c, &S.tab[t][s], S.tab[t][s].usable, LM_PROP_FILL, "*", what))
         return false;
   if (c->o->threaded) return true;
   for (unsigned s = 0; s < LM_OPS_SHARED; s++)
-    if (S.shared[s].p && !check_blk(c, &S.shared[s], S.shared[s].usable, P_FILL, "*", what))
+    if (S.shared[s].p && !check_blk(c, &S.shared[s], S.shared[s].usable, LM_PROP_FILL, "*", what))
       return false;
   return true;
 }
@@ -493,16 +282,13 @@ static bool exec_op(struct ctx *c) {
   const struct lm_op *op = c->op;
   struct blk *b = slot_of(c);
   switch (op->kind) {
-  case LM_OP_MALLOC: case LM_OP_VALLOC: case LM_OP_PVALLOC:
-    return op_malloc_like(c, b);
-  case LM_OP_CALLOC:
-    return op_calloc(c, b);
+  case LM_OP_MALLOC: case LM_OP_VALLOC: case LM_OP_PVALLOC: case LM_OP_CALLOC:
+  case LM_OP_POSIX_MEMALIGN: case LM_OP_ALIGNED_ALLOC: case LM_OP_MEMALIGN:
+    return op_alloc(c, b);
   case LM_OP_REALLOC: case LM_OP_REALLOCARRAY:
     return op_realloc(c, b);
   case LM_OP_FREE:
     return op_free(c, b);
-  case LM_OP_POSIX_MEMALIGN: case LM_OP_ALIGNED_ALLOC: case LM_OP_MEMALIGN:
-    return op_aligned(c, b);
   case LM_OP_USABLE_SIZE:
     return op_usable(c, b);
   case LM_OP_TRIM:
@@ -512,11 +298,11 @@ static bool exec_op(struct ctx *c) {
   case LM_OP_FILL:
     if (b->p) {
       b->seed = next_seed(c);
-      pat_fill((void *)b->p, b->usable, b->seed, c->o->fill_max);
+      lm_model_fill(&c->m, b);
     }
     return true;
   case LM_OP_CHECK:
-    return !b->p || check_blk(c, b, b->usable, P_FILL, "*", "at check");
+    return !b->p || check_blk(c, b, b->usable, LM_PROP_FILL, "*", "at check");
   case LM_OP_HANDOFF: case LM_OP_TAKE: {
     struct blk *sh = &S.shared[op->aux % LM_OPS_SHARED];
     bool ok = true;
@@ -577,6 +363,7 @@ unsigned oracle_thread_id(void) { return my_tid; }
 static void *thread_main(void *arg) {
   struct thread_arg *a = arg;
   struct ctx c = {.o = a->o, .tid = a->tid, .cur = a->tid, .seeds = 0x5eed + a->tid};
+  model_init(&c);
   my_tid = a->tid;
   a->ok = true;
   for (size_t i = 0; i < a->n && a->ok && !stopped(); i++) {
@@ -659,6 +446,7 @@ bool run_footprint(const struct run_opts *o, uint64_t seed, unsigned rounds) {
   }
   o->rep->v.prop = -1;
   struct ctx c = {.o = o};
+  model_init(&c);
   size_t warm = 0, end = 0;
   for (unsigned r = 0; r < rounds; r++) {
     for (unsigned i = FP_K - 1; i > 0; i--) { /* shuffle */
@@ -679,10 +467,10 @@ bool run_footprint(const struct run_opts *o, uint64_t seed, unsigned rounds) {
     o->t->free(blk[i]);
   o->rep->footprint_warm = warm;
   o->rep->footprint_end = end;
-  count(&c, P_FOOTPRINT);
+  count(&c, LM_PROP_FOOTPRINT);
   /* Allow noise and a late size-class warm-up: a quarter plus 8 MiB. */
   if (end > warm + warm / 4 + ((size_t)8 << 20))
-    return violate(o, P_FOOTPRINT, B_LEMMALLOC, SIZE_MAX, NULL, "malloc", "*",
+    return violate(o, LM_PROP_FOOTPRINT, LM_B_LEMMALLOC, SIZE_MAX, NULL, "malloc", "*",
                    "resident %zu KiB after round 2, %zu KiB after round %u, same live set",
                    warm >> 10, end >> 10, rounds);
   return true;

@@ -1,7 +1,9 @@
-/* The specification's state for one run: live blocks with their fill
- * patterns, and a sorted set of their address ranges. */
-#ifndef LM_ORACLE_MODEL_H
-#define LM_ORACLE_MODEL_H
+/* The malloc model's state of live blocks (tools/model/README.md): each
+ * block with its fill pattern, and a sorted set of their address ranges.
+ * Shared by the oracle (tools/oracle) and the fuzz drivers (fuzz/exec.c);
+ * malloc_model.h judges calls against the contract with them. */
+#ifndef LM_MODEL_BLOCKS_H
+#define LM_MODEL_BLOCKS_H
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-#include "model.h"
+#include "blocks.h"
 
 #include <string.h>
 
