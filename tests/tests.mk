@@ -4,7 +4,8 @@
 #   api      ~15 s   API edge cases and out-of-memory behaviour on glibc (a
 #                    check of the tests), then on lemmalloc preloaded (default
 #                    settings, and no caches), API also linked statically (.a)
-#   bad      ~5 s    bad frees: abort with one line, or warn and carry on
+#   bad      ~5 s    bad frees: abort with one line, or warn and carry on;
+#                    a stale pointer into a chunk whose header was reused
 #   threads  ~60 s   stress (32 threads, default and tight settings, huge), fork
 #                    while allocating, thousands of short-lived threads,
 #                    three million producer/consumer hand-offs
@@ -53,6 +54,11 @@ $(TEST_BIN)/api-static: tests/api/api.c $(TEST_HDR) $(API_MODEL_SRC) $(API_MODEL
 	@mkdir -p $(@D)
 	$(CC) $(TEST_CFLAGS) -rdynamic -o $@ tests/api/api.c $(API_MODEL_SRC) $(BUILD)/liblemmalloc.a
 
+# chunk-reuse reads the registry: built with the library's sources.
+$(TEST_BIN)/chunk-reuse: tests/bad/chunk_reuse.c $(TEST_HDR) $(LM_LIB_SRCS) $(LM_OS_POSIX) $(LM_LIB_HDRS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -O2 -rdynamic -o $@ tests/bad/chunk_reuse.c $(LM_LIB_SRCS) $(LM_OS_POSIX) -ldl
+
 $(TEST_BIN)/containers: tests/cpp/containers.cpp
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -pthread -o $@ $<
@@ -73,8 +79,11 @@ check-api: $(TEST_LIB) $(TEST_BIN)/api $(TEST_BIN)/oom $(TEST_BIN)/api-static $(
 	$(STATIC) lemmalloc-static $(TEST_BIN)/api-static || rc=1; \
 	exit $$rc
 
-check-bad: $(TEST_LIB) $(TEST_BIN)/bad
-	@$(PRELOADED) lemmalloc $(TEST_BIN)/bad
+check-bad: $(TEST_LIB) $(TEST_BIN)/bad $(TEST_BIN)/chunk-reuse
+	@rc=0; \
+	$(PRELOADED) lemmalloc $(TEST_BIN)/bad || rc=1; \
+	LEMMALLOC_ARENAS=1 LEMMALLOC_ON_ERROR=warn $(STATIC) lemmalloc-static $(TEST_BIN)/chunk-reuse || rc=1; \
+	exit $$rc
 
 # The stress test runs again with one arena, no thread cache and purging at
 # once: every free then takes the arena lock and purges race with reuse,
