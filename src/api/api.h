@@ -19,7 +19,7 @@ void *lm_calloc_slow(size_t nmemb, size_t size) LM_HIDDEN __attribute__((noinlin
 #endif
 
 /* The fast paths record no trace: with LEMMALLOC_TRACE set threads own no
- * slabs (thread.c), so every call takes a slow path, which records it. */
+ * slabs (thread.c, lm_th_init), so every call takes a slow path, which records it. */
 
 static inline __attribute__((always_inline)) void *lm_malloc_inline(size_t n) {
   void *p = lm_heap_malloc_fast(n);

@@ -1,7 +1,7 @@
 /* Slabs, on the heap's side: their records in the chunk headers, the
  * non-full heap of each class (lowest address first), the stacks of slabs
  * freed into, and slabs moving whole between the arena and the threads
- * that own them (thread.c). The core (src/core/slab.c) decides every slot;
+ * that own them (thread_slabs.c). The core (src/core/slab.c) decides every slot;
  * this file picks the slab. */
 #include "arena.h"
 #include "thread.h"
@@ -215,7 +215,7 @@ void lm_slab_collected(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
 
 /* ---- the stacks of slabs to collect ----
  * The first free into a slab since it was last collected sets the slab's
- * pending flag and pushes it, lock-free, on its owner's inbox (thread.c)
+ * pending flag and pushes it, lock-free, on its owner's inbox (thread_slabs.c)
  * or, when the arena owns it, on the arena's pending stack; a free that
  * finds the flag set pushes nothing (the slab is on a stack already). The
  * popper takes a whole stack at once, clears each slab's flag and then
