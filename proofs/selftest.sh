@@ -8,9 +8,10 @@
 #   - the same weakening together with the bug it would hide;
 #   - a bug planted by applying its patch (fuzz/plants/N-*.patch, the same
 #     plants the fuzz self-test uses, fuzz/plants.txt; fuzz/plant.sh) to the
-#     copy, the contracts untouched: caught by the provers, on the function
-#     the plant is in (VERIFY_FCT). A patch that no longer applies is a
-#     FAIL of its case, never a skip.
+#     copy, or by a sed on a core source (the offset -> slot decode), the
+#     contracts untouched: caught by the provers, on the function the bug
+#     is in (VERIFY_FCT). A patch or sed that no longer applies is a FAIL of
+#     its case, never a skip.
 # A case passes when verify.sh exits non-zero with the expected kind of FAIL
 # line. Last line: "N passed, M failed".
 set -u
@@ -87,7 +88,22 @@ run_case "lm_slab_free: not_allocated behaviours deleted + double free planted" 
 run_case "an assert of lm_slab_alloc deleted" "lm_slab_alloc .*its goals changed" \
   src/core/slab.c '/assert lowest:/d' VERIFY_FCT=lm_slab_alloc -- slab
 
+# Offset -> slot (lm_class_slot_of, sizeclass.c): the interior behaviour
+# deleted (an interior pointer could then be accepted), caught by the digest.
+run_case "lm_class_slot_of without 'ensures none' (interior offsets rejected)" \
+  "lm_class_slot_of: the specification changed" \
+  src/core/sizeclass.h '/ensures none:/d' -- sizeclass
+
 # Bugs planted, contracts untouched: the provers fail.
+# The offset check loosened to accept any offset at or past the slot start
+# (interior pointers freed as the slot), and the reciprocal of 1152 rounded
+# down (a slot start at the top of a large offset would decode one slot
+# low): sed on the copy's sizeclass.c.
+run_case "lm_class_slot_of accepts an interior offset" "lm_class_slot_of .*unproved" \
+  src/core/sizeclass.c 's/\* lm_class_size\(c\) == off \?/* lm_class_size(c) <= off ?/' \
+  VERIFY_FCT=lm_class_slot_of -- sizeclass
+run_case "the reciprocal of 1152 rounded down" "lm_class_magic .*unproved" \
+  src/core/sizeclass.c 's/ 3728271,/ 3728270,/' VERIFY_FCT=lm_class_magic -- sizeclass
 run_case "plant 3: lm_slab_free accepts a double free" "lm_slab_free .*unproved" \
   - - plant=3 VERIFY_FCT=lm_slab_free -- slab
 run_case "plant 1: lm_size_class off by one at multiples of 1 KiB" "lm_size_class .*unproved" \

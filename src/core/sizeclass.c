@@ -11,6 +11,8 @@
  * proof linear: WP knows division, not shifts. */
 #include "sizeclass.h"
 
+LM_CORE_HOT_BEGIN /* definitions of LM_CORE_HOT functions (core.h) */
+
 /* Class c -> block size; mirrors ClassSize() in spec/sizeclass.acsl. */
 static const uint16_t lm_class_sizes[LM_NUM_CLASSES] = {
   16,    32,    48,    64,    80,    96,    112,   128,
@@ -37,6 +39,15 @@ static const uint16_t lm_class_slots[LM_NUM_CLASSES] = {
   292, 256, 204, 170, 146, 128, 102, 85,  73,  64,
   56,  51,  42,  36,  32,  28,  25,  21,  18,  16,
   14,  12,  10,  9,   8,   7,   6,   5,   4,   4,
+};
+
+/* ceil(2^32 / size) per class (see lm_class_magic). */
+static const uint32_t lm_class_magics[LM_NUM_CLASSES] = {
+  268435456, 134217728, 89478486, 67108864, 53687092, 44739243, 38347923, 33554432,
+  26843546,  22369622,  19173962, 16777216, 13421773, 11184811, 9586981,  8388608,
+  6710887,   5592406,   4793491,  4194304,  3728271,  3355444,  2796203,  2396746,
+  2097152,   1864136,   1677722,  1398102,  1198373,  1048576,  932068,   838861,
+  699051,    599187,    524288,   466034,   419431,   349526,   299594,   262144,
 };
 
 uint32_t lm_size_class(uint32_t n)
@@ -79,6 +90,34 @@ uint32_t lm_class_slab_slots(uint32_t c)
 /* Lemma functions: facts about the logic model, proven once here (ghost code
  * with an empty body: WP proves the postcondition from the precondition). */
 
+/* The reciprocal multiply is exact on multiples: if m = ceil(2^32 / sz)
+ * (m * sz = 2^32 + e, 0 <= e < sz) then for every multiple off = q * sz
+ * below 2^32, (off * m) / 2^32 = q, since off * m = q * 2^32 + q * e and
+ * 0 <= q * e <= q * sz = off < 2^32. Also the quotient is at most off / 16
+ * (m <= 2^28): the slot fits in 32 bits. */
+/*@ ghost
+  /@ requires size: LM_QUANTUM <= sz;
+     requires low: m * sz >= 4294967296;
+     requires tight: m * sz < 4294967296 + sz;
+     requires bounded: m <= 268435456;
+     requires off: off < 4294967296;
+     assigns \nothing;
+     ensures exact: off % sz == 0 ==> (off * m) / 4294967296 == off / sz;
+     ensures small: (off * m) / 4294967296 <= off / LM_QUANTUM;
+  @/
+  void lm_class_lemma_reciprocal(uint64_t off, uint64_t sz, uint64_t m) {
+    /@ assert scaled: off * m <= (off / LM_QUANTUM) * 4294967296 + 15 * 268435456; @/
+    if (off % sz == 0) {
+      uint64_t q = off / sz;
+      /@ assert split: off == q * sz; @/
+      /@ assert prod: off * m == q * 4294967296 + q * (m * sz - 4294967296); @/
+      /@ assert err_lo: 0 <= q * (m * sz - 4294967296); @/
+      /@ assert err_hi: q * (m * sz - 4294967296) <= q * sz; @/
+      /@ assert err: q * (m * sz - 4294967296) < 4294967296; @/
+    }
+  }
+*/
+
 /*@ ghost
   /@ requires a_class: IsClass(a);
      requires b_class: IsClass(b);
@@ -113,3 +152,42 @@ uint32_t lm_class_slab_slots(uint32_t c)
   @/
   void lm_size_class_rounded(uint32_t n, uint32_t c) {}
 */
+
+/* ---- Offset -> slot: the reciprocal multiply ---- */
+
+/* The reciprocal of class c's size, rounded up: M * size >= 2^32 and
+ * (M - 1) * size < 2^32, i.e. M = ceil(2^32 / size); so M * size = 2^32 + e
+ * with 0 <= e < size. Proven per class (Range over the 40 classes). */
+/*@
+  requires domain: 0 <= c < LM_NUM_CLASSES;
+  assigns \nothing;
+  ensures low: \result * ClassSize(c) >= 4294967296;
+  ensures tight: \result * ClassSize(c) < 4294967296 + ClassSize(c);
+  ensures bounded: \result <= 268435456;
+*/
+static inline uint32_t lm_class_magic(uint32_t c)
+{
+  return lm_class_magics[c];
+}
+
+/* off = q * size and M * size = 2^32 + e with 0 <= e < size give
+ * off * M = q * 2^32 + q * e, and q * e <= q * size = off < 2^32: so
+ * (off * M) / 2^32 = q. */
+uint32_t lm_class_slot(uint32_t c, uint32_t off)
+{
+  uint64_t m = lm_class_magic(c);
+  uint64_t p = (uint64_t)off * m;
+  //@ ghost uint64_t sz = lm_class_sizes[c];
+  //@ assert size: sz == ClassSize(c);
+  //@ ghost lm_class_lemma_reciprocal(off, sz, m);
+  //@ assert small: p / 4294967296 <= off / LM_QUANTUM;
+  return (uint32_t)(p / ((uint64_t)1 << 32));
+}
+
+uint32_t lm_class_slot_of(uint32_t c, uint32_t off)
+{
+  uint32_t q = lm_class_slot(c, off);
+  return (uint64_t)q * lm_class_size(c) == off ? q : LM_SLOT_NONE;
+}
+
+LM_CORE_HOT_END

@@ -33,7 +33,9 @@ uint32_t lm_size_class(uint32_t n);
   ensures bounds: LM_QUANTUM <= \result <= LM_SMALL_MAX;
   ensures last: c == LM_NUM_CLASSES - 1 ==> \result == LM_SMALL_MAX;
 */
-uint32_t lm_class_size(uint32_t c);
+LM_CORE_HOT_BEGIN
+uint32_t lm_class_size(uint32_t c) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /* Buddy order (pages = 2^order, order <= LM_SLAB_MAX_ORDER) of a slab for
  * class c: the largest order whose span holds at most LM_SLAB_MAX_SLOTS
@@ -63,5 +65,48 @@ uint32_t lm_class_slab_order(uint32_t c);
   ensures tail_small: 8 * (SpanBytes(SlabOrder(c)) - \result * ClassSize(c)) <= SpanBytes(SlabOrder(c));
 */
 uint32_t lm_class_slab_slots(uint32_t c);
+
+/* What lm_class_slot_of returns for an offset that is not a slot start. */
+#define LM_SLOT_NONE UINT32_MAX
+
+/* Slot index of byte offset `off` in a slab of class c, for an offset the
+ * caller knows to be a slot start (as lm_slab_alloc returns): off / size,
+ * computed as (off * M) / 2^32 with M = ceil(2^32 / size) from a constant
+ * table, so a multiply and a shift, no division. Exact for every multiple
+ * of the size below 2^32; for other offsets the result is unspecified (use
+ * lm_class_slot_of to reject them). */
+/*@
+  requires domain: 0 <= c < LM_NUM_CLASSES;
+  assigns \nothing;
+  ensures exact: off % ClassSize(c) == 0 ==> \result == off / ClassSize(c);
+  ensures bounded: \result <= off / LM_QUANTUM;
+*/
+LM_CORE_HOT_BEGIN
+uint32_t lm_class_slot(uint32_t c, uint32_t off) LM_CORE_HOT;
+LM_CORE_HOT_END
+
+/* Offset -> slot on every free: the slot index of byte offset `off` in a
+ * slab of class c if `off` is a slot start (a multiple of the class size),
+ * else LM_SLOT_NONE: an interior pointer is never accepted, and every slot
+ * start is (for any off < 2^32; whether the slot is inside the slab is the
+ * caller's compare with the slab's nslots). lm_class_slot plus one
+ * multiply and compare. */
+/*@
+  requires domain: 0 <= c < LM_NUM_CLASSES;
+  assigns \nothing;
+  ensures sound: \result != LM_SLOT_NONE ==> \result * ClassSize(c) == off;
+  behavior slot_start:
+    assumes off % ClassSize(c) == 0;
+    ensures slot: \result == off / ClassSize(c);
+    ensures not_none: \result != LM_SLOT_NONE;
+  behavior interior:
+    assumes off % ClassSize(c) != 0;
+    ensures none: \result == LM_SLOT_NONE;
+  complete behaviors;
+  disjoint behaviors;
+*/
+LM_CORE_HOT_BEGIN
+uint32_t lm_class_slot_of(uint32_t c, uint32_t off) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 #endif

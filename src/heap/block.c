@@ -100,8 +100,8 @@ static enum lm_bad classify_slot(uintptr_t a, struct lm_chunk *ch, struct lm_sla
   lm_slab_t s = lm_slab_h(sl);
   uint32_t size = lm_class_bytes[sl->cls], off = (uint32_t)(a - sl->base);
   if (off >= lm_slab_nslots(s) * size) return LM_BAD_FREE_MEMORY;
-  uint32_t slot = lm_slot_of(sl->cls, off);
-  if (slot == LM_NONE) return LM_BAD_INTERIOR;
+  uint32_t slot = lm_class_slot_of(sl->cls, off);
+  if (slot == LM_SLOT_NONE) return LM_BAD_INTERIOR;
   if (__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_ACQUIRE) >> (slot % 64) & 1) return LM_BAD_FREED;
   if (lm_th_slot_freed(sl, slot)) return LM_BAD_FREED;
 #ifdef LM_TH_SC /* no racy read above: the arena's slabs are read under its lock */

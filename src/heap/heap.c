@@ -16,7 +16,6 @@ struct lm_heap lm_heap = {
 uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS];
 uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1];
 uint32_t lm_class_bytes[LM_NUM_CLASSES];
-uint32_t lm_class_magic[LM_NUM_CLASSES];
 
 /* ---- configuration: config.c reads and validates every setting ---- */
 
@@ -33,11 +32,7 @@ static void read_config(struct lm_config *c) {
 
 static void class_tables(void) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    uint32_t sz = lm_class_size(c);
-    lm_class_bytes[c] = sz;
-    /* ceil(2^32 / sz): for off < 2^16 and sz <= 2^14, off * M >> 32 is
-     * exactly off / sz since off * (M*sz - 2^32) < 2^16 * sz <= 2^32. */
-    lm_class_magic[c] = (uint32_t)((((uint64_t)1 << 32) + sz - 1) / sz);
+    lm_class_bytes[c] = lm_class_size(c);
   }
   /* lm_class_of[(n + 15) / 16] is lm_size_class(n) for every n up to
    * LM_SMALL_MAX: proven in the core (lemma lm_size_class_rounded). */

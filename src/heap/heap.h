@@ -181,14 +181,11 @@ size_t lm_meta_resident(void) LM_HIDDEN;
 /* Per size class, filled at init from the core's functions. */
 extern uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1] LM_HIDDEN; /* (n+15)>>4 -> class */
 extern uint32_t lm_class_bytes[LM_NUM_CLASSES] LM_HIDDEN;
-extern uint32_t lm_class_magic[LM_NUM_CLASSES] LM_HIDDEN; /* ceil(2^32/size) */
-
-/* Slot index of byte offset off (< 64 KiB) in a slab of class cls, or
- * LM_NONE if off is not a slot start. Exact for off < 2^16 (see heap.c). */
-static inline __attribute__((always_inline)) uint32_t lm_slot_of(uint32_t cls, uint32_t off) {
-  uint32_t q = (uint32_t)(((uint64_t)off * lm_class_magic[cls]) >> 32);
-  return q * lm_class_bytes[cls] == off ? q : LM_NONE;
-}
+/* Offset -> slot is the core's (sizeclass.h): lm_class_slot_of(cls, off)
+ * is the slot of a slot start and LM_SLOT_NONE for any other offset, and
+ * lm_class_slot(cls, off) the slot of an offset known to be a slot start;
+ * both proven, inlined by LTO (a multiply and a shift, and for the first a
+ * multiply and a compare). */
 
 /* ---- huge mappings ---- */
 struct lm_huge {

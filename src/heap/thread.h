@@ -149,7 +149,7 @@ static inline __attribute__((always_inline)) bool lm_th_decode(struct lm_theap *
   uint32_t n = (uint32_t)ch->page[(a >> LM_PAGE_SHIFT) & (LM_CHUNK_PAGES - 1)] - 1;
   if (lm_unlikely(n >= LM_CHUNK_SLABS)) return false;
   struct lm_slab *sl = (struct lm_slab *)&ch->slab[n];
-  uint32_t slot = lm_slot_of(sl->cls, (uint32_t)(a - sl->base));
+  uint32_t slot = lm_class_slot_of(sl->cls, (uint32_t)(a - sl->base));
   if (lm_unlikely(slot >= lm_slab_nslots(lm_slab_h(sl)))) return false; /* not a slot start */
   *slp = sl;
   *slotp = slot;
@@ -167,7 +167,7 @@ void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) LM_HIDDEN __attribu
  * out while that bit can still be collected. */
 static inline __attribute__((always_inline)) bool lm_th_taken_freed(const struct lm_slab *sl, uint32_t cls,
                                                                      uint32_t off) {
-  uint32_t slot = (uint32_t)(((uint64_t)off * lm_class_magic[cls]) >> 32);
+  uint32_t slot = lm_class_slot(cls, off); /* off is a slot start (lm_slab_alloc) */
   return lm_unlikely((__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1);
 }
 

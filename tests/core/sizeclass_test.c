@@ -95,5 +95,28 @@ int main(void)
     }
   }
   report("slab order/slots: one row, tail <= span/8, largest such order", bad_slab, ex_slab);
+
+  /* Offset -> slot: every offset below 2^17 (twice the largest span) and
+   * the multiples and their neighbours near 2^32, every class. */
+  unsigned bad_slot = 0;
+  char ex_slot[96] = "";
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
+    uint32_t sz = lm_class_size(c);
+    for (uint64_t o = 0; o < ((uint64_t)1 << 32); o = o < (1u << 17) ? o + 1 : o + 0x10000001u) {
+      for (uint64_t d = 0; d < 3 && o + d < ((uint64_t)1 << 32); d++) {
+        uint32_t off = (uint32_t)(o + d);
+        if (o < (1u << 17) && d) break;
+        uint32_t want = off % sz == 0 ? off / sz : LM_SLOT_NONE;
+        uint32_t got = lm_class_slot_of(c, off);
+        CHECK(slot, got == want && (off % sz || lm_class_slot(c, off) == off / sz),
+              "class %u off %u: %u, want %u", c, off, got, want);
+      }
+    }
+    uint32_t last = (uint32_t)((UINT32_MAX / sz) * sz); /* the largest multiple */
+    CHECK(slot, lm_class_slot_of(c, last) == last / sz && lm_class_slot(c, last) == last / sz &&
+                lm_class_slot_of(c, last - 1) == LM_SLOT_NONE,
+          "class %u off %u", c, last);
+  }
+  report("lm_class_slot_of: a slot start gives its slot, any other offset LM_SLOT_NONE", bad_slot, ex_slot);
   return failures != 0;
 }
