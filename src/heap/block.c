@@ -92,10 +92,9 @@ static enum lm_bad classify_huge(uintptr_t a, struct lm_huge *h, struct lm_block
 
 /* A pointer into a slab's span. Freed bits are exact for any thread; the
  * core's bit of the slot is read as free's fast path reads it (thread.h,
- * lm_th_slot_freed; ThreadSanitizer builds read it under the arena's lock
- * when the arena owns the slab, and not otherwise). What a stale read lets pass (a slot of another thread's slab that
- * was freed and collected, or never handed out) is reported when the owner
- * collects its freed bit (lm_slab_collect). */
+ * lm_th_slot_freed). What a stale read lets pass (a slot of another
+ * thread's slab that was freed and collected, or never handed out) is
+ * reported when the owner collects its freed bit (lm_slab_collect). */
 static enum lm_bad classify_slot(uintptr_t a, struct lm_chunk *ch, struct lm_slab *sl, struct lm_block *b) {
   lm_slab_t s = lm_slab_h(sl);
   uint32_t size = lm_class_bytes[sl->cls], off = (uint32_t)(a - sl->base);
@@ -104,17 +103,6 @@ static enum lm_bad classify_slot(uintptr_t a, struct lm_chunk *ch, struct lm_sla
   if (slot == LM_SLOT_NONE) return LM_BAD_INTERIOR;
   if (__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_ACQUIRE) >> (slot % 64) & 1) return LM_BAD_FREED;
   if (lm_th_slot_freed(sl, slot)) return LM_BAD_FREED;
-#ifdef LM_TH_SC /* no racy read above: the arena's slabs are read under its lock */
-  if (__atomic_load_n(&sl->owner, __ATOMIC_ACQUIRE) == NULL) {
-    struct lm_arena *ar = &lm_heap.arenas[ch->arena];
-    lm_lock(&ar->lock);
-    bool live = __atomic_load_n(&sl->owner, __ATOMIC_RELAXED) != NULL || lm_slab_slot_allocated(s, slot);
-    lm_unlock(&ar->lock);
-    if (!live) return LM_BAD_FREED;
-  }
-#else
-  (void)ch;
-#endif
   b->kind = LM_BLK_SMALL;
   b->ch = ch;
   b->slab = sl;

@@ -5,6 +5,7 @@
  * it knows whether the pointer it was given is valid. What is unused is
  * purged instead (madvise), and reads as zero afterwards. */
 #include "heap.h"
+#include "thread.h" /* LM_TH_SC: a ThreadSanitizer build */
 #include "vg.h"
 #include <stddef.h>
 #include <string.h>
@@ -138,6 +139,15 @@ struct lm_chunk *lm_hdr_alloc(void) {
   char *pg = (char *)((uintptr_t)&ch->next & ~(uintptr_t)(LM_PAGE_SIZE - 1));
   char *lo = pg > tables ? pg : tables, *hi = pg + LM_PAGE_SIZE < end ? pg + LM_PAGE_SIZE : end;
   memset(lo, 0, (size_t)(hi - lo));
+#ifdef LM_TH_SC
+  /* Free's racy read of a slot's bit (thread.h, lm_th_slot_freed) is by
+   * design: ThreadSanitizer is told so for the bitmap words of each slab
+   * record, and only them (the count and hint written with them stay
+   * checked, so racing writers are still seen). */
+  for (uint32_t i = 0; i < LM_CHUNK_SLABS; i++)
+    AnnotateBenignRaceSized(__FILE__, __LINE__, ch->slab[i].core.bits, sizeof ch->slab[i].core.bits,
+                            "a slot's core bit read by another thread's free (thread.h, lm_th_slot_freed)");
+#endif
   return ch;
 }
 
