@@ -93,6 +93,10 @@ run_case "an assert of lm_slab_alloc deleted" "lm_slab_alloc .*its goals changed
 run_case "lm_class_slot_of without 'ensures none' (interior offsets rejected)" \
   "lm_class_slot_of: the specification changed" \
   src/core/sizeclass.h '/ensures none:/d' -- sizeclass
+# The malloc table (lm_size_class_table_fill): its postcondition deleted.
+run_case "lm_size_class_table_fill without 'ensures filled'" \
+  "lm_size_class_table_fill: the specification changed" \
+  src/core/sizeclass.h '/ensures filled:/d' -- sizeclass
 
 # Bugs planted, contracts untouched: the provers fail.
 # The offset check loosened to accept any offset at or past the slot start
@@ -104,6 +108,14 @@ run_case "lm_class_slot_of accepts an interior offset" "lm_class_slot_of .*unpro
   VERIFY_FCT=lm_class_slot_of -- sizeclass
 run_case "the reciprocal of 1152 rounded down" "lm_class_magic .*unproved" \
   src/core/sizeclass.c 's/ 3728271,/ 3728270,/' VERIFY_FCT=lm_class_magic -- sizeclass
+# The malloc table: its last entry (16384 bytes) never filled, and the
+# lookup's index rounded wrong (a multiple of 16 gets the next class).
+run_case "lm_size_class_table_fill misses the last entry" "lm_size_class_table_fill .*unproved" \
+  src/core/sizeclass.c 's/i < LM_CLASS_TABLE_LEN; i\+\+/i < LM_CLASS_TABLE_LEN - 1; i++/' \
+  VERIFY_FCT=lm_size_class_table_fill -- sizeclass
+run_case "lm_size_class_lookup rounds n + 16 down" "lm_size_class_lookup .*unproved" \
+  src/core/sizeclass.c 's/\(n \+ LM_QUANTUM - 1\) \/ LM_QUANTUM;/(n + LM_QUANTUM) \/ LM_QUANTUM;/' \
+  VERIFY_FCT=lm_size_class_lookup -- sizeclass
 run_case "plant 3: lm_slab_free accepts a double free" "lm_slab_free .*unproved" \
   - - plant=3 VERIFY_FCT=lm_slab_free -- slab
 run_case "plant 1: lm_size_class off by one at multiples of 1 KiB" "lm_size_class .*unproved" \

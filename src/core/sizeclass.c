@@ -141,9 +141,10 @@ uint32_t lm_class_slab_slots(uint32_t c)
 */
 
 /* The heap's malloc finds a class in a table indexed by (n + 15) / 16 and
- * filled with lm_size_class(16 i) (heap.c): the class of n rounded up to a
- * multiple of 16 is the class of n, since every class size is a multiple
- * of 16. So the table's answer is lm_size_class(n) itself. */
+ * filled with lm_size_class(16 i) (lm_size_class_table_fill): the class of
+ * n rounded up to a multiple of 16 is the class of n, since every class
+ * size is a multiple of 16. So the table's answer is lm_size_class(n)
+ * itself (lm_size_class_lookup). */
 /*@ ghost
   /@ requires domain: n <= LM_SMALL_MAX;
      requires fit_rounded: SmallestFit(LM_QUANTUM * ((n + LM_QUANTUM - 1) / LM_QUANTUM), c);
@@ -152,6 +153,29 @@ uint32_t lm_class_slab_slots(uint32_t c)
   @/
   void lm_size_class_rounded(uint32_t n, uint32_t c) {}
 */
+
+/* ---- The malloc table: request size -> class in one load ---- */
+
+LM_SIZECLASS_HIDDEN uint8_t lm_size_class_table[LM_CLASS_TABLE_LEN];
+
+void lm_size_class_table_fill(void)
+{
+  /*@ loop invariant bound: 0 <= i <= LM_CLASS_TABLE_LEN;
+      loop invariant filled: \forall integer j; 0 <= j < i ==>
+        SmallestFit(LM_QUANTUM * j, lm_size_class_table[j]);
+      loop assigns i, lm_size_class_table[0 .. LM_CLASS_TABLE_LEN - 1];
+      loop variant LM_CLASS_TABLE_LEN - i;
+  */
+  for (uint32_t i = 0; i < LM_CLASS_TABLE_LEN; i++)
+    lm_size_class_table[i] = (uint8_t)lm_size_class(i * LM_QUANTUM);
+}
+
+uint32_t lm_size_class_lookup(uint32_t n)
+{
+  uint32_t i = (n + LM_QUANTUM - 1) / LM_QUANTUM;
+  //@ ghost lm_size_class_rounded(n, lm_size_class_table[i]);
+  return lm_size_class_table[i];
+}
 
 /* ---- Offset -> slot: the reciprocal multiply ---- */
 

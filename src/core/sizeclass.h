@@ -3,6 +3,20 @@
 #ifndef LM_SIZECLASS_H
 #define LM_SIZECLASS_H
 #include "core.h"
+
+/* The class of every request size, by table: entry i is the class of 16 i,
+ * so lm_size_class_table[(n + 15) / 16] is lm_size_class(n) for every
+ * n <= LM_SMALL_MAX (ClassTable in spec/sizeclass.acsl). The core owns it:
+ * lm_size_class_table_fill writes it (the heap calls it once at start-up)
+ * and lm_size_class_lookup reads it (a malloc before start-up reads it all
+ * zero: spec/README.md, "The heap keeps the preconditions"); declared here
+ * so that the contracts can name it, with hidden visibility. */
+#define LM_CLASS_TABLE_LEN (LM_SMALL_MAX / LM_QUANTUM + 1)
+#ifndef LM_SIZECLASS_HIDDEN
+#define LM_SIZECLASS_HIDDEN __attribute__((visibility("hidden")))
+#endif
+extern uint8_t lm_size_class_table[LM_CLASS_TABLE_LEN] LM_SIZECLASS_HIDDEN;
+
 #ifdef __FRAMAC__
 #include "../../spec/sizeclass.acsl"
 #endif
@@ -65,6 +79,31 @@ uint32_t lm_class_slab_order(uint32_t c);
   ensures tail_small: 8 * (SpanBytes(SlabOrder(c)) - \result * ClassSize(c)) <= SpanBytes(SlabOrder(c));
 */
 uint32_t lm_class_slab_slots(uint32_t c);
+
+/* Fill lm_size_class_table: entry i is the smallest class that holds 16 i
+ * bytes, lm_size_class(16 i), for every i (ClassTable). Writes the table
+ * and nothing else. */
+/*@
+  assigns lm_size_class_table[0 .. LM_CLASS_TABLE_LEN - 1];
+  ensures filled: ClassTable;
+*/
+void lm_size_class_table_fill(void);
+
+/* lm_size_class(n) by the table, on every malloc: one load. Once the table
+ * is filled (ClassTable), the entry at (n + 15) / 16 is the smallest class
+ * that holds n, which is what lm_size_class(n) returns (the smallest fit
+ * is unique: lm_size_class_monotone with n == m). */
+/*@
+  requires domain: n <= LM_SMALL_MAX;
+  requires filled: ClassTable;
+  assigns \nothing;
+  ensures in_range: IsClass(\result);
+  ensures fits: n <= ClassSize(\result);
+  ensures smallest: \result == 0 || ClassSize(\result - 1) < n;
+*/
+LM_CORE_HOT_BEGIN
+uint32_t lm_size_class_lookup(uint32_t n) LM_CORE_HOT;
+LM_CORE_HOT_END
 
 /* What lm_class_slot_of returns for an offset that is not a slot start. */
 #define LM_SLOT_NONE UINT32_MAX

@@ -61,7 +61,7 @@ const char *lm_heap_setting(const char *name) LM_HIDDEN;
 /* The inline fast paths: a slot for n bytes (NULL: take lm_heap_alloc),
  * and free (false: classify and report or lm_heap_free). */
 static inline __attribute__((always_inline)) void *lm_heap_malloc_fast(size_t n) {
-  return lm_likely(n <= LM_SMALL_MAX) ? lm_th_malloc(lm_class_of[(n + LM_QUANTUM - 1) / LM_QUANTUM]) : NULL;
+  return lm_likely(n <= LM_SMALL_MAX) ? lm_th_malloc(lm_size_class_lookup((uint32_t)n)) : NULL;
 }
 static inline __attribute__((always_inline)) bool lm_heap_free_fast(void *p) { return lm_th_free(p); }
 

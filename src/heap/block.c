@@ -42,7 +42,7 @@ void *lm_heap_alloc(size_t size, size_t align, unsigned flags) {
   bool zero = flags & LM_ALLOC_ZERO;
   if (align < LM_QUANTUM) align = LM_QUANTUM; /* every block is 16-aligned */
   if (size <= LM_SMALL_MAX && align <= PAGE) {
-    uint32_t cls = lm_class_of[(size + LM_QUANTUM - 1) / LM_QUANTUM];
+    uint32_t cls = lm_size_class_lookup((uint32_t)size);
     while (cls < LM_NUM_CLASSES && (lm_class_bytes[cls] & (align - 1)) != 0) cls++;
     if (cls < LM_NUM_CLASSES) {
       void *p = alloc_small(cls);

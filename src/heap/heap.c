@@ -14,7 +14,6 @@ struct lm_heap lm_heap = {
   .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,
 };
 uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS];
-uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1];
 uint32_t lm_class_bytes[LM_NUM_CLASSES];
 
 /* ---- configuration: config.c reads and validates every setting ---- */
@@ -34,10 +33,9 @@ static void class_tables(void) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     lm_class_bytes[c] = lm_class_size(c);
   }
-  /* lm_class_of[(n + 15) / 16] is lm_size_class(n) for every n up to
-   * LM_SMALL_MAX: proven in the core (lemma lm_size_class_rounded). */
-  for (uint32_t i = 0; i <= LM_SMALL_MAX / LM_QUANTUM; i++)
-    lm_class_of[i] = (uint8_t)lm_size_class(i * LM_QUANTUM);
+  /* The malloc table (the core's): lm_size_class_lookup(n) is then
+   * lm_size_class(n) for every n up to LM_SMALL_MAX (proven). */
+  lm_size_class_table_fill();
 }
 
 /* ---- start-up ---- */

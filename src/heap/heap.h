@@ -178,8 +178,9 @@ void lm_hdr_free(struct lm_chunk *ch) LM_HIDDEN;
 size_t lm_hdr_resident(void) LM_HIDDEN;
 size_t lm_meta_resident(void) LM_HIDDEN;
 
-/* Per size class, filled at init from the core's functions. */
-extern uint8_t lm_class_of[LM_SMALL_MAX / LM_QUANTUM + 1] LM_HIDDEN; /* (n+15)>>4 -> class */
+/* Per size class, filled at init from the core's functions. The class of a
+ * request is the core's (lm_size_class_lookup, whose table heap.c has
+ * lm_size_class_table_fill fill at init). */
 extern uint32_t lm_class_bytes[LM_NUM_CLASSES] LM_HIDDEN;
 /* Offset -> slot is the core's (sizeclass.h): lm_class_slot_of(cls, off)
  * is the slot of a slot start and LM_SLOT_NONE for any other offset, and

@@ -96,6 +96,17 @@ int main(void)
   }
   report("slab order/slots: one row, tail <= span/8, largest such order", bad_slab, ex_slab);
 
+  /* The malloc table: after the fill, the lookup is lm_size_class for every
+   * request size. */
+  unsigned bad_table = 0;
+  char ex_table[96] = "";
+  lm_size_class_table_fill();
+  for (uint32_t n = 0; n <= LM_SMALL_MAX; n++)
+    CHECK(table, lm_size_class_lookup(n) == lm_size_class(n), "n=%u: table %u, lm_size_class %u",
+          n, lm_size_class_lookup(n), lm_size_class(n));
+  report("lm_size_class_lookup after lm_size_class_table_fill is lm_size_class on 0..LM_SMALL_MAX",
+         bad_table, ex_table);
+
   /* Offset -> slot: every offset below 2^17 (twice the largest span) and
    * the multiples and their neighbours near 2^32, every class. */
   unsigned bad_slot = 0;
