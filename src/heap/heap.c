@@ -1,6 +1,7 @@
-/* The heap's state and its life: start-up (settings, class tables, the
- * arenas), fork handlers, the registry, the decay clock, iteration over
- * chunks. Reports of bad pointers are in report.c. */
+/* The heap as a whole: its state, start-up (settings, class tables, the
+ * arenas) and fork handlers, the decay clock that drives purging, and
+ * iteration over its chunks. The registry is in registry.c, reports of
+ * bad pointers in report.c. */
 #include "heap.h"
 #include "config.h"
 #include "stats_out.h"
@@ -13,7 +14,6 @@
 struct lm_heap lm_heap = {
   .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,
 };
-uintptr_t *lm_reg_root[1u << LM_REG_ROOT_BITS];
 uint32_t lm_class_bytes[LM_NUM_CLASSES];
 
 /* ---- configuration: config.c reads and validates every setting ---- */
@@ -110,36 +110,6 @@ static void fork_child(void) {
   lm_lock_reinit(&lm_heap.init_lock);
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) lm_arena_fork_child(&lm_heap.arenas[i]);
   lm_th_fork_child();
-}
-
-/* ---- registry ---- */
-
-bool lm_reg_set(uintptr_t a, size_t size, uintptr_t value) {
-  uintptr_t end = a + size;
-  for (uintptr_t g = a & ~(uintptr_t)(LM_CHUNK_SIZE - 1); g < end; g += LM_CHUNK_SIZE) {
-    uintptr_t **slot = &lm_reg_root[g >> (LM_CHUNK_SHIFT + LM_REG_LEAF_BITS)];
-    uintptr_t *leaf = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (leaf == NULL) {
-      if (value == 0) continue;
-      size_t len = sizeof(uintptr_t) << LM_REG_LEAF_BITS;
-      static uint32_t nleaves;
-      if (__atomic_load_n(&nleaves, __ATOMIC_RELAXED) >= LM_LIMIT_REG_LEAVES) return false;
-      uintptr_t *fresh = lm_meta_map(len, LM_PAGE_SIZE);
-      if (fresh == NULL) return false;
-      if (__atomic_compare_exchange_n(slot, &leaf, fresh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        leaf = fresh;
-        __atomic_fetch_add(&nleaves, 1, __ATOMIC_RELAXED);
-      } else {
-        lm_os_unmap(fresh, len); /* another thread installed one first */
-        lm_lock(&lm_heap.meta_lock);
-        lm_heap.meta_bytes -= len;
-        lm_unlock(&lm_heap.meta_lock);
-      }
-    }
-    __atomic_store_n(&leaf[(g >> LM_CHUNK_SHIFT) & ((1u << LM_REG_LEAF_BITS) - 1)], value,
-                     __ATOMIC_RELEASE);
-  }
-  return true;
 }
 
 size_t lm_heap_reclaim(void) {
