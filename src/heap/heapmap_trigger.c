@@ -8,7 +8,6 @@
  * the map from an ordinary context (locks, mmap, open). */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 #include "heapmap.h"
@@ -61,13 +60,7 @@ void lm_heapmap_poll(void) {
  * written by its destructor, so the heap needs only the poll in its tick. */
 __attribute__((constructor)) static void heapmap_ctor(void) {
   if (!lm_heap_ready()) lm_heap_init(); /* reads lm_heapmap_conf */
-  if (lm_heapmap_conf.signal == 0) return;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaction(lm_heapmap_conf.signal, &sa, NULL);
+  if (lm_heapmap_conf.signal != 0) lm_os_on_signal(lm_heapmap_conf.signal, on_signal);
 }
 
 __attribute__((destructor)) static void heapmap_dtor(void) {

@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -240,11 +239,5 @@ void lm_stats_poll(void) {
  * its tick. */
 __attribute__((constructor)) static void stats_out_ctor(void) {
   if (!lm_heap_ready()) lm_heap_init();
-  if (lm_stats_conf.signal == 0) return;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
-  sa.sa_flags = SA_RESTART;
-  sigemptyset(&sa.sa_mask);
-  sigaction(lm_stats_conf.signal, &sa, NULL);
+  if (lm_stats_conf.signal != 0) lm_os_on_signal(lm_stats_conf.signal, on_signal);
 }

@@ -80,6 +80,8 @@ void lm_os_write_err(const char *s, size_t n);
 
 /* Abort the process (SIGABRT). */
 _Noreturn void lm_os_abort(void);
+/* Call handler(sig) on signal sig (SA_RESTART, nothing masked). */
+void lm_os_on_signal(int sig, void (*handler)(int));
 
 /* Locks: plain pthread mutexes (futex-based, no allocation). The static
  * initializer lets locks work before the heap initializes. */

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE /* mincore, secure_getenv */
 #include "os.h"
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 #include <stdlib.h>
 #include <sys/auxv.h>
 #include <linux/membarrier.h>
@@ -56,4 +58,13 @@ bool lm_os_membarrier(void) {
     __atomic_store_n(&membarrier_state, st, __ATOMIC_RELEASE);
   }
   return st > 0 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+void lm_os_on_signal(int sig, void (*handler)(int)) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = handler;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, NULL);
 }
