@@ -245,6 +245,25 @@ static inline __attribute__((always_inline)) bool lm_th_slot_freed(const struct 
   return lm_unlikely(!lm_slab_slot_allocated(lm_slab_h(sl), slot));
 }
 
+/* A free of slot `slot` of sl by a thread that does not drive sl (any
+ * thread but the owner, or the owner while a thief is at work): the
+ * slot's bit goes into the slab's `freed` bitmap for the owner to collect.
+ * Returns sl's class, or -1 for a second free (the caller reports it). */
+static inline __attribute__((always_inline)) int lm_th_free_remote(struct lm_slab *sl, uint32_t slot) {
+  if (lm_th_slot_freed(sl, slot)) return -1;
+  uint64_t bit = (uint64_t)1 << (slot % 64);
+  /* Read before the free is published: once its bit is set, the owner may
+   * collect it, empty the slab and give the record to another class. */
+  uint32_t cls = sl->cls;
+  /* Sequentially consistent (a plain lock-prefixed OR on x86): the pending
+   * flag below must not be read before the bit is set (slabs.c, "the
+   * stacks of slabs to collect"). */
+  uint64_t old = __atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST);
+  if (lm_unlikely(old & bit)) return -1;
+  if (lm_unlikely(!__atomic_load_n(&sl->pending, __ATOMIC_SEQ_CST))) lm_th_free_notify(sl);
+  return (int)cls;
+}
+
 /* Free p if it is the start of a slot of a live slab: true. false: not a
  * slab pointer (or a bad one), or the thread has no heap yet (the slow
  * path makes one; under valgrind and with LEMMALLOC_TCACHE_BYTES=0 every
@@ -261,28 +280,14 @@ static inline __attribute__((always_inline)) bool lm_th_free(void *p) {
     if (lm_unlikely(file)) lm_th_free_file(t, sl);
     return true;
   }
-  if (r < 0) {
-    lm_th_double_free(p);
-    return true;
+  if (r == 0) {
+    int cls = lm_th_free_remote(sl, slot);
+    if (lm_likely(cls >= 0)) {
+      LM_RELAXED_ADD(t->c.nfree[cls], 1);
+      return true;
+    }
   }
-  if (lm_th_slot_freed(sl, slot)) {
-    lm_th_double_free(p);
-    return true;
-  }
-  uint64_t bit = (uint64_t)1 << (slot % 64);
-  /* Read before the free is published: once its bit is set, the owner may
-   * collect it, empty the slab and give the record to another class. */
-  uint32_t cls = sl->cls;
-  /* Sequentially consistent (a plain lock-prefixed OR on x86): the pending
-   * flag below must not be read before the bit is set (slabs.c, "the
-   * stacks of slabs to collect"). */
-  uint64_t old = __atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST);
-  if (lm_unlikely(old & bit)) {
-    lm_th_double_free(p);
-    return true;
-  }
-  if (lm_unlikely(!__atomic_load_n(&sl->pending, __ATOMIC_SEQ_CST))) lm_th_free_notify(sl);
-  LM_RELAXED_ADD(t->c.nfree[cls], 1);
+  lm_th_double_free(p); /* the owner's core said so, or the remote free did */
   return true;
 }
 

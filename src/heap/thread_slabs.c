@@ -217,7 +217,7 @@ void *lm_th_small_slow(uint32_t cls) {
  * path classified the pointer); one that does so repeatedly, and then may
  * block or only free for a while, drains its inbox every LM_TH_INBOX
  * such pushes, so that the slabs those frees emptied go back at once. */
-static void notified(struct lm_slab *sl) {
+void lm_th_free_notify(struct lm_slab *sl) {
   struct lm_theap *t = lm_th;
   if (lm_slab_notify(sl) != t || t == &lm_th_none) return;
   uint32_t n = __atomic_load_n(&t->self_pushed, __ATOMIC_RELAXED) + 1;
@@ -229,8 +229,6 @@ static void notified(struct lm_slab *sl) {
   if (give != NULL) lm_arena_slabs_give(t->arena, give, lm_now32());
   lm_unlock(&t->lock);
 }
-
-void lm_th_free_notify(struct lm_slab *sl) { notified(sl); }
 
 /* The owner freed a slot of sl, not its current slab, and could not file
  * it without the lock (thread.h, lm_th_free_own): on its avail list if the
@@ -251,11 +249,8 @@ void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) {
 void lm_th_double_free(void *p) { lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, p); }
 
 bool lm_th_free_slot(struct lm_slab *sl, uint32_t slot) {
-  if (lm_th_slot_freed(sl, slot)) return false;
-  uint64_t bit = (uint64_t)1 << (slot % 64);
-  uint32_t cls = sl->cls; /* before the free is published (thread.h) */
-  if (__atomic_fetch_or(&sl->freed[slot / 64], bit, __ATOMIC_SEQ_CST) & bit) return false;
-  if (!__atomic_load_n(&sl->pending, __ATOMIC_SEQ_CST)) notified(sl);
+  int cls = lm_th_free_remote(sl, slot);
+  if (cls < 0) return false;
   struct lm_theap *t = lm_th;
   if (t != &lm_th_none) LM_RELAXED_ADD(t->c.nfree[cls], 1);
   else __atomic_fetch_add(&lm_th_shared.nfree[cls], 1, __ATOMIC_RELAXED);
