@@ -215,27 +215,58 @@ static void take_window(struct lm_chunk *ch, uint32_t h, uint32_t w, uint32_t or
     lm_heap_bug("internal error: buddy window not taken at page", (void *)(uintptr_t)w);
 }
 
+/* Bit i of the result is set when bits i .. i + n - 1 of m all are
+ * (1 <= n <= 64; bits past 63 count as clear): log2(n) shifts. */
+static uint64_t run_starts(uint64_t m, uint32_t n) {
+  for (uint32_t have = 1; have < n && m != 0;) {
+    uint32_t k = have <= n - have ? have : n - have;
+    m &= m >> k;
+    have += k;
+  }
+  return m;
+}
+
+/* Window w of chunk ch, resident and free in the heap's bitmaps: taken if
+ * the core says a free block of at least `order` holds it. */
+static bool try_window(struct lm_chunk *ch, uint32_t w, uint32_t order) {
+  int32_t h = lm_buddy_block_of(lm_chunk_c(ch), w);
+  if (h < 0 || lm_buddy_is_allocated(lm_chunk_c(ch), (uint32_t)h) || lm_buddy_order(lm_chunk_c(ch), (uint32_t)h) < order)
+    return false;
+  take_window(ch, (uint32_t)h, w, order);
+  return true;
+}
+
 /* The lowest free window of 2^order pages (aligned, inside one free block)
  * whose first `need` pages are all resident; false if there is none. The
- * heap's own bitmaps (dirty, free) pick the candidates; the core decides.
- * A chunk found without one is skipped until pages are freed in it. */
+ * heap's own bitmaps (dirty, free) pick the candidates, a word at a time
+ * for windows of up to 64 pages; the core decides. A chunk found without
+ * one is skipped until pages are freed in it. */
 static bool find_dirty_window(struct lm_arena *a, uint32_t order, uint32_t need, bool slab, struct lm_chunk **out,
                               uint32_t *pg) {
+  /* Windows of 2^order <= 64 pages: bits at their starts in a word. */
+  uint64_t starts = order >= 6 ? 1 : UINT64_MAX / ((UINT64_C(1) << (1u << order)) - 1);
   for (struct lm_chunk *ch = a->chunks; ch; ch = ch->next) {
     if (ch->dirty_free < need || (need >= ch->nowin_need && order >= ch->nowin_order)) continue;
     if (slab && ch->nslabs >= LM_CHUNK_SLABS) continue;
-    for (uint32_t w = 0; w < LM_CHUNK_PAGES; w += 1u << order) {
-      if ((ch->dirty[w / 64] & ch->freemap[w / 64]) == 0) { /* no window starts in this word */
-        if (order < 6) w |= 64 - (1u << order); /* its last window: the loop steps past it */
-        continue;
+    if (order <= 6) {
+      for (uint32_t i = 0; i < LM_CHUNK_PAGES / 64; i++) {
+        uint64_t y = run_starts(ch->dirty[i] & ch->freemap[i], need) & starts;
+        for (; y != 0; y &= y - 1) {
+          uint32_t w = i * 64 + (uint32_t)__builtin_ctzll(y);
+          if (try_window(ch, w, order)) {
+            *out = ch;
+            *pg = w;
+            return true;
+          }
+        }
       }
-      if (!all_set2(ch->dirty, ch->freemap, w, need)) continue;
-      int32_t h = lm_buddy_block_of(lm_chunk_c(ch), w);
-      if (h < 0 || lm_buddy_is_allocated(lm_chunk_c(ch), (uint32_t)h) || lm_buddy_order(lm_chunk_c(ch), (uint32_t)h) < order) continue;
-      take_window(ch, (uint32_t)h, w, order);
-      *out = ch;
-      *pg = w;
-      return true;
+    } else {
+      for (uint32_t w = 0; w < LM_CHUNK_PAGES; w += 1u << order) {
+        if (!all_set2(ch->dirty, ch->freemap, w, need) || !try_window(ch, w, order)) continue;
+        *out = ch;
+        *pg = w;
+        return true;
+      }
     }
     /* None for this need and order, nor for any bigger, until pages come
      * back free here (taking and purging only remove windows). */
