@@ -18,7 +18,7 @@ uint32_t lm_dirty_count(const struct lm_chunk *ch, uint32_t pg, uint32_t n) {
   uint32_t cnt = 0, end = pg + n;
   while (pg < end) {
     uint32_t w = pg / 64, lo = pg % 64, hi = end - w * 64 < 64 ? end - w * 64 : 64;
-    cnt += (uint32_t)__builtin_popcountll(ch->dirty[w] & range_mask(lo, hi));
+    cnt += lm_popcount64(ch->dirty[w] & range_mask(lo, hi));
     pg = w * 64 + hi;
   }
   return cnt;
@@ -94,7 +94,7 @@ void lm_pages_returned(struct lm_arena *a, struct lm_chunk *ch, uint32_t pg, uin
   lm_chunk_freed(a, ch);
   ch->dirty_free += d;
   a->dirty_free_pages += d;
-  for (uint32_t i = pg; i < pg + n; i++) ch->stamp[i] = stamp;
+  lm_fill32(&ch->stamp[pg], n, stamp);
   if (d == 0) return;
   lm_schedule_purge(a, stamp);
   /* The decay keeps freed pages for the allocations to come, and those are

@@ -39,6 +39,27 @@
 #define lm_likely(x) __builtin_expect(!!(x), 1)
 #define lm_unlikely(x) __builtin_expect(!!(x), 0)
 
+/* Set bits of x. The x86-64 baseline has no popcnt instruction, and
+ * __builtin_popcountll then calls libgcc: inline bit arithmetic instead. */
+static inline uint32_t lm_popcount64(uint64_t x) {
+#ifdef __POPCNT__
+  return (uint32_t)__builtin_popcountll(x);
+#else
+  x -= (x >> 1) & 0x5555555555555555u;
+  x = (x & 0x3333333333333333u) + ((x >> 2) & 0x3333333333333333u);
+  x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0fu;
+  return (uint32_t)((x * 0x0101010101010101u) >> 56);
+#endif
+}
+
+/* n copies of v from s on: a loop of 16-byte stores (not vectorized at -O2). */
+static inline void lm_fill32(uint32_t *s, uint32_t n, uint32_t v) {
+  typedef uint32_t v4 __attribute__((vector_size(16), aligned(4), may_alias));
+  v4 q = {v, v, v, v};
+  for (; n >= 4; n -= 4, s += 4) *(v4 *)s = q;
+  for (; n > 0; n--) *s++ = v;
+}
+
 #define LM_CHUNK_SHIFT (LM_PAGE_SHIFT + LM_MAX_ORDER)
 /* Large blocks go up to half a chunk: a 2 MiB buddy block still leaves the
  * other half of its chunk usable, and above that a direct mapping rounded to

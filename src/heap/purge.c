@@ -137,7 +137,7 @@ static size_t purge_sparse_slabs(struct lm_arena *a, bool all) {
     lm_lock(&a->lock);
     for (uint32_t i = 0; i < n; i++) {
       struct lm_slab *sl = recs[i];
-      uint32_t k = (uint32_t)__builtin_popcount(masks[i]);
+      uint32_t k = lm_popcount64(masks[i]);
       sl->purged |= (uint16_t)masks[i];
       a->dirty_pages -= k;
       a->purged_pages += k;

@@ -192,7 +192,7 @@ uint32_t lm_slab_collect(struct lm_slab *sl) {
 uint32_t lm_slab_live(const struct lm_slab *sl) {
   uint32_t used = lm_slab_used(lm_slab_h(sl)), freed = 0;
   for (uint32_t w = 0; w < LM_SLAB_WORDS; w++)
-    freed += (uint32_t)__builtin_popcountll(__atomic_load_n(&sl->freed[w], __ATOMIC_RELAXED));
+    freed += lm_popcount64(__atomic_load_n(&sl->freed[w], __ATOMIC_RELAXED));
   return freed < used ? used - freed : 0;
 }
 
@@ -273,7 +273,7 @@ static struct lm_slab *slab_take(struct lm_arena *a, uint32_t cls) {
      * when the slab is released, none of them may pass for clean (calloc
      * would skip zeroing them). */
     if (sl->purged) { /* (the chunk's dirty map stays set for a live slab's pages) */
-      a->dirty_pages += (size_t)__builtin_popcount(sl->purged);
+      a->dirty_pages += (size_t)lm_popcount64(sl->purged);
       sl->purged = 0;
     }
     sl->state = LM_SLAB_OWNED;
