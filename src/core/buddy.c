@@ -493,72 +493,142 @@ uint32_t lm_buddy_free_pages(uint32_t c)
   return LM_BUDDY(c).nfree;
 }
 
-/* Mirror of BuddyValid(c), for tests and fuzzers. */
-bool lm_buddy_check(uint32_t c)
+/* lm_buddy_check: the C mirror of BuddyValid(c), for tests and fuzzers.
+ * Each helper tests one part of it and its contract says it returns true
+ * exactly when that part holds. */
+
+/* Stack (s, k): at most a chunk's pages of entries, each a head in the
+ * stack's state and order that points back at its slot. */
+/*@ requires chunk: c < LM_MAX_CHUNKS && s < 2 && k <= LM_MAX_ORDER;
+    assigns \nothing;
+    ensures ok: \result <==> StackOK(c, s, k); */
+static bool check_stack(uint32_t c, uint32_t s, uint32_t k)
 {
-  /* Stacks: every entry is a head in the stack's state and order that
-   * points back at its slot; the blocks on them add up to the chunk. */
-  uint32_t total = 0, free_pages = 0;
-  /*@ loop invariant s_range: 0 <= s <= 2;
-      loop invariant sums: free_pages <= total <= LM_CHUNK_PAGES;
-      loop assigns s, total, free_pages;
-      loop variant 2 - s; */
-  for (uint32_t s = 0; s < 2; s++) {
-    /*@ loop invariant k_range: 0 <= k <= LM_MAX_ORDER + 1;
-        loop invariant sums: free_pages <= total <= LM_CHUNK_PAGES;
-        loop assigns k, total, free_pages;
-        loop variant LM_MAX_ORDER + 1 - k; */
-    for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
-      uint32_t n = LM_BUDDY(c).cnt[s][k];
-      if (n > LM_CHUNK_PAGES)
-        return false;
-      /*@ loop invariant j_range: 0 <= j <= n;
-          loop assigns j;
-          loop variant n - j; */
-      for (uint32_t j = 0; j < n; j++) {
-        uint32_t q = LM_BUDDY(c).stk[j][s][k];
-        if (q >= LM_CHUNK_PAGES || LM_BUDDY(c).st[q] != s + 1 ||
-            LM_BUDDY(c).ord[q] != k || LM_BUDDY(c).pos[q] != j)
-          return false;
-      }
-      total += n * lm_buddy_pow2[k];
-      if (s == 0)
-        free_pages += n * lm_buddy_pow2[k];
-      if (total > LM_CHUNK_PAGES)
-        return false;
-    }
-  }
-  if (total != LM_CHUNK_PAGES || free_pages != LM_BUDDY(c).nfree)
+  uint32_t n = LM_BUDDY(c).cnt[s][k];
+  if (n > LM_CHUNK_PAGES)
     return false;
-  /* Tiling: walking from page 0 head to head covers the chunk exactly;
-   * every head is aligned, on its stack, and every other page interior. */
+  /*@ loop invariant j_range: 0 <= j <= n;
+      loop invariant entries: \forall integer i; 0 <= i < j ==> StkEntry(c, s, k, i);
+      loop assigns j;
+      loop variant n - j; */
+  for (uint32_t j = 0; j < n; j++) {
+    uint32_t q = LM_BUDDY(c).stk[j][s][k];
+    if (q >= LM_CHUNK_PAGES || LM_BUDDY(c).st[q] != s + 1 ||
+        LM_BUDDY(c).ord[q] != k || LM_BUDDY(c).pos[q] != j)
+      return false;
+  }
+  return true;
+}
+
+/* Every stack well formed; the blocks on them add up to the chunk, and the
+ * free ones to nfree. */
+/*@ requires chunk: c < LM_MAX_CHUNKS;
+    assigns \nothing;
+    ensures sound: \result ==> StacksValid(c);
+    ensures complete: StacksValid(c) ==> \result; */
+static bool check_stacks(uint32_t c)
+{
+  uint32_t free_pages = 0, used_pages = 0;
+  /*@ loop invariant k_range: 0 <= k <= LM_MAX_ORDER + 1;
+      loop invariant stacks: \forall integer s, j; 0 <= s < 2 && 0 <= j < k ==> StackOK(c, s, j);
+      loop invariant free_sum: free_pages == PagesBelow(c, 0, k);
+      loop invariant used_sum: used_pages == PagesBelow(c, 1, k);
+      loop invariant bound: free_pages <= k * 1048576 && used_pages <= k * 1048576;
+      loop assigns k, free_pages, used_pages;
+      loop variant LM_MAX_ORDER + 1 - k; */
+  for (uint32_t k = 0; k <= LM_MAX_ORDER; k++) {
+    if (!check_stack(c, 0, k) || !check_stack(c, 1, k))
+      return false;
+    //@ ghost lm_buddy_lemma_pow2(k);
+    //@ ghost lm_buddy_lemma_below(c, 0, k);
+    //@ ghost lm_buddy_lemma_below(c, 1, k);
+    free_pages += (uint32_t)LM_BUDDY(c).cnt[0][k] * lm_buddy_pow2[k];
+    used_pages += (uint32_t)LM_BUDDY(c).cnt[1][k] * lm_buddy_pow2[k];
+  }
+  //@ ghost lm_buddy_lemma_below(c, 0, LM_MAX_ORDER);
+  //@ ghost lm_buddy_lemma_below(c, 1, LM_MAX_ORDER);
+  return free_pages + used_pages == LM_CHUNK_PAGES && free_pages == LM_BUDDY(c).nfree;
+}
+
+/* Tiling: walking from page 0, head to head, covers the chunk exactly;
+ * every head is in a valid state and order, aligned, on its stack at its
+ * slot, with only interior pages inside its block; no free block has a
+ * free buddy of its order. (Complete given B_Counts, which check_stacks
+ * tests first: a slot past the chunk is not rejected by TilingValid.) */
+/*@ requires chunk: c < LM_MAX_CHUNKS;
+    assigns \nothing;
+    ensures sound: \result ==> TilingValid(c);
+    ensures complete: B_Counts(c) && TilingValid(c) ==> \result; */
+static bool check_tiling(uint32_t c)
+{
   uint32_t p = 0;
   /*@ loop invariant p_range: p <= LM_CHUNK_PAGES;
+      loop invariant p_head: p < LM_CHUNK_PAGES && B_First(c) && B_Next(c) ==> Head(c, p);
+      loop invariant w_first: p > 0 ==> Head(c, 0);
+      loop invariant w_states: \forall integer q; 0 <= q < p ==>
+        lm_buddy[c].st[q] <= LM_BUDDY_USED;
+      loop invariant w_orders: \forall integer q; 0 <= q < p && Head(c, q) ==>
+        Ord(c, q) <= LM_MAX_ORDER;
+      loop invariant w_aligned: \forall integer q; 0 <= q < p && Head(c, q) ==>
+        Aligned(q, Ord(c, q));
+      loop invariant w_end: \forall integer q; 0 <= q < p && Head(c, q) ==>
+        q + Size(c, q) <= p;
+      loop invariant w_next: \forall integer q, n; 0 <= q < p && Head(c, q) &&
+        n == q + Size(c, q) && n < p ==> Head(c, n);
+      loop invariant w_inside: \forall integer q, r; 0 <= q < p && Head(c, q) &&
+        q < r < q + Size(c, q) ==> !Head(c, r);
+      loop invariant w_merged: \forall integer q, n; 0 <= q < p && FreeHead(c, q) &&
+        Ord(c, q) < LM_MAX_ORDER && LowHalf(q, Ord(c, q)) && n == q + Size(c, q) ==>
+        !(FreeHead(c, n) && Ord(c, n) == Ord(c, q));
+      loop invariant w_pos_in: \forall integer q, s, k; 0 <= q < p && Head(c, q) &&
+        s == lm_buddy[c].st[q] - 1 && k == lm_buddy[c].ord[q] ==>
+        lm_buddy[c].pos[q] < lm_buddy[c].cnt[s][k];
+      loop invariant w_pos_back: \forall integer q, s, k; 0 <= q < p && Head(c, q) &&
+        s == lm_buddy[c].st[q] - 1 && k == lm_buddy[c].ord[q] ==>
+        lm_buddy[c].stk[lm_buddy[c].pos[q]][s][k] == q;
       loop assigns p;
       loop variant LM_CHUNK_PAGES - p; */
   while (p < LM_CHUNK_PAGES) {
     uint32_t s = LM_BUDDY(c).st[p], k = LM_BUDDY(c).ord[p];
-    if (s == LM_BUDDY_INTERIOR || s > LM_BUDDY_USED || k > LM_MAX_ORDER)
+    if (s == LM_BUDDY_INTERIOR || s > LM_BUDDY_USED || k > LM_MAX_ORDER) {
+      //@ assert bad_head: !(B_First(c) && B_Next(c) && B_States(c) && B_Orders(c));
       return false;
+    }
+    //@ ghost lm_buddy_lemma_pow2(k);
     uint32_t w = lm_buddy_pow2[k], i = LM_BUDDY(c).pos[p];
-    if (p % w != 0 || p + w > LM_CHUNK_PAGES)
+    if (p % w != 0 || p + w > LM_CHUNK_PAGES) {
+      //@ assert bad_place: !(B_First(c) && B_Next(c) && B_Aligned(c) && B_Fits(c));
       return false;
+    }
     if (i >= LM_BUDDY(c).cnt[s - 1][k] || i >= LM_CHUNK_PAGES ||
-        LM_BUDDY(c).stk[i][s - 1][k] != p)
+        LM_BUDDY(c).stk[i][s - 1][k] != p) {
+      //@ assert bad_pos: !(B_First(c) && B_Next(c) && B_Counts(c) && B_PosIn(c) && B_PosBack(c));
       return false;
+    }
     /*@ loop invariant q_range: p + 1 <= q <= p + w;
+        loop invariant interior: \forall integer r; p < r < q ==> !Head(c, r);
         loop assigns q;
         loop variant p + w - q; */
     for (uint32_t q = p + 1; q < p + w; q++)
-      if (LM_BUDDY(c).st[q] != LM_BUDDY_INTERIOR)
+      if (LM_BUDDY(c).st[q] != LM_BUDDY_INTERIOR) {
+        //@ assert bad_inside: !(B_First(c) && B_Next(c) && B_Inside(c));
         return false;
+      }
     /* Maximally merged: a free block's buddy is not free of its order. */
     if (s == LM_BUDDY_FREE && k < LM_MAX_ORDER) {
       //@ ghost lm_buddy_lemma_half(p, k);
-      if (buddy_free(c, p, k))
+      if (buddy_free(c, p, k)) {
+        //@ assert bad_merge: !(B_First(c) && B_Next(c) && B_Merged(c));
         return false;
+      }
     }
     p += w;
   }
   return true;
+}
+
+/* Stacks first: the walk reads stk at the slots the heads name. */
+bool lm_buddy_check(uint32_t c)
+{
+  return check_stacks(c) && check_tiling(c);
 }

@@ -250,7 +250,8 @@ uint32_t lm_buddy_free_pages(uint32_t c);
 
 /* C mirror of BuddyValid(c): true iff every invariant holds. O(pages). */
 /*@ requires chunk: c < LM_MAX_CHUNKS;
-    assigns \nothing; */
+    assigns \nothing;
+    ensures valid: \result <==> BuddyValid(c); */
 bool lm_buddy_check(uint32_t c);
 
 #endif
