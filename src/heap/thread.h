@@ -215,7 +215,7 @@ static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap 
                   lm_slab_free_slot(lm_slab_h(sl), slot) == 0)) {
       r = 1;
       if (lm_unlikely(sl->tlist != LM_TL_CURRENT)) {
-        uint32_t bytes = lm_class_bytes[sl->cls];
+        uint32_t bytes = lm_class_size_table[sl->cls];
         if (sl->tlist == LM_TL_AVAIL && t->avail_free + bytes <= lm_heap.cfg.tcache_bytes &&
             !lm_slab_is_empty(lm_slab_h(sl))) {
           sl->afree += bytes;
