@@ -161,9 +161,10 @@ void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
 
 /* ---- collecting freed slots ----
  * A free sets the slot's bit in sl->freed (thread.h); the slab's owner
- * takes the bits word by word and frees the slots in the core. A bit for
- * a slot the core counts as free is a second free of it (after the first
- * was collected): reported. */
+ * takes the bits word by word and hands each word to the core
+ * (lm_slab_free_mask, proven): it frees the slots of the word that are
+ * allocated and returns the bits of those that were not. Such a bit is a
+ * second free of the slot (after the first was collected): reported. */
 
 uint32_t lm_slab_collect(struct lm_slab *sl) {
   lm_slab_t s = lm_slab_h(sl);
@@ -171,12 +172,10 @@ uint32_t lm_slab_collect(struct lm_slab *sl) {
   for (uint32_t w = 0; w < LM_SLAB_WORDS; w++) {
     if (__atomic_load_n(&sl->freed[w], __ATOMIC_SEQ_CST) == 0) continue;
     uint64_t f = __atomic_exchange_n(&sl->freed[w], 0, __ATOMIC_ACQUIRE);
-    while (f != 0) {
-      uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(f);
-      f &= f - 1;
-      if (lm_slab_free_slot(s, slot) == 0) n++;
-      else lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, (void *)(sl->base + (uintptr_t)slot * lm_class_size_table[sl->cls]));
-    }
+    uint64_t bad = lm_slab_free_mask(s, w, f); /* a subset of f's bits */
+    n += (uint32_t)(__builtin_popcountll(f) - __builtin_popcountll(bad));
+    for (; bad != 0; bad &= bad - 1)
+      lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, (void *)(sl->base + (uintptr_t)(w * 64 + (uint32_t)__builtin_ctzll(bad)) * lm_class_size_table[sl->cls]));
   }
   return n;
 }
