@@ -17,6 +17,16 @@
 #endif
 extern uint8_t lm_size_class_table[LM_CLASS_TABLE_LEN] LM_SIZECLASS_HIDDEN;
 
+/* The per-class tables, constants of the core that the heap reads directly
+ * (a load either way, and no copy to fill at start-up): entry c is what
+ * lm_class_size(c), lm_class_slab_order(c) and lm_class_slab_slots(c)
+ * return, i.e. ClassSize(c), SlabOrder(c) and SlotsFit(SlabOrder(c),
+ * ClassSize(c)) for every class c: proven by the lemma function
+ * lm_class_lemma_tables (sizeclass.c), and those functions read them. */
+extern const uint32_t lm_class_size_table[LM_NUM_CLASSES] LM_SIZECLASS_HIDDEN;
+extern const uint8_t lm_class_order_table[LM_NUM_CLASSES] LM_SIZECLASS_HIDDEN;
+extern const uint16_t lm_class_slots_table[LM_NUM_CLASSES] LM_SIZECLASS_HIDDEN;
+
 #ifdef __FRAMAC__
 #include "../../spec/sizeclass.acsl"
 #endif

@@ -521,4 +521,66 @@ bool lm_slab_check(lm_slab_t s)
     count += lm_slab_test(LM_SLAB(s).bits[x / 64], x % 64);
   return count == LM_SLAB(s).used;
 }
+
+/* The bits of the mask from the lowest up: b is the lowest set bit of
+ * `rest` (the lowest clear bit of its complement: ctz, checked), and every
+ * bit below the ghost `lo` is done. A slot that is allocated is freed as
+ * lm_slab_free_slot frees it (lm_slab_release); any other bit goes to the
+ * result, nothing changed. (Not a call of lm_slab_free_slot: WP does not
+ * use a behavior's `assigns \nothing` at a call site, so its error cases
+ * would not be known to leave the record as it was.) */
+uint64_t lm_slab_free_mask(lm_slab_t s, uint32_t w, uint64_t mask)
+{
+  uint64_t rest = mask, bad = 0;
+  //@ ghost uint32_t lo = 0;
+  /*@ loop invariant v_size: S_Size(s);
+      loop invariant v_slots: S_Slots(s);
+      loop invariant v_span: S_Span(s);
+      loop invariant v_tail: S_Tail(s);
+      loop invariant v_hint: S_Hint(s);
+      loop invariant v_used: S_Used(s);
+      loop invariant geometry: SlotSize(s) == \at(SlotSize(s), Pre) &&
+        NSlots(s) == \at(NSlots(s), Pre);
+      loop invariant lo: 0 <= lo <= 64;
+      loop invariant rest: \forall integer j; 0 <= j < 64 ==>
+        (BT(rest, j) <==> (lo <= j && BT(mask, j)));
+      loop invariant bad: \forall integer j; 0 <= j < 64 ==>
+        (BT(bad, j) <==> (j < lo && BT(mask, j) && !\at(Allocated(s, 64 * w + j), Pre)));
+      loop invariant released: \forall integer j; 0 <= j < lo ==> BT(mask, j) ==>
+        !Allocated(s, 64 * w + j);
+      loop invariant others: \forall integer y;
+        !(64 * w <= y < 64 * w + lo && BT(mask, y - 64 * w)) ==>
+        (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
+      loop assigns lo, rest, bad, LM_SLAB_STATE(s);
+      loop variant 64 - lo;
+  */
+  for (;;) {
+    uint64_t nr = ~rest;
+    /*@ assert not: \forall integer j; 0 <= j < 64 ==> (BT(nr, j) <==> !BT(rest, j)); */
+    uint32_t b = lm_slab_lowest_clear(nr);
+    if (b >= 64)
+      break;
+    /*@ assert pending: BT(rest, b) && BT(mask, b) && lo <= b; */
+    uint32_t x = 64 * w + b;
+    /*@ assert unchanged: \let y = x; Allocated(s, y) <==> \at(Allocated(s, y), Pre); */
+    uint64_t word = LM_SLAB(s).bits[w];
+    if (x < LM_SLAB(s).nslots && lm_slab_test(word, b)) {
+      /*@ assert was: \let y = x; \at(Allocated(s, y), Pre); */
+      lm_slab_release(s, x, w, b, word);
+    } else {
+      /*@ assert was_not: \let y = x; !\at(Allocated(s, y), Pre); */
+      bad = lm_slab_set(bad, b);
+    }
+    rest = lm_slab_clear(rest, b);
+    //@ ghost lo = b + 1;
+  }
+  /*@ assert done: \forall integer j; 0 <= j < 64 ==> !BT(rest, j); */
+  //@ ghost lm_slab_lemma_word(w);
+  /*@ assert owner: \forall integer j; 0 <= j < 64 ==>
+        (\at(SlotOwner(s, 64 * w + j, mask), Pre) == LM_OWNER_PENDING <==>
+         (BT(mask, j) && \at(Allocated(s, 64 * w + j), Pre))); */
+  /*@ assert core: \forall integer j; 0 <= j < 64 ==>
+        (SlotOwner(s, 64 * w + j, 0) == LM_OWNER_CORE <==> !Allocated(s, 64 * w + j)); */
+  return bad;
+}
 LM_CORE_HOT_END

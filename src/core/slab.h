@@ -43,6 +43,13 @@ extern struct lm_slab_core lm_slab[LM_MAX_SLABS];
 /* The handle of the record at address p (aligned to 2^LM_SLAB_SHIFT). */
 #define LM_SLAB_HANDLE(p) ((lm_slab_t)((uintptr_t)(p) >> LM_SLAB_SHIFT))
 
+/* Ghost ownership of a slot (SlotOwner in spec/slab.acsl): the core's
+ * (free), the user's (allocated), or pending (allocated, and its bit set in
+ * the heap's `freed` bitmap by another thread's free). */
+#define LM_OWNER_CORE 0
+#define LM_OWNER_USER 1
+#define LM_OWNER_PENDING 2
+
 #ifdef __FRAMAC__
 #include "../../spec/slab.acsl"
 #endif
@@ -167,6 +174,35 @@ int32_t lm_slab_free(lm_slab_t s, uint32_t off);
 LM_CORE_HOT_BEGIN
 int32_t lm_slab_free_slot(lm_slab_t s, uint32_t slot) LM_CORE_HOT;
 LM_CORE_HOT_END
+
+/* Collect the frees of other threads in word w of the bitmap: `mask` is
+ * word w of the heap's `freed` bitmap of the slab (bit j: slot 64 w + j
+ * was freed by another thread), taken by the owner. Frees in the core
+ * every slot of the mask that is allocated, changes no other slot, and
+ * returns the bits of the mask whose slot was not allocated (a second free,
+ * or a slot past the last): the heap reports each as a double free. The
+ * slots freed are the bits of mask & ~result, popcount(mask) -
+ * popcount(result) of them (the result's bits are bits of the mask). */
+/*@
+  requires slab: IsSlab(s);
+  requires word: w < LM_SLAB_WORDS;
+  LM_SLAB_REQUIRES_VALID(s)
+  assigns LM_SLAB_STATE(s);
+  LM_SLAB_ENSURES_VALID(s)
+  ensures geometry: SlotSize(s) == \old(SlotSize(s)) && NSlots(s) == \old(NSlots(s));
+  ensures rejected: \forall integer j; 0 <= j < 64 ==>
+    (BT(\result, j) <==> (BT(mask, j) && !\at(Allocated(s, 64 * w + j), Pre)));
+  ensures released: \forall integer j; 0 <= j < 64 ==> BT(mask, j) ==>
+    !Allocated(s, 64 * w + j);
+  ensures others: \forall integer y; !(64 * w <= y < 64 * w + 64 && BT(mask, y - 64 * w)) ==>
+    (Allocated(s, y) <==> \at(Allocated(s, y), Pre));
+  ensures exactly: \forall integer j; 0 <= j < 64 ==> BT(mask, j) ==>
+    (!BT(\result, j) <==> \at(SlotOwner(s, 64 * w + j, mask), Pre) == LM_OWNER_PENDING);
+  ensures collected: \forall integer j; 0 <= j < 64 ==>
+    \at(SlotOwner(s, 64 * w + j, mask), Pre) == LM_OWNER_PENDING ==>
+    SlotOwner(s, 64 * w + j, 0) == LM_OWNER_CORE;
+*/
+uint64_t lm_slab_free_mask(lm_slab_t s, uint32_t w, uint64_t mask);
 
 /* Is slot index `slot` currently allocated? (false for slot >= nslots) */
 /*@

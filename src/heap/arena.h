@@ -57,8 +57,8 @@ bool lm_arena_buddy_alloc(struct lm_arena *a, uint32_t order, uint32_t need, enu
 
 /* ---- slabs.c ---- */
 
-/* Span order of the slabs of class cls (copied from the core at init). */
-extern uint8_t lm_slab_order_of[LM_NUM_CLASSES] LM_HIDDEN;
+/* Span order of the slabs of class cls: lm_class_order_table[cls], the
+ * core's constant (sizeclass.h). */
 /* The non-full heap of a class: insert and remove slab sl, return the root. */
 struct lm_slab *lm_nonfull_insert(struct lm_slab *root, struct lm_slab *sl) LM_HIDDEN;
 struct lm_slab *lm_nonfull_remove(struct lm_slab *root, struct lm_slab *sl) LM_HIDDEN;

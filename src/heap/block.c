@@ -43,10 +43,10 @@ void *lm_heap_alloc(size_t size, size_t align, unsigned flags) {
   if (align < LM_QUANTUM) align = LM_QUANTUM; /* every block is 16-aligned */
   if (size <= LM_SMALL_MAX && align <= PAGE) {
     uint32_t cls = lm_size_class_lookup((uint32_t)size);
-    while (cls < LM_NUM_CLASSES && (lm_class_bytes[cls] & (align - 1)) != 0) cls++;
+    while (cls < LM_NUM_CLASSES && (lm_class_size_table[cls] & (align - 1)) != 0) cls++;
     if (cls < LM_NUM_CLASSES) {
       void *p = alloc_small(cls);
-      if (p) lm_vg_alloc(p, size, lm_class_bytes[cls], zero);
+      if (p) lm_vg_alloc(p, size, lm_class_size_table[cls], zero);
       if (p && zero) memset(p, 0, size);
       return p;
     }
@@ -97,7 +97,7 @@ static enum lm_bad classify_huge(uintptr_t a, struct lm_huge *h, struct lm_block
  * reported when the owner collects its freed bit (lm_slab_collect). */
 static enum lm_bad classify_slot(uintptr_t a, struct lm_chunk *ch, struct lm_slab *sl, struct lm_block *b) {
   lm_slab_t s = lm_slab_h(sl);
-  uint32_t size = lm_class_bytes[sl->cls], off = (uint32_t)(a - sl->base);
+  uint32_t size = lm_class_size_table[sl->cls], off = (uint32_t)(a - sl->base);
   if (off >= lm_slab_nslots(s) * size) return LM_BAD_FREE_MEMORY;
   uint32_t slot = lm_class_slot_of(sl->cls, off);
   if (slot == LM_SLOT_NONE) return LM_BAD_INTERIOR;

@@ -14,7 +14,6 @@
 struct lm_heap lm_heap = {
   .init_lock = LM_LOCK_INIT, .meta_lock = LM_LOCK_INIT, .huge_lock = LM_LOCK_INIT,
 };
-uint32_t lm_class_bytes[LM_NUM_CLASSES];
 
 /* ---- configuration: config.c reads and validates every setting ---- */
 
@@ -27,14 +26,13 @@ static void read_config(struct lm_config *c) {
                             leak scan by meta.c */
 }
 
-/* ---- size class tables, derived from the core ---- */
+/* ---- the malloc table, filled by the core ----
+ * The per-class tables (size, slab order, slots) are the core's constants
+ * (sizeclass.h), read directly; only the request size -> class table is
+ * filled, by the core: lm_size_class_lookup(n) is then lm_size_class(n)
+ * for every n up to LM_SMALL_MAX (proven). */
 
 static void class_tables(void) {
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    lm_class_bytes[c] = lm_class_size(c);
-  }
-  /* The malloc table (the core's): lm_size_class_lookup(n) is then
-   * lm_size_class(n) for every n up to LM_SMALL_MAX (proven). */
   lm_size_class_table_fill();
 }
 
@@ -59,7 +57,6 @@ void lm_heap_init(void) {
   read_config(&lm_heap.cfg);
   lm_heap.narenas = lm_heap.cfg.narenas;
   class_tables();
-  lm_slab_geometry();
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) {
     struct lm_arena *a = &lm_heap.arenas[i];
     lm_lock_reinit(&a->lock);

@@ -199,10 +199,12 @@ void lm_hdr_free(struct lm_chunk *ch) LM_HIDDEN;
 size_t lm_hdr_resident(void) LM_HIDDEN;
 size_t lm_meta_resident(void) LM_HIDDEN;
 
-/* Per size class, filled at init from the core's functions. The class of a
- * request is the core's (lm_size_class_lookup, whose table heap.c has
- * lm_size_class_table_fill fill at init). */
-extern uint32_t lm_class_bytes[LM_NUM_CLASSES] LM_HIDDEN;
+/* Per size class, the core's constant tables (sizeclass.h), read
+ * directly: lm_class_size_table[c] (block size), lm_class_order_table[c]
+ * (slab span order), lm_class_slots_table[c] (slots per slab); every entry
+ * proven equal to the core's function of c (lm_class_lemma_tables). The
+ * class of a request is the core's (lm_size_class_lookup, whose table
+ * heap.c has lm_size_class_table_fill fill at init). */
 /* Offset -> slot is the core's (sizeclass.h): lm_class_slot_of(cls, off)
  * is the slot of a slot start and LM_SLOT_NONE for any other offset, and
  * lm_class_slot(cls, off) the slot of an offset known to be a slot start;
@@ -321,7 +323,6 @@ void *lm_meta_map(size_t len, size_t align) LM_HIDDEN;
 #endif
 
 /* ---- the arena (chunk.c, slabs.c, large.c, purge.c; arena.h) ---- */
-void lm_slab_geometry(void) LM_HIDDEN; /* at init, after the class tables */
 /* A run of `pages` pages (1 <= pages <= 2^order) aligned to 2^order pages;
  * *zeroed says whether every page is known to read zero. */
 void *lm_arena_alloc_large(struct lm_arena *a, uint32_t pages, uint32_t order, bool *zeroed) LM_HIDDEN;

@@ -60,7 +60,7 @@ static void on_block(const struct lm_chunk *ch, uint32_t pg, uint32_t order, boo
     w->u->slots[sl->cls] += nslots;
     w->u->used[sl->cls] += used;
     w->u->slab_bytes += (size_t)n << LM_PAGE_SHIFT;
-    if (w->cur) slab_cells(w, ch, pg, n, used, nslots, lm_class_bytes[sl->cls]);
+    if (w->cur) slab_cells(w, ch, pg, n, used, nslots, lm_class_size_table[sl->cls]);
   } else if (w->cur == NULL) {
     return;
   } else if (allocated && (ch->page[pg] & LM_PM_LARGE)) {
@@ -221,7 +221,7 @@ int lm_heapmap_write_fd(const struct lm_heapmap *m, int fd) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) { /* "class SIZE SLABS SLOTS USED" */
     if (m->usage.nslabs[c] == 0) continue;
     out_str(&o, "class ");
-    out_u64(&o, lm_class_bytes[c]);
+    out_u64(&o, lm_class_size_table[c]);
     const uint64_t v[3] = {m->usage.nslabs[c], m->usage.slots[c], m->usage.used[c]};
     for (int i = 0; i < 3; i++) {
       out_str(&o, " ");

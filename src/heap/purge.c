@@ -57,7 +57,7 @@ static uint32_t find_runs(struct purge_rec *r, uint32_t now, uint32_t age) {
 
 static uint32_t sparse_free_mask(const struct lm_slab *sl) {
   lm_slab_t s = lm_slab_h(sl);
-  uint32_t size = lm_class_bytes[sl->cls], nslots = lm_slab_nslots(s), npages = 1u << lm_slab_order_of[sl->cls];
+  uint32_t size = lm_class_size_table[sl->cls], nslots = lm_slab_nslots(s), npages = 1u << lm_class_order_table[sl->cls];
   uint32_t mask = 0;
   for (uint32_t p = 0; p < npages; p++) {
     if (sl->purged >> p & 1) continue;
@@ -73,7 +73,7 @@ static uint32_t sparse_free_mask(const struct lm_slab *sl) {
 /* The wholly free pages of slab sl that this pass takes (0: none), by the
  * rules above; updates the slab's marks of what it saw. */
 static uint32_t sparse_pick(struct lm_slab *sl, bool all) {
-  uint32_t span = 1u << lm_slab_order_of[sl->cls], size = lm_class_bytes[sl->cls];
+  uint32_t span = 1u << lm_class_order_table[sl->cls], size = lm_class_size_table[sl->cls];
   bool sparse = (uint64_t)lm_slab_used(lm_slab_h(sl)) * size * 2 <= ((uint64_t)span << LM_PAGE_SHIFT);
   bool big = size >= LM_PAGE_SIZE;
   bool changed = sl->freed_since_check;

@@ -95,18 +95,10 @@ struct lm_slab *lm_nonfull_remove(struct lm_slab *root, struct lm_slab *sl) {
 
 /* ---- slabs ---- */
 
-/* Span order and slot count of the slabs of class cls, copied from the core
- * at init (lm_slab_geometry): the largest span whose slots fit one bitmap,
- * up to 64 KiB (spec/README.md, "the slab order rule"). */
-uint8_t lm_slab_order_of[LM_NUM_CLASSES];
-static uint16_t slab_slots[LM_NUM_CLASSES];
-
-void lm_slab_geometry(void) {
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
-    lm_slab_order_of[c] = (uint8_t)lm_class_slab_order(c);
-    slab_slots[c] = (uint16_t)lm_class_slab_slots(c);
-  }
-}
+/* Span order and slot count of the slabs of class cls: the core's
+ * constants lm_class_order_table[cls] and lm_class_slots_table[cls]
+ * (sizeclass.h, proven per class): the largest span whose slots fit one
+ * bitmap, up to 64 KiB (spec/README.md, "the slab order rule"). */
 
 static struct lm_arena *arena_of(const struct lm_slab *sl) { return &lm_heap.arenas[lm_slab_chunk(sl)->arena]; }
 
@@ -115,13 +107,13 @@ static struct lm_arena *arena_of(const struct lm_slab *sl) { return &lm_heap.are
  * record's pending link is left alone: it may still be on the pending
  * stack from an earlier life, and the stack's walk copes (slabs.c below). */
 static struct lm_slab *slab_new(struct lm_arena *a, uint32_t cls) {
-  uint32_t order = lm_slab_order_of[cls], pg;
+  uint32_t order = lm_class_order_table[cls], pg;
   struct lm_chunk *ch;
   if (!lm_arena_buddy_alloc(a, order, 1u << order, LM_WANT_SLAB, &ch, &pg)) return NULL;
   struct lm_slab *sl = rec_take(ch); /* lm_arena_buddy_alloc chose a chunk with one */
   if (sl == NULL) lm_heap_bug("internal error: no slab record in a chunk chosen for a slab", (void *)ch->base);
   lm_pages_taken(a, ch, pg, 1u << order);
-  lm_slab_init(lm_slab_h(sl), lm_class_bytes[cls], slab_slots[cls]);
+  lm_slab_init(lm_slab_h(sl), lm_class_size_table[cls], lm_class_slots_table[cls]);
   sl->base = ch->base + ((uintptr_t)pg << LM_PAGE_SHIFT);
   sl->cls = (uint8_t)cls;
   sl->state = LM_SLAB_OWNED;
@@ -141,7 +133,7 @@ static struct lm_slab *slab_new(struct lm_arena *a, uint32_t cls) {
 void lm_slab_release_span(struct lm_arena *a, struct lm_slab *sl, uint32_t stamp) {
   struct lm_chunk *ch = lm_slab_chunk(sl);
   uint32_t pg = (uint32_t)((sl->base - ch->base) >> LM_PAGE_SHIFT);
-  uint32_t n = 1u << lm_slab_order_of[sl->cls];
+  uint32_t n = 1u << lm_class_order_table[sl->cls];
   for (uint32_t i = 0; i < n; i++) {
     ch->page[pg + i] = 0;
     if (sl->purged >> i & 1) lm_dirty_mark(ch, pg + i, 1, false); /* clean already */
@@ -169,9 +161,10 @@ void lm_slab_emptied(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
 
 /* ---- collecting freed slots ----
  * A free sets the slot's bit in sl->freed (thread.h); the slab's owner
- * takes the bits word by word and frees the slots in the core. A bit for
- * a slot the core counts as free is a second free of it (after the first
- * was collected): reported. */
+ * takes the bits word by word and hands each word to the core
+ * (lm_slab_free_mask, proven): it frees the slots of the word that are
+ * allocated and returns the bits of those that were not. Such a bit is a
+ * second free of the slot (after the first was collected): reported. */
 
 uint32_t lm_slab_collect(struct lm_slab *sl) {
   lm_slab_t s = lm_slab_h(sl);
@@ -179,12 +172,10 @@ uint32_t lm_slab_collect(struct lm_slab *sl) {
   for (uint32_t w = 0; w < LM_SLAB_WORDS; w++) {
     if (__atomic_load_n(&sl->freed[w], __ATOMIC_SEQ_CST) == 0) continue;
     uint64_t f = __atomic_exchange_n(&sl->freed[w], 0, __ATOMIC_ACQUIRE);
-    while (f != 0) {
-      uint32_t slot = w * 64 + (uint32_t)__builtin_ctzll(f);
-      f &= f - 1;
-      if (lm_slab_free_slot(s, slot) == 0) n++;
-      else lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, (void *)(sl->base + (uintptr_t)slot * lm_class_bytes[sl->cls]));
-    }
+    uint64_t bad = lm_slab_free_mask(s, w, f); /* a subset of f's bits */
+    n += (uint32_t)(__builtin_popcountll(f) - __builtin_popcountll(bad));
+    for (; bad != 0; bad &= bad - 1)
+      lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, (void *)(sl->base + (uintptr_t)(w * 64 + (uint32_t)__builtin_ctzll(bad)) * lm_class_size_table[sl->cls]));
   }
   return n;
 }
@@ -288,7 +279,7 @@ static struct lm_slab *slab_take(struct lm_arena *a, uint32_t cls) {
  * slab is on a stack whose popper passes it on to the arena. */
 static void slab_return(struct lm_arena *a, struct lm_slab *sl, uint32_t now) {
   now |= 1;
-  a->owned_slab_bytes -= (size_t)LM_PAGE_SIZE << lm_slab_order_of[sl->cls];
+  a->owned_slab_bytes -= (size_t)LM_PAGE_SIZE << lm_class_order_table[sl->cls];
   uint32_t k = lm_slab_collect(sl);
   __atomic_store_n(&sl->owner, NULL, __ATOMIC_SEQ_CST);
   k += lm_slab_collect(sl);
@@ -312,7 +303,7 @@ struct lm_slab *lm_arena_slab_take(struct lm_arena *a, struct lm_theap *t, uint3
   lm_arena_collect_pending(a);
   struct lm_slab *sl = slab_take(a, cls);
   if (sl != NULL) {
-    a->owned_slab_bytes += (size_t)LM_PAGE_SIZE << lm_slab_order_of[cls];
+    a->owned_slab_bytes += (size_t)LM_PAGE_SIZE << lm_class_order_table[cls];
     __atomic_store_n(&sl->owner, t, __ATOMIC_SEQ_CST);
     /* Frees that came while the arena owned it pushed it on the arena's
      * stack (collected above, or passed on to t by the next walk); what

@@ -76,7 +76,7 @@ int lm_stats(struct lm_stats *st) {
     lm_unlock(&a->lock);
   }
   st->nclasses = LM_NUM_CLASSES;
-  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) st->classes[c].size = lm_class_bytes[c];
+  for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) st->classes[c].size = lm_class_size_table[c];
   lm_lock(&lm_heap.huge_lock);
   st->huge_live = lm_heap.huge_live_bytes;
   st->huge_cached = lm_heap.huge_cached_bytes;

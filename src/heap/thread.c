@@ -200,8 +200,8 @@ void lm_th_summary(struct lm_thsum *out, size_t *cached_bytes) {
   for (uint32_t c = 0; c < LM_NUM_CLASSES; c++) {
     out->nmalloc += t.nmalloc[c];
     out->nfree += t.nfree[c];
-    out->alloc_bytes += t.nmalloc[c] * lm_class_bytes[c];
-    out->free_bytes += t.nfree[c] * lm_class_bytes[c];
+    out->alloc_bytes += t.nmalloc[c] * lm_class_size_table[c];
+    out->free_bytes += t.nfree[c] * lm_class_size_table[c];
   }
   out->hits = out->nmalloc - t.nslow + t.large_hits;
   out->nmalloc += t.nother;

@@ -15,8 +15,9 @@
  *       slab's `freed` bitmap; the first such free since the slab was
  *       last collected pushes it on its owner's inbox;
  *   - the owner takes the bits (an atomic exchange per word) and frees the
- *     slots in the core when it drains its inbox or its slab runs dry
- *     ("collects"); a bit whose slot the core says is free is reported;
+ *     slots in the core (lm_slab_free_mask, one call per word) when it
+ *     drains its inbox or its slab runs dry ("collects"); a bit whose slot
+ *     the core says is free is reported;
  *   - nothing is ever stored in a free block: there is no list to poison,
  *     and no secret to leak. Two threads freeing one slot at once: the OR
  *     decides which was second. The owner's free racing with another
@@ -215,7 +216,7 @@ static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap 
                   lm_slab_free_slot(lm_slab_h(sl), slot) == 0)) {
       r = 1;
       if (lm_unlikely(sl->tlist != LM_TL_CURRENT)) {
-        uint32_t bytes = lm_class_bytes[sl->cls];
+        uint32_t bytes = lm_class_size_table[sl->cls];
         if (sl->tlist == LM_TL_AVAIL && t->avail_free + bytes <= lm_heap.cfg.tcache_bytes &&
             !lm_slab_is_empty(lm_slab_h(sl))) {
           sl->afree += bytes;

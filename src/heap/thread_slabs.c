@@ -42,7 +42,7 @@ void lm_th_owned_drop(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **g
 
 static uint32_t free_bytes(const struct lm_slab *sl) {
   lm_slab_t s = lm_slab_h(sl);
-  return (lm_slab_nslots(s) - lm_slab_used(s)) * lm_class_bytes[sl->cls];
+  return (lm_slab_nslots(s) - lm_slab_used(s)) * lm_class_size_table[sl->cls];
 }
 
 static void avail_push(struct lm_theap *t, struct lm_slab *sl) {

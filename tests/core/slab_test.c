@@ -189,6 +189,52 @@ static bool test_bad_frees_change_nothing(void)
   return true;
 }
 
+/* lm_slab_free_mask against the plain answer: random slabs (slot counts
+ * ending inside a word and on one), random allocated sets, every word and
+ * random masks; the result is the mask's bits whose slot was not
+ * allocated, the others are freed, nothing else changes. */
+static bool test_free_mask(void)
+{
+  static const uint32_t counts[] = {1, 63, 64, 100, 128, 341, 512};
+  uint64_t x = 0x9e3779b97f4a7c15u;
+  for (uint32_t trial = 0; trial < 20000; trial++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    uint32_t n = counts[trial % (sizeof counts / sizeof counts[0])];
+    lm_slab_t s = SH(7);
+    lm_slab_init(s, 16, n);
+    bool alloc[LM_SLAB_MAX_SLOTS] = {false};
+    for (uint32_t i = 0; i < n; i++) lm_slab_alloc(s);
+    uint64_t r = x;
+    for (uint32_t i = 0; i < n; i++) {
+      if (i % 64 == 0) r = r * 6364136223846793005u + 1442695040888963407u;
+      alloc[i] = (r >> (i % 64)) & 1;
+      if (!alloc[i]) lm_slab_free_slot(s, i);
+    }
+    uint32_t w = (uint32_t)(x >> 40) % LM_SLAB_WORDS;
+    uint64_t mask = x * 0xbf58476d1ce4e5b9u;
+    if (trial % 7 == 0) mask = UINT64_MAX;
+    uint64_t want = 0;
+    uint32_t freed = 0;
+    for (uint32_t j = 0; j < 64; j++) {
+      uint32_t slot = 64 * w + j;
+      if (!(mask >> j & 1)) continue;
+      if (slot < n && alloc[slot]) alloc[slot] = false, freed++;
+      else want |= (uint64_t)1 << j;
+    }
+    uint32_t used = lm_slab_used(s);
+    uint64_t got = lm_slab_free_mask(s, w, mask);
+    EXPECT(got == want, "n=%u w=%u mask=%#llx: got %#llx, want %#llx", n, w,
+           (unsigned long long)mask, (unsigned long long)got, (unsigned long long)want);
+    EXPECT((uint32_t)(__builtin_popcountll(mask) - __builtin_popcountll(got)) == freed &&
+               lm_slab_used(s) == used - freed,
+           "n=%u w=%u: used %u, freed %u", n, w, lm_slab_used(s), freed);
+    for (uint32_t i = 0; i < n; i++)
+      EXPECT(lm_slab_slot_allocated(s, i) == alloc[i], "n=%u w=%u: slot %u", n, w, i);
+    EXPECT(lm_slab_check(s), "n=%u w=%u: lm_slab_check", n, w);
+  }
+  return true;
+}
+
 static bool test_other_slabs_untouched(void)
 {
   lm_slab_init(SH(100), 64, 3);
@@ -415,6 +461,7 @@ int main(int argc, char **argv)
   run("the lowest free slot comes first, freed or untouched", test_lowest_reuse);
   run("slots across bitmap words, slabs ending inside and on a word", test_word_boundaries);
   run("bad frees return the error and change nothing", test_bad_frees_change_nothing);
+  run("free_mask frees the allocated slots of a mask, returns the others", test_free_mask);
   run("operations leave other slabs unchanged", test_other_slabs_untouched);
   run("every class geometry fills, stays inside, empties", test_class_geometries);
   run("lm_slab_check rejects each broken invariant", test_check_rejects);
