@@ -10,7 +10,7 @@
 #                               instead of 1, local initializations too
 #   make verify VERIFY_SMOKE=0  no smoke tests (quicker, while iterating)
 # Check part `verify`: one PASS:/FAIL: line per function. Time budget: under
-# 15 minutes for the whole core, smoke tests included, on 2 cores (see
+# 20 minutes for the whole core, smoke tests included, on 2 cores (see
 # proofs/README.md for the measured time).
 
 CHECK_PARTS += verify
@@ -26,7 +26,7 @@ verify-smoke:
 verify-update:
 	@VERIFY_FCT="$(VERIFY_FCT)" proofs/verify.sh --update $(VERIFY_FILES)
 
-# Check part `verify-selftest` (~3 minutes): proofs/selftest.sh.
+# Check part `verify-selftest` (~4 minutes of CPU): proofs/selftest.sh.
 CHECK_PARTS += verify-selftest
 verify-selftest check-verify-selftest:
 	@proofs/selftest.sh
