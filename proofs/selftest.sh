@@ -11,9 +11,16 @@
 #     copy, or by a sed on a core source (the offset -> slot decode), the
 #     contracts untouched: caught by the provers, on the function the bug
 #     is in (VERIFY_FCT). A patch or sed that no longer applies is a FAIL of
-#     its case, never a skip.
+#     its case, never a skip;
+#   - dead code planted (a branch the contract makes unreachable): caught by
+#     the smoke tests alone.
 # A case passes when verify.sh exits non-zero with the expected kind of FAIL
 # line. Last line: "N passed, M failed".
+# Smoke tests are off (VERIFY_SMOKE=0) except in the dead-code case: they
+# only add goals and FAIL lines, never take one away, so a case that fails
+# without them fails with them too (as make verify runs), and they would
+# cost about a minute more (each function's tests run both provers to the
+# smoke timeout).
 set -u
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -55,7 +62,7 @@ run_case() {
   fi
   local start out rc
   start=$(date +%s)
-  out=$(cd "$dir" && env "${envs[@]}" VERIFY_TICK=100000 proofs/verify.sh "$@" 2>&1)
+  out=$(cd "$dir" && env VERIFY_SMOKE=0 "${envs[@]}" VERIFY_TICK=100000 proofs/verify.sh "$@" 2>&1)
   rc=$?
   local secs=$(( $(date +%s) - start ))
   local hit
@@ -116,6 +123,13 @@ run_case "lm_size_class_table_fill misses the last entry" "lm_size_class_table_f
 run_case "lm_size_class_lookup rounds n + 16 down" "lm_size_class_lookup .*unproved" \
   src/core/sizeclass.c 's/\(n \+ LM_QUANTUM - 1\) \/ LM_QUANTUM;/(n + LM_QUANTUM) \/ LM_QUANTUM;/' \
   VERIFY_FCT=lm_size_class_lookup -- sizeclass
+# Dead code, contracts untouched: a defensive check that the contract makes
+# unreachable (n > LM_SMALL_MAX under requires domain) planted at the top of
+# lm_size_class_lookup. Every goal still proves (on a dead path anything
+# does) and none is added; only the smoke tests, on in make verify, see it.
+run_case "lm_size_class_lookup: a dead branch planted" "lm_size_class_lookup .*smoke test failed" \
+  src/core/sizeclass.c 's/^  uint32_t i = \(n \+ LM_QUANTUM - 1\) \/ LM_QUANTUM;/  if (n > LM_SMALL_MAX)\n    return 0;\n&/' \
+  VERIFY_SMOKE=1 VERIFY_FCT=lm_size_class_lookup -- sizeclass
 run_case "plant 3: lm_slab_free accepts a double free" "lm_slab_free .*unproved" \
   - - plant=3 VERIFY_FCT=lm_slab_free -- slab
 run_case "plant 1: lm_size_class off by one at multiples of 1 KiB" "lm_size_class .*unproved" \

@@ -8,8 +8,15 @@
 #   VERIFY_FCT=f,g    prove only these functions, in the files defining them
 #                     (compares only them; --update rewrites only their lines)
 #   VERIFY_TIMEOUT=s  per-goal prover timeout (default 10 s)
-#   VERIFY_SMOKE=1    smoke tests on every file (else only where the
-#                     file's .flags asks for them)
+#   VERIFY_SMOKE=1    smoke tests on every file (the default): WP tries to
+#                     prove false after each requires, in each block, loop
+#                     and behaviour and after each call, with both provers
+#                     for VERIFY_SMOKE_TIMEOUT seconds (default 1); a test
+#                     fails when one succeeds (dead code, an inconsistent
+#                     contract). Kept apart from the goal counts.
+#   VERIFY_SMOKE=deep the same, 5 s per prover and local initializations
+#                     too (make verify-smoke)
+#   VERIFY_SMOKE=0    no smoke tests (quicker iteration; not a full verify)
 #   VERIFY_TICK=s     while Frama-C runs, print a progress line every s
 #                     seconds (default 60): elapsed time and the goals
 #                     proved so far, counted in Frama-C's log
@@ -48,9 +55,16 @@ CPP=(-cpp-extra-args="-Isrc -Iinclude${VERIFY_CPPFLAGS:+ $VERIFY_CPPFLAGS}")
 COMMON=(-wp -wp-rte -warn-unsigned-overflow -warn-unsigned-downcast
         -wp-prover z3,cvc4 -wp-par 2 -wp-timeout "${VERIFY_TIMEOUT:-10}"
         "${CPP[@]}")
-# Smoke tests: on for the files whose .flags ask for them (-wp-smoke-tests),
-# and for every file with VERIFY_SMOKE=1 (make verify-smoke).
-[ "${VERIFY_SMOKE:-0}" = 1 ] && COMMON+=(-wp-smoke-tests)
+# Smoke tests on every file, every default kind: requires (default_requires),
+# behaviours' assumes, dead code, dead loops (inconsistent invariants), dead
+# calls. 1 s per prover: passing tests run both provers to the timeout, so
+# this is their whole cost (see proofs/README.md for what 1 s catches).
+case "${VERIFY_SMOKE:-1}" in
+  0) ;;
+  1) COMMON+=(-wp-smoke-tests -wp-smoke-timeout "${VERIFY_SMOKE_TIMEOUT:-1}") ;;
+  deep) COMMON+=(-wp-smoke-tests -wp-smoke-dead-local-init -wp-smoke-timeout "${VERIFY_SMOKE_TIMEOUT:-5}") ;;
+  *) echo "verify: VERIFY_SMOKE must be 0, 1 or deep" >&2; exit 2 ;;
+esac
 out=build/proofs
 mkdir -p "$out"
 
@@ -68,7 +82,7 @@ progress() {
     local now el sched valid
     now=$(date +%s); el=$(( now - start )); next=$(( next + tick ))
     sched=$(sed -n 's/^\[wp\] \([0-9]*\) goals* scheduled.*/\1/p' "$log" | tail -1)
-    valid=$(grep -c '^\[wp\] \[[^]]*\] Goal .* : Valid' "$log")
+    valid=$(grep -c -E '^\[wp\] (\[[^]]*\] Goal .* : Valid|\[Passed\] Smoke-test)' "$log")
     printf 'verify: %s.c: %dm%02ds, %s/%s goals proved so far\n' "$name" $(( el / 60 )) $(( el % 60 )) \
       "$valid" "${sched:-?}"
   done
@@ -250,7 +264,9 @@ for e in sorted(set(cur) | set(exp)):
             notes.append("now proved, run make verify-update: " + " ".join(sorted(set(exp[e][2]) - set(bad))))
         print("PASS: verify: %s%s" % (line, " (" + "; ".join(notes) + ")" if notes else ""))
 P = sum(v[0] for v in cur.values()); T = sum(v[1] for v in cur.values())
-print("verify: %s.c: %d/%d goals proved in %ss" % (name, P, T, secs))
+SP = sum(v[0] for v in smoke.values()); ST = sum(v[1] for v in smoke.values())
+print("verify: %s.c: %d/%d goals proved%s in %ss" % (name, P, T,
+      ", smoke tests %d/%d passed" % (SP, ST) if ST else "", secs))
 sys.exit(1 if fail and not update else 0)
 PY
 done
