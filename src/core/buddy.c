@@ -470,7 +470,8 @@ int32_t lm_buddy_block_of(uint32_t c, uint32_t page)
         page - h < lm_buddy_pow2[LM_BUDDY(c).ord[h]])
       return (int32_t)h;
   }
-  return LM_ERR_RANGE; /* unreachable on a valid chunk */
+  //@ assert unreachable: \false;
+  return LM_ERR_RANGE; /* unreachable on a valid chunk (proven) */
 }
 
 bool lm_buddy_is_head(uint32_t c, uint32_t page)
@@ -596,8 +597,13 @@ static bool check_tiling(uint32_t c)
     }
     //@ ghost lm_buddy_lemma_pow2(k);
     uint32_t w = lm_buddy_pow2[k], i = LM_BUDDY(c).pos[p];
-    if (p % w != 0 || p + w > LM_CHUNK_PAGES) {
+    if (p % w != 0) {
       //@ assert bad_place: !(B_First(c) && B_Next(c) && B_Aligned(c) && B_Fits(c));
+      return false;
+    }
+    if (p + w > LM_CHUNK_PAGES) { /* an aligned block below the end fits */
+      //@ ghost lm_buddy_lemma_fits(p, k);
+      //@ assert unreachable: \false;
       return false;
     }
     if (i >= LM_BUDDY(c).cnt[s - 1][k] || i >= LM_CHUNK_PAGES ||

@@ -173,7 +173,7 @@ uint32_t lm_slab_collect(struct lm_slab *sl) {
     if (__atomic_load_n(&sl->freed[w], __ATOMIC_SEQ_CST) == 0) continue;
     uint64_t f = __atomic_exchange_n(&sl->freed[w], 0, __ATOMIC_ACQUIRE);
     uint64_t bad = lm_slab_free_mask(s, w, f); /* a subset of f's bits */
-    n += (uint32_t)(__builtin_popcountll(f) - __builtin_popcountll(bad));
+    n += lm_popcount64(f) - lm_popcount64(bad);
     for (; bad != 0; bad &= bad - 1)
       lm_heap_report(LM_CALL_FREE, LM_BAD_FREED, (void *)(sl->base + (uintptr_t)(w * 64 + (uint32_t)__builtin_ctzll(bad)) * lm_class_size_table[sl->cls]));
   }
