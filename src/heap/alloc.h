@@ -72,7 +72,7 @@ static inline __attribute__((always_inline)) size_t lm_heap_usable_fast(const vo
   struct lm_slab *sl;
   uint32_t slot;
   if (lm_likely(t != &lm_th_none && lm_th_decode(t, (uintptr_t)p, &sl, &slot) &&
-                !(__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64) & 1)))
+                !lm_slab_pending_free(sl, slot)))
     return lm_class_size_table[sl->cls];
   return 0;
 }

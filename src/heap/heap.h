@@ -148,6 +148,10 @@ enum lm_slab_state { LM_SLAB_UNUSED, LM_SLAB_OWNED, LM_SLAB_NONFULL, LM_SLAB_FUL
                      LM_SLAB_PURGING };
 
 static inline lm_slab_t lm_slab_h(const struct lm_slab *sl) { return LM_SLAB_HANDLE(sl); }
+/* Is a free of slot `slot` of sl pending (its bit set in sl->freed)? */
+static inline bool lm_slab_pending_free(const struct lm_slab *sl, uint32_t slot) {
+  return (__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1;
+}
 
 /* Each chunk has a header: the core's state of the chunk (first, so that
  * its handle is the header's address >> LM_BUDDY_SHIFT), the heap's own

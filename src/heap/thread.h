@@ -172,7 +172,7 @@ void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) LM_HIDDEN __attribu
 static inline __attribute__((always_inline)) bool lm_th_taken_freed(const struct lm_slab *sl, uint32_t cls,
                                                                      uint32_t off) {
   uint32_t slot = lm_class_slot(cls, off); /* off is a slot start (lm_slab_alloc) */
-  return lm_unlikely((__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1);
+  return lm_unlikely(lm_slab_pending_free(sl, slot));
 }
 
 /* A slot of class cls from the calling thread's current slab, or NULL (the
@@ -212,7 +212,7 @@ static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap 
   LM_TH_ENTER(t);
   if (lm_likely(!LM_TH_STOLEN(t) && __atomic_load_n(&sl->owner, __ATOMIC_RELAXED) == t)) {
     r = -1;
-    if (lm_likely(!((__atomic_load_n(&sl->freed[slot / 64], __ATOMIC_RELAXED) >> (slot % 64)) & 1) &&
+    if (lm_likely(!lm_slab_pending_free(sl, slot) &&
                   lm_slab_free_slot(lm_slab_h(sl), slot) == 0)) {
       r = 1;
       if (lm_unlikely(sl->tlist != LM_TL_CURRENT)) {
