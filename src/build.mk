@@ -25,7 +25,7 @@
 # src/api/override.c from the list to get only the lm_* names.
 
 LM_CORE_SRCS := src/core/sizeclass.c src/core/buddy.c src/core/slab.c
-LM_HEAP_SRCS := src/heap/heap.c src/heap/registry.c src/heap/report.c src/heap/meta.c src/heap/chunk.c src/heap/slabs.c src/heap/large.c src/heap/purge.c src/heap/huge.c src/heap/thread.c src/heap/thread_slabs.c src/heap/thread_large.c src/heap/thread_giveback.c src/heap/block.c src/heap/stats.c \
+LM_HEAP_SRCS := src/heap/heap.c src/heap/registry.c src/heap/report.c src/heap/meta.c src/heap/chunk.c src/heap/slabs.c src/heap/large.c src/heap/purge.c src/heap/huge.c src/heap/thread.c src/heap/thread_slabs.c src/heap/thread_large.c src/heap/thread_giveback.c src/heap/block.c src/heap/stats.c src/heap/background.c \
                 src/heap/heapmap.c src/heap/heapmap_trigger.c src/heap/vg.c src/heap/config.c src/heap/stats_out.c
 LM_TRACE ?= 1
 ifeq ($(filter 0 1,$(LM_TRACE)),)

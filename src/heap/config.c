@@ -166,7 +166,7 @@ static unsigned default_arenas(unsigned ncpu) {
 
 enum kind {
   K_ARENAS, K_TCACHE, K_PURGE, K_HUGE, K_ON_ERROR, K_STATS, K_STATS_FILE, K_STATS_SIGNAL, K_HEAPMAP,
-  K_HEAPMAP_SIGNAL, K_OTHER
+  K_HEAPMAP_SIGNAL, K_BACKGROUND, K_OTHER
 };
 
 /* Every LEMMALLOC_* variable lemmalloc reads; `key` names it inside
@@ -180,6 +180,7 @@ static const struct setting {
   {"LEMMALLOC_PURGE_MS", "purge_ms", K_PURGE},
   {"LEMMALLOC_HUGE_CACHE", "huge_cache", K_HUGE},
   {"LEMMALLOC_ON_ERROR", "on_error", K_ON_ERROR},
+  {"LEMMALLOC_BACKGROUND", "background", K_BACKGROUND},
   {"LEMMALLOC_STATS", "stats", K_STATS},
   {"LEMMALLOC_STATS_SIGNAL", "stats_signal", K_STATS_SIGNAL},
   {"LEMMALLOC_STATS_FILE", NULL, K_STATS_FILE},
@@ -269,6 +270,12 @@ static void apply(struct lm_config *c, const struct setting *st, const char *val
     else if (strcasecmp(value, "abort") == 0) c->warn_only = false;
     else return report(oa, ob, value, "is not warn or abort", c->warn_only ? "warn" : "abort");
     return;
+  case K_BACKGROUND: {
+    int b = parse_bool(value);
+    if (b < 0) return report(oa, ob, value, "is not 1/0, yes/no, true/false or on/off", c->background ? "1" : "0");
+    c->background = b;
+    return;
+  }
   case K_STATS: {
     int b = parse_bool(value);
     if (b >= 0) lm_stats_conf.format = b ? LM_STATS_TEXT : LM_STATS_OFF;
@@ -336,7 +343,7 @@ static void read_conf(struct lm_config *c, const char *conf) {
         st = &settings[i];
     if (st == NULL) {
       report("LEMMALLOC_CONF ", "", item,
-             "is not a setting (arenas, tcache_bytes, purge_ms, huge_cache, on_error, stats, stats_signal); "
+             "is not a setting (arenas, tcache_bytes, purge_ms, huge_cache, on_error, background, stats, stats_signal); "
              "ignored",
              NULL);
       continue;
@@ -390,6 +397,7 @@ void lm_config_read(struct lm_config *c) {
   c->purge_ms = LM_DEFAULT_PURGE_MS;
   c->huge_cache_bytes = LM_DEFAULT_HUGE_CACHE;
   c->warn_only = false;
+  c->background = true;
   memset(&lm_stats_conf, 0, sizeof lm_stats_conf);
   memset(&lm_heapmap_conf, 0, sizeof lm_heapmap_conf);
   stats_given = false;
@@ -467,6 +475,8 @@ void lm_config_describe(const struct lm_config *c, struct lm_sb *b, bool json) {
   size_value(&m, c->huge_cache_bytes);
   key(&m, "on_error");
   str_value(&m, c->warn_only ? "warn" : "abort");
+  key(&m, "background");
+  lm_sb_str(b, c->background ? (json ? "true" : "yes") : (json ? "false" : "no"));
   key(&m, "stats");
   str_value(&m, fmt[lm_stats_conf.format]);
   key(&m, "stats_file");

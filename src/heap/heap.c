@@ -107,6 +107,7 @@ static void fork_child(void) {
   lm_lock_reinit(&lm_heap.init_lock);
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) lm_arena_fork_child(&lm_heap.arenas[i]);
   lm_th_fork_child();
+  lm_bg_fork_child();
 }
 
 size_t lm_heap_reclaim(void) {
@@ -120,6 +121,7 @@ size_t lm_heap_reclaim(void) {
 void lm_heap_tick(void) { lm_heap_tick_at(lm_os_now_ms()); }
 
 void lm_heap_tick_at(uint64_t now) {
+  lm_bg_kick();
   if (lm_unlikely(__atomic_load_n(&lm_heapmap_pending, __ATOMIC_RELAXED))) lm_heapmap_poll(); /* the signal came */
   if (lm_unlikely(__atomic_load_n(&lm_stats_pending, __ATOMIC_RELAXED))) lm_stats_poll();
   for (unsigned i = 0; i < lm_heap.cfg.narenas; i++) /* arenas ever in use */

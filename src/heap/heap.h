@@ -259,6 +259,7 @@ struct lm_config {
   size_t huge_cache_bytes;        /* LEMMALLOC_HUGE_CACHE */
   bool warn_only;                 /* LEMMALLOC_ON_ERROR=warn */
   bool stats_at_exit;             /* LEMMALLOC_STATS=1 */
+  bool background;                /* LEMMALLOC_BACKGROUND: the purger thread (background.c) */
 };
 
 struct lm_heap {
@@ -304,6 +305,18 @@ _Noreturn void lm_heap_bug(const char *what, const void *p) LM_HIDDEN;
  * clock (lm_os_now_ms) the caller has read already. */
 void lm_heap_tick(void) LM_HIDDEN;
 void lm_heap_tick_at(uint64_t now) LM_HIDDEN;
+
+/* ---- background.c: the purger thread ---- */
+/* A thread's first call: the second thread seen starts the purger. */
+void lm_bg_thread_seen(void) LM_HIDDEN;
+void lm_bg_fork_child(void) LM_HIDDEN;
+/* Wake the purger if it sleeps with nothing to do (the clock's slow
+ * paths: there may be something again). */
+extern uint32_t lm_bg_state LM_HIDDEN;
+void lm_bg_kick_slow(void) LM_HIDDEN;
+static inline void lm_bg_kick(void) {
+  if (lm_unlikely(__atomic_load_n(&lm_bg_state, __ATOMIC_RELAXED) == 2)) lm_bg_kick_slow();
+}
 /* The OS refused a mapping (address space or commit limit): what the heap
  * holds but does not use is worth less than the request, so unmap empty
  * chunks and cached huge mappings now, not at the decay. Returns bytes

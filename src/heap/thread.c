@@ -65,6 +65,7 @@ struct lm_theap *lm_th_get(void) {
   if (!owning) { /* threads own nothing: only counted */
     th_state = TH_HEAPLESS;
     __atomic_fetch_add(&lm_th_shared.threads, 1, __ATOMIC_RELAXED);
+    if (!lm_vg_on) lm_bg_thread_seen();
     return NULL;
   }
   th_state = TH_CREATING;
@@ -98,6 +99,7 @@ struct lm_theap *lm_th_get(void) {
   pthread_setspecific(th_key, t);
   lm_th = t;
   th_state = TH_LIVE;
+  lm_bg_thread_seen(); /* may allocate (pthread_create): served by t */
   return t;
 }
 

@@ -85,6 +85,14 @@ static bool holds(const struct lm_theap *t) {
          __atomic_load_n(&t->inbox, __ATOMIC_RELAXED);
 }
 
+bool lm_th_holding(void) {
+  bool any = false;
+  lm_lock(&lm_heap.meta_lock);
+  for (struct lm_theap *t = lm_th_list; t != NULL && !any; t = t->next) any = holds(t);
+  lm_unlock(&lm_heap.meta_lock);
+  return any;
+}
+
 void lm_th_reclaim(uint32_t now, uint32_t age) {
   enum { BATCH = 64 };
   struct lm_theap *pick[BATCH];

@@ -75,6 +75,17 @@ bool lm_os_secure(void);
  * without what needed it). */
 bool lm_os_membarrier(void);
 
+/* Run fn on a thread of its own, detached, with every signal blocked (the
+ * program's handlers never run on it) and named `name` (at most 15
+ * characters). false if the backend or the OS will not. May allocate
+ * (pthread_create does): call it with no heap lock held. */
+bool lm_os_thread_start(void (*fn)(void), const char *name);
+
+/* Sleep until *word != val, a wake-up, or `ms` milliseconds (0: no time
+ * limit); may return early. lm_os_wake wakes every sleeper on word. */
+void lm_os_wait(uint32_t *word, uint32_t val, uint32_t ms);
+void lm_os_wake(uint32_t *word);
+
 /* Write to standard error, without allocating. */
 void lm_os_write_err(const char *s, size_t n);
 

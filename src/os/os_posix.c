@@ -1,7 +1,9 @@
 /* OS backend for Linux: mmap, madvise(MADV_DONTNEED), mremap. */
 #define _GNU_SOURCE
 #include "os.h"
+#include <pthread.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
@@ -78,4 +80,37 @@ uint64_t lm_os_random(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   r ^= (uint64_t)(uintptr_t)&r * 0x9e3779b97f4a7c15u ^ (uint64_t)ts.tv_nsec;
   return r;
+}
+
+/* The thread's start: a name, then fn (which never returns). */
+struct start {
+  void (*fn)(void);
+  char name[16];
+};
+static struct start start_arg; /* one background thread at a time is started */
+
+static void *thread_main(void *arg) {
+  struct start *st = arg;
+  prctl(PR_SET_NAME, st->name, 0, 0, 0);
+  st->fn();
+  return NULL;
+}
+
+bool lm_os_thread_start(void (*fn)(void), const char *name) {
+  start_arg.fn = fn;
+  size_t i = 0;
+  for (; name[i] && i < sizeof start_arg.name - 1; i++) start_arg.name[i] = name[i];
+  start_arg.name[i] = '\0';
+  pthread_attr_t attr;
+  if (pthread_attr_init(&attr) != 0) return false;
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  pthread_attr_setstacksize(&attr, 256u << 10); /* the heap's passes need a few KiB */
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old); /* inherited by the new thread */
+  pthread_t t;
+  int r = pthread_create(&t, &attr, thread_main, &start_arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  return r == 0;
 }

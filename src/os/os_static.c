@@ -92,3 +92,10 @@ uint64_t lm_os_random(void) {
   r ^= r >> 33;
   return r | 1;
 }
+
+/* The static backend serves tests and fuzz drivers that control every
+ * thread: no background thread. */
+bool lm_os_thread_start(void (*fn)(void), const char *name) {
+  (void)fn, (void)name;
+  return false;
+}

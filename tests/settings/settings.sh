@@ -83,7 +83,7 @@ arenas 2 LEMMALLOC_CONF=arenas:3 LEMMALLOC_ARENAS=2
 arenas 3 "LEMMALLOC_CONF= arenas:3 , stats:1"
 one "lemmalloc: LEMMALLOC_ARENAS=x is not a number; using 3" LEMMALLOC_CONF=arenas:3 LEMMALLOC_ARENAS=x
 one "lemmalloc: LEMMALLOC_CONF arenas:many is not a number; using $def_arenas" LEMMALLOC_CONF=arenas:many,purge_ms:5
-one "lemmalloc: LEMMALLOC_CONF colour:blue is not a setting (arenas, tcache_bytes, purge_ms, huge_cache, on_error, stats, stats_signal); ignored" \
+one "lemmalloc: LEMMALLOC_CONF colour:blue is not a setting (arenas, tcache_bytes, purge_ms, huge_cache, on_error, background, stats, stats_signal); ignored" \
     LEMMALLOC_CONF=arenas:2,colour:blue
 one "lemmalloc: LEMMALLOC_CONF arenas is not key:value; ignored" LEMMALLOC_CONF=arenas
 exit $rc

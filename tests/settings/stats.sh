@@ -70,7 +70,7 @@ pid=$(awk '/^pid/ {print $2}' "$d/out")
 head1="lemmalloc stats: lemmalloc $version, pid $pid (statsprog), at exit"
 if [ "$(head -1 "$d/err.txt")" = "$head1" ]; then pass "text header: '$head1'"
 else fail "text header is '$(head -1 "$d/err.txt")', want '$head1'"; fi
-if grep -qE '^  settings: arenas=[0-9]+ tcache_bytes=256k purge_ms=150 huge_cache=64m on_error=abort stats=text ' "$d/err.txt"
+if grep -qE '^  settings: arenas=[0-9]+ tcache_bytes=256k purge_ms=150 huge_cache=64m on_error=abort background=yes stats=text ' "$d/err.txt"
 then pass "text: the settings line shows purge_ms=150 in effect"
 else fail "text: no settings line with purge_ms=150: $(grep settings "$d/err.txt")"; fi
 
