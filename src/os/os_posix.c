@@ -1,6 +1,7 @@
 /* OS backend for Linux: mmap, madvise(MADV_DONTNEED), mremap. */
 #define _GNU_SOURCE
 #include "os.h"
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
@@ -101,6 +102,7 @@ bool lm_os_thread_start(void (*fn)(void), const char *name) {
   size_t i = 0;
   for (; name[i] && i < sizeof start_arg.name - 1; i++) start_arg.name[i] = name[i];
   start_arg.name[i] = '\0';
+  int saved = errno; /* malloc's success leaves errno alone */
   pthread_attr_t attr;
   if (pthread_attr_init(&attr) != 0) return false;
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
@@ -112,5 +114,6 @@ bool lm_os_thread_start(void (*fn)(void), const char *name) {
   int r = pthread_create(&t, &attr, thread_main, &start_arg);
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
+  errno = saved;
   return r == 0;
 }
