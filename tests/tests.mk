@@ -6,9 +6,10 @@
 #                    settings, and no caches), API also linked statically (.a)
 #   bad      ~5 s    bad frees: abort with one line, or warn and carry on;
 #                    a stale pointer into a chunk whose header was reused
-#   threads  ~60 s   stress (32 threads, default and tight settings, huge), fork
+#   threads  ~70 s   stress (32 threads, default and tight settings, huge), fork
 #                    while allocating, thousands of short-lived threads,
-#                    three million producer/consumer hand-offs
+#                    three million producer/consumer hand-offs; the purger
+#                    thread against working threads under ThreadSanitizer
 #   preload  ~90 s   ruby, python3, perl, git, sqlite3, gcc, sort and a C++
 #                    program under lemmalloc, output compared with glibc's
 # Every program runs under a timeout: LT_TIMEOUT (default 300 s) in
@@ -59,6 +60,16 @@ $(TEST_BIN)/chunk-reuse: tests/bad/chunk_reuse.c $(TEST_HDR) $(LM_LIB_SRCS) $(LM
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) $(LM_LIB_CFLAGS) -O2 -rdynamic -o $@ tests/bad/chunk_reuse.c $(LM_LIB_SRCS) $(LM_OS_POSIX) -ldl
 
+# purger-tsan: the library's sources with the POSIX backend (the purger
+# thread runs; the fuzz drivers' static backend starts none) under
+# ThreadSanitizer, called through the lm_* names (no override.c: TSan
+# keeps its own malloc).
+TSAN_LIB_SRCS := $(filter-out src/api/override.c,$(LM_LIB_SRCS)) $(LM_OS_POSIX)
+$(TEST_BIN)/purger-tsan: tests/threads/purger.c $(TSAN_LIB_SRCS) $(LM_LIB_HDRS)
+	@mkdir -p $(@D)
+	clang -std=gnu11 -O1 -g -fsanitize=thread -Iinclude -Isrc $(filter-out -flto% -ffat-lto-objects,$(LM_LIB_CFLAGS)) \
+	  -o $@ tests/threads/purger.c $(TSAN_LIB_SRCS) -ldl
+
 $(TEST_BIN)/containers: tests/cpp/containers.cpp
 	@mkdir -p $(@D)
 	$(CXX) -std=c++17 -O2 -g -Wall -Wextra -pthread -o $@ $<
@@ -89,7 +100,8 @@ check-bad: $(TEST_LIB) $(TEST_BIN)/bad $(TEST_BIN)/chunk-reuse
 # once: every free then takes the arena lock and purges race with reuse,
 # paths the defaults make rarer. Then with a third of the blocks huge, with
 # and without the huge cache: mappings grow, shrink and go among chunks.
-check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote
+check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/thread-exit $(TEST_BIN)/remote \
+               $(TEST_BIN)/purger-tsan
 	@rc=0; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/stress 32 4000 || rc=1; \
 	LEMMALLOC_ARENAS=1 LEMMALLOC_TCACHE_BYTES=0 LEMMALLOC_PURGE_MS=0 \
@@ -100,6 +112,8 @@ check-threads: $(TEST_LIB) $(TEST_BIN)/stress $(TEST_BIN)/fork $(TEST_BIN)/threa
 	$(PRELOADED) lemmalloc $(TEST_BIN)/fork 120 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/thread-exit 300 || rc=1; \
 	$(PRELOADED) lemmalloc $(TEST_BIN)/remote || rc=1; \
+	LEMMALLOC_PURGE_MS=20 TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+	  timeout -k 5 300 $(TEST_BIN)/purger-tsan 6 4 || { echo "FAIL: threads/purger: exit status $$?"; rc=1; }; \
 	exit $$rc
 
 check-preload: $(TEST_LIB) $(TEST_BIN)/containers

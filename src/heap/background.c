@@ -39,7 +39,10 @@ static bool settled(void) {
         __atomic_load_n(&a->purge_excess, __ATOMIC_RELAXED))
       return false;
   }
-  return __atomic_load_n(&lm_heap.huge_cached_bytes, __ATOMIC_RELAXED) == 0 && !lm_th_holding();
+  lm_lock(&lm_heap.huge_lock);
+  bool huge = lm_heap.huge_cached_bytes != 0;
+  lm_unlock(&lm_heap.huge_lock);
+  return !huge && !lm_th_holding();
 }
 
 static void bg_main(void) {
