@@ -324,7 +324,8 @@ enum lm_put lm_th_large_put(struct lm_chunk *ch, uintptr_t p, uint32_t pages) LM
 /* Take the slabs and cached blocks of threads idle for `age` ms back to
  * their arenas (the decay, and an arena about to grow). */
 void lm_th_reclaim(uint32_t now, uint32_t age) LM_HIDDEN;
-/* Does a live thread hold slabs or cached blocks? (a racy look) */
+/* Does a live thread hold slabs or cached blocks that a steal could take
+ * back? (a racy look; false where membarrier(2) is refused) */
 bool lm_th_holding(void) LM_HIDDEN;
 /* The calling thread's slabs of classes it has not allocated from, and its
  * cached blocks, for `age` ms go back (its slow paths, once per period). */

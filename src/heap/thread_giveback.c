@@ -86,6 +86,9 @@ static bool holds(const struct lm_theap *t) {
 }
 
 bool lm_th_holding(void) {
+#ifndef LM_TH_SC
+  if (lm_os_membarrier_refused()) return false; /* nothing can be stolen: only exits give back */
+#endif
   bool any = false;
   lm_lock(&lm_heap.meta_lock);
   for (struct lm_theap *t = lm_th_list; t != NULL && !any; t = t->next) any = holds(t);

@@ -74,6 +74,9 @@ bool lm_os_secure(void);
  * PRIVATE_EXPEDITED. false if the kernel cannot (the caller then does
  * without what needed it). */
 bool lm_os_membarrier(void);
+/* Has the kernel refused membarrier(2) (a call above returned false for
+ * want of it)? */
+bool lm_os_membarrier_refused(void);
 
 /* Run fn on a thread of its own, detached, with every signal blocked (the
  * program's handlers never run on it) and named `name` (at most 15

@@ -62,6 +62,8 @@ bool lm_os_membarrier(void) {
   return st > 0 && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) == 0;
 }
 
+bool lm_os_membarrier_refused(void) { return __atomic_load_n(&membarrier_state, __ATOMIC_ACQUIRE) < 0; }
+
 void lm_os_on_signal(int sig, void (*handler)(int)) {
   struct sigaction sa;
   memset(&sa, 0, sizeof sa);
