@@ -129,6 +129,17 @@ int main(int argc, char **argv) {
   cov[n++] = OP(.kind = LM_OP_BARRIER);
   for (unsigned i = 0; i < 64; i++) cov[n++] = OP(.kind = LM_OP_FREE, .slot = (uint16_t)i);
   write_ops(api, "cov-slab-heap", cov, n);
+  /* api: the fast paths' list steps (heap/thread_slabs.c). Two slabs of 4
+   * slots of 16 KiB; a free into the first, full one lists it without the
+   * lock; the second, current, runs dry and the first becomes current. */
+  n = 0;
+  for (unsigned i = 0; i < 8; i++) cov[n++] = OP(.kind = LM_OP_MALLOC, .slot = (uint16_t)i, .size = 16000);
+  cov[n++] = OP(.kind = LM_OP_FREE, .slot = 1);
+  cov[n++] = OP(.kind = LM_OP_MALLOC, .slot = 8, .size = 16000);
+  cov[n++] = OP(.kind = LM_OP_CHECK, .slot = 8);
+  cov[n++] = OP(.kind = LM_OP_BARRIER);
+  for (unsigned i = 0; i < 9; i++) cov[n++] = OP(.kind = LM_OP_FREE, .slot = (uint16_t)i);
+  write_ops(api, "cov-list-steps", cov, n);
   /* api: huge blocks through the cache of freed mappings (a second 40 MiB
    * free evicts the first: 64 MiB bound), reuse, and huge realloc. */
   const struct lm_op huge[] = {
@@ -226,9 +237,29 @@ int main(int argc, char **argv) {
   T(0);
   ON(0, .kind = LM_OP_TRIM);
   ON(0, .kind = LM_OP_BARRIER);
+  write_ops(thr, "cov-remote", rem, n);
+
+  /* threads: remote frees into a full slab its owner keeps; the owner's
+   * current slab runs dry with none listed, and its slow path drains the
+   * inbox, lists the full slab again and takes it. */
+  n = 0;
+  T(0);
+  for (uint16_t i = 0; i < 8; i++) ON(0, .kind = LM_OP_MALLOC, .slot = i, .size = 16000);
+  for (uint16_t i = 0; i < 2; i++) ON(0, .kind = LM_OP_HANDOFF, .slot = i, .aux = i);
+  ON(0, .kind = LM_OP_BARRIER);
+  T(1);
+  for (uint16_t i = 0; i < 2; i++) {
+    ON(1, .kind = LM_OP_TAKE, .slot = i, .aux = i);
+    ON(1, .kind = LM_OP_FREE, .slot = i);
+  }
+  ON(1, .kind = LM_OP_BARRIER);
+  T(0);
+  for (uint16_t i = 8; i < 10; i++) ON(0, .kind = LM_OP_MALLOC, .slot = i, .size = 16000);
+  ON(0, .kind = LM_OP_BARRIER);
+  for (uint16_t i = 2; i < 10; i++) ON(0, .kind = LM_OP_FREE, .slot = i);
 #undef T
 #undef ON
-  write_ops(thr, "cov-remote", rem, n);
+  write_ops(thr, "cov-refile", rem, n);
 
   /* The dictionary: one entry per op kind in its common form, so mutations
    * can splice whole ops. */

@@ -5,7 +5,9 @@
  * owns, without a lock:
  *   - malloc = class lookup + the core's lm_slab_alloc on the current slab
  *     (lowest free slot of a bitmap word) + the slot's address + a look at
- *     the slot's pending-free bit (below);
+ *     the slot's pending-free bit (below); a dry current slab is replaced
+ *     by the next one of the thread's avail list of the class, still
+ *     without a lock (thread_slabs.c, "the fast paths' list steps");
  *   - free = the slab and slot from the pointer (chunk header, pagemap,
  *     record, a multiply), then
  *       by the owner: the core's lm_slab_free_slot, which rejects a slot
@@ -160,8 +162,14 @@ static inline __attribute__((always_inline)) bool lm_th_decode(struct lm_theap *
   return true;
 }
 
-/* Noinline ends of the fast paths (thread.c). */
+/* Noinline ends of the fast paths (thread.c, thread_slabs.c). */
 void lm_th_free_notify(struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
+/* Inside the window: the next slab of t's avail list of class cls becomes
+ * current, and a slot of it (NULL: none listed); slab sl, full and on no
+ * list, joins the avail list (false: the budget or an empty slab says
+ * file it under the lock). */
+void *lm_th_malloc_next(struct lm_theap *t, uint32_t cls) LM_HIDDEN __attribute__((noinline));
+bool lm_th_free_list(struct lm_theap *t, struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
 void lm_th_double_free(void *p) LM_HIDDEN __attribute__((noinline, cold));
 void lm_th_free_file(struct lm_theap *t, struct lm_slab *sl) LM_HIDDEN __attribute__((noinline));
 
@@ -175,9 +183,10 @@ static inline __attribute__((always_inline)) bool lm_th_taken_freed(const struct
   return lm_unlikely(lm_slab_pending_free(sl, slot));
 }
 
-/* A slot of class cls from the calling thread's current slab, or NULL (the
- * slab is dry, a thief is at work, the thread has no heap yet, or the slot
- * taken was freed twice: reported, and left for the slow path). */
+/* A slot of class cls from the calling thread's current slab, or from the
+ * next slab of its avail list when that one is dry; NULL (none listed, a
+ * thief is at work, the thread has no heap yet, or the slot taken was
+ * freed twice: reported, and left for the slow path). */
 static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
   struct lm_theap *t = lm_th;
   void *p = NULL;
@@ -191,6 +200,8 @@ static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
         lm_th_double_free(p);
         p = NULL;
       }
+    } else {
+      p = lm_th_malloc_next(t, cls); /* the current slab is dry */
     }
   }
   LM_TH_LEAVE(t);
@@ -203,9 +214,9 @@ static inline __attribute__((always_inline)) void *lm_th_malloc(uint32_t cls) {
  * work: free it as any other thread would), -1 a second free (the core's
  * slot is free, or a free of it is pending). Inside the steal protocol's
  * window, as malloc: no thief can take sl meanwhile, so the owner may also
- * count the slot on its avail list. A slab it cannot file there (not on
- * it yet, over the budget of LEMMALLOC_TCACHE_BYTES, or now empty) is
- * filed by lm_th_free_file, after. */
+ * count the slot on its avail list, or put a full slab on it. A slab it
+ * cannot file there (over the budget of LEMMALLOC_TCACHE_BYTES, or now
+ * empty) is filed by lm_th_free_file, after, under the lock. */
 static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap *t, struct lm_slab *sl,
                                                                 uint32_t slot, bool *file) {
   int r = 0;
@@ -221,7 +232,7 @@ static inline __attribute__((always_inline)) int lm_th_free_own(struct lm_theap 
             !lm_slab_is_empty(lm_slab_h(sl))) {
           sl->afree += bytes;
           t->avail_free += bytes;
-        } else {
+        } else if (!lm_th_free_list(t, sl)) {
           *file = true;
         }
       }

@@ -15,7 +15,8 @@
  * slab goes back to the arena, where any thread can use it. So a thread
  * that frees what it allocated, or gets its blocks freed by others, reuses
  * its own slabs without the arena's lock, and the memory it holds beyond
- * its live blocks stays bounded. All of it under the heap's lock. */
+ * its live blocks stays bounded. All of it under the heap's lock, but for
+ * the two steps of the fast paths below. */
 
 void lm_th_set_current(struct lm_theap *t, uint32_t cls, struct lm_slab *sl) {
   __atomic_store_n(&t->slab[cls], sl, __ATOMIC_RELAXED); /* holds() reads it */
@@ -115,6 +116,38 @@ static int32_t take(struct lm_slab *sl) {
     off = lm_slab_alloc(lm_slab_h(sl));
   }
   return off;
+}
+
+/* ---- the fast paths' list steps, without the lock ----
+ * Inside the steal protocol's window with no thief at work (thread.h) the
+ * owner may also change its own lists: a thief starts only once it has
+ * seen the owner out of the window, and holds t->lock until it is done;
+ * nothing else touches them. So the two list steps the fast paths need
+ * most often where slabs have few slots (blocks of a few KiB, 4 to 16
+ * slots a slab) take no lock, no clock read and no call into the arena:
+ *   - malloc, its current slab dry: the first slab of its avail list
+ *     becomes current (lm_th_malloc_next);
+ *   - the owner's free into one of its full slabs (on no list): the slab
+ *     joins the avail list if the budget allows (lm_th_free_list).
+ * Collecting, the arena and giving back stay on the slow paths. */
+
+void *lm_th_malloc_next(struct lm_theap *t, uint32_t cls) {
+  struct lm_slab *sl = t->avail[cls];
+  if (sl == NULL) return NULL;
+  avail_remove(t, sl);
+  struct lm_slab *dry = t->slab[cls];
+  if (dry != NULL) dry->tlist = LM_TL_FULL;
+  lm_th_set_current(t, cls, sl);
+  int32_t off = take(sl);
+  return off >= 0 ? (void *)(sl->base + (uint32_t)off) : NULL;
+}
+
+bool lm_th_free_list(struct lm_theap *t, struct lm_slab *sl) {
+  if (sl->tlist != LM_TL_FULL || lm_slab_is_empty(lm_slab_h(sl)) ||
+      t->avail_free + free_bytes(sl) > lm_heap.cfg.tcache_bytes)
+    return false;
+  avail_push(t, sl);
+  return true;
 }
 
 /* Take the inbox: collect t's slabs on it, pass the others on. */
