@@ -315,7 +315,7 @@ void lm_bg_fork_child(void) LM_HIDDEN;
 extern uint32_t lm_bg_state LM_HIDDEN;
 void lm_bg_kick_slow(void) LM_HIDDEN;
 static inline void lm_bg_kick(void) {
-  if (lm_unlikely(__atomic_load_n(&lm_bg_state, __ATOMIC_RELAXED) == 2)) lm_bg_kick_slow();
+  if (lm_unlikely(__atomic_load_n(&lm_bg_state, __ATOMIC_RELAXED) == 2 /* BG_PARKED */)) lm_bg_kick_slow();
 }
 /* The OS refused a mapping (address space or commit limit): what the heap
  * holds but does not use is worth less than the request, so unmap empty
