@@ -25,8 +25,7 @@
 #include "arena.h"
 #include "thread.h"
 
-enum { BG_OFF, BG_RUNNING, BG_PARKED };
-uint32_t lm_bg_state;       /* BG_*: the futex word the purger parks on (heap.h, lm_bg_kick) */
+uint32_t lm_bg_state;       /* LM_BG_* (heap.h, lm_bg_kick) */
 static uint32_t bg_threads; /* threads seen (capped at 2): the trigger */
 static uint32_t bg_started; /* the purger was started in this process */
 
@@ -50,28 +49,28 @@ static void bg_main(void) {
   for (;;) {
     lm_heap_tick();
     if (!settled()) {
-      lm_os_wait(&lm_bg_state, BG_RUNNING, step);
+      lm_os_wait(&lm_bg_state, LM_BG_RUNNING, step);
       continue;
     }
     /* Park, then look once more: a kick between the look above and the
-     * store finds BG_RUNNING and does nothing, so its work must be seen
+     * store finds LM_BG_RUNNING and does nothing, so its work must be seen
      * here (both sides are sequentially consistent). */
-    __atomic_store_n(&lm_bg_state, BG_PARKED, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&lm_bg_state, LM_BG_PARKED, __ATOMIC_SEQ_CST);
     if (settled()) {
       /* The whole process has been idle for a decay period: before
        * sleeping, a pass like malloc_trim's also releases the wholly free
        * pages of slabs that are more than half used (the decay takes only
        * those of sparse slabs, which refault least). */
       lm_heap_reclaim();
-      lm_os_wait(&lm_bg_state, BG_PARKED, 0);
+      lm_os_wait(&lm_bg_state, LM_BG_PARKED, 0);
     }
-    __atomic_store_n(&lm_bg_state, BG_RUNNING, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&lm_bg_state, LM_BG_RUNNING, __ATOMIC_SEQ_CST);
   }
 }
 
 void lm_bg_kick_slow(void) {
-  uint32_t parked = BG_PARKED;
-  if (__atomic_compare_exchange_n(&lm_bg_state, &parked, BG_RUNNING, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+  uint32_t parked = LM_BG_PARKED;
+  if (__atomic_compare_exchange_n(&lm_bg_state, &parked, LM_BG_RUNNING, false, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
     lm_os_wake(&lm_bg_state);
 }
 
@@ -80,13 +79,13 @@ void lm_bg_thread_seen(void) {
   if (__atomic_add_fetch(&bg_threads, 1, __ATOMIC_RELAXED) != 2) return;
   uint32_t no = 0;
   if (!__atomic_compare_exchange_n(&bg_started, &no, 1, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) return;
-  __atomic_store_n(&lm_bg_state, BG_RUNNING, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&lm_bg_state, LM_BG_RUNNING, __ATOMIC_SEQ_CST);
   if (!lm_os_thread_start(bg_main, "lemmalloc-bg")) /* the OS said no: the slow paths do it all */
-    __atomic_store_n(&lm_bg_state, BG_OFF, __ATOMIC_RELAXED);
+    __atomic_store_n(&lm_bg_state, LM_BG_OFF, __ATOMIC_RELAXED);
 }
 
 void lm_bg_fork_child(void) {
-  lm_bg_state = BG_OFF;
+  lm_bg_state = LM_BG_OFF;
   bg_started = 0;
   bg_threads = 1; /* the forking thread */
 }

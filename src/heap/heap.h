@@ -312,10 +312,11 @@ void lm_bg_thread_seen(void) LM_HIDDEN;
 void lm_bg_fork_child(void) LM_HIDDEN;
 /* Wake the purger if it sleeps with nothing to do (the clock's slow
  * paths: there may be something again). */
-extern uint32_t lm_bg_state LM_HIDDEN;
+enum { LM_BG_OFF, LM_BG_RUNNING, LM_BG_PARKED };
+extern uint32_t lm_bg_state LM_HIDDEN; /* LM_BG_*: the futex word the purger parks on */
 void lm_bg_kick_slow(void) LM_HIDDEN;
 static inline void lm_bg_kick(void) {
-  if (lm_unlikely(__atomic_load_n(&lm_bg_state, __ATOMIC_RELAXED) == 2 /* BG_PARKED */)) lm_bg_kick_slow();
+  if (lm_unlikely(__atomic_load_n(&lm_bg_state, __ATOMIC_RELAXED) == LM_BG_PARKED)) lm_bg_kick_slow();
 }
 /* The OS refused a mapping (address space or commit limit): what the heap
  * holds but does not use is worth less than the request, so unmap empty

@@ -101,8 +101,7 @@ static void refile(struct lm_theap *t, struct lm_slab *sl, struct lm_slab **give
     avail_trim(t, sl->cls, give);
     return;
   }
-  if (!lm_slab_is_empty(s) && t->avail_free + free_bytes(sl) <= lm_heap.cfg.tcache_bytes) avail_push(t, sl);
-  else lm_th_owned_drop(t, sl, give);
+  if (!lm_th_free_list(t, sl)) lm_th_owned_drop(t, sl, give); /* full until now: listed, or given back */
 }
 
 /* A slot of slab sl of t's: lm_slab_alloc, and the check that the slot has
@@ -116,6 +115,15 @@ static int32_t take(struct lm_slab *sl) {
     off = lm_slab_alloc(lm_slab_h(sl));
   }
   return off;
+}
+
+/* sl becomes t's current slab of class cls in place of the dry one (which
+ * stays t's, full, on no list); a slot of it, or -1. */
+static int32_t switch_current(struct lm_theap *t, uint32_t cls, struct lm_slab *sl) {
+  struct lm_slab *dry = t->slab[cls];
+  if (dry != NULL) dry->tlist = LM_TL_FULL;
+  lm_th_set_current(t, cls, sl);
+  return take(sl);
 }
 
 /* ---- the fast paths' list steps, without the lock ----
@@ -135,10 +143,7 @@ void *lm_th_malloc_next(struct lm_theap *t, uint32_t cls) {
   struct lm_slab *sl = t->avail[cls];
   if (sl == NULL) return NULL;
   avail_remove(t, sl);
-  struct lm_slab *dry = t->slab[cls];
-  if (dry != NULL) dry->tlist = LM_TL_FULL;
-  lm_th_set_current(t, cls, sl);
-  int32_t off = take(sl);
+  int32_t off = switch_current(t, cls, sl);
   return off >= 0 ? (void *)(sl->base + (uint32_t)off) : NULL;
 }
 
@@ -226,9 +231,7 @@ void *lm_th_small_slow(uint32_t cls) {
       if ((next = lm_arena_slab_take(t->arena, t, cls)) != NULL) owned_add(t, next);
     }
     if (next != NULL) {
-      if (sl != NULL) sl->tlist = LM_TL_FULL;
-      lm_th_set_current(t, cls, next);
-      off = take(next);
+      off = switch_current(t, cls, next);
       sl = next;
     }
   }
